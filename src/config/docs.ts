@@ -1,0 +1,17 @@
+import { configSchema } from './schema';
+
+/** The README's settings table, generated from the schema's descriptions. */
+export function configTable(): string {
+  const rows = Object.entries(configSchema.shape).map(([name, schema]) => {
+    const fallback = schema.safeParse(undefined);
+    const shown = fallback.success && fallback.data !== undefined && !(Array.isArray(fallback.data) && fallback.data.length === 0)
+      ? `\`${String(fallback.data)}\``
+      : '';
+    return `| \`${name}\` | ${shown} | ${schema.description ?? ''} |`;
+  });
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+if (require.main === module) {
+  process.stdout.write(`${configTable()}\n`);
+}

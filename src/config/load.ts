@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { configSchema, type ConfigInput } from './schema';
+
+/** Where the website push certificate comes from; `development` means none was configured. */
+export type SigningSource =
+  | { kind: 'p12'; p12Path: string; passphrase: string; wwdrPath: string }
+  | { kind: 'pem'; certPath: string; keyPath: string; wwdrPath: string }
+  | { kind: 'development' };
+
+/** Fields of website.json that the environment may override. */
+export interface WebsiteOverrides {
+  websitePushID?: string;
+  websiteName?: string;
+  webServiceURL?: string;
+  allowedDomains?: string[];
+  urlFormatString?: string;
+}
+
+/** The service's configuration: parsed once, typed, frozen. */
+export interface Config {
+  port: number;
+  host: string;
+  database: { url: string; schema?: string };
+  dataDir: string;
+  packageDir: string;
+  website: WebsiteOverrides;
+  signing: SigningSource;
+  /** Empty means: generate a development secret in `dataDir`. */
+  authTokenSecrets: string[];
+  /** Empty means: generate a development key in `dataDir`. */
+  apiKeys: string[];
+  logLevel: ConfigInput['LOG_LEVEL'];
+}
+
+/** A configuration problem; the message names the variable and what to fix. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function signingSource(env: ConfigInput): SigningSource {
+  const { SIGNING_P12, SIGNING_CERT, SIGNING_KEY, WWDR_CERT } = env;
+  if (SIGNING_P12 && (SIGNING_CERT || SIGNING_KEY)) {
+    throw new ConfigError('SIGNING_P12 and SIGNING_CERT/SIGNING_KEY are both set: configure one signing identity');
+  }
+  if (Boolean(SIGNING_CERT) !== Boolean(SIGNING_KEY)) {
+    throw new ConfigError('SIGNING_CERT and SIGNING_KEY go together: set both PEM files or neither');
+  }
+  const configured = Boolean(SIGNING_P12 || SIGNING_CERT);
+  if (!configured) {
+    if (WWDR_CERT) throw new ConfigError('WWDR_CERT is set but no signing identity: set SIGNING_P12 or SIGNING_CERT + SIGNING_KEY');
+    return { kind: 'development' };
+  }
+  if (!WWDR_CERT) {
+    throw new ConfigError('WWDR_CERT is required with a signing identity: Safari rejects packages without Apple\'s WWDR intermediate');
+  }
+  if (SIGNING_P12) return { kind: 'p12', p12Path: SIGNING_P12, passphrase: env.SIGNING_P12_PASSPHRASE, wwdrPath: WWDR_CERT };
+  return { kind: 'pem', certPath: SIGNING_CERT as string, keyPath: SIGNING_KEY as string, wwdrPath: WWDR_CERT };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`).join('; ');
+}
+
+/** Reads the configuration from an environment (default `process.env`); throws ConfigError naming the bad variable. */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(environment);
+  if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
+  const env = parsed.data;
+  const config: Config = {
+    port: env.PORT,
+    host: env.HOST,
+    database: { url: env.DATABASE_URL, schema: env.DATABASE_SCHEMA },
+    dataDir: env.DATA_DIR,
+    packageDir: env.PUSH_PACKAGE_DIR,
+    website: {
+      websitePushID: env.WEBSITE_PUSH_ID,
+      websiteName: env.WEBSITE_NAME,
+      webServiceURL: env.WEB_SERVICE_URL,
+      allowedDomains: env.ALLOWED_DOMAINS.length > 0 ? env.ALLOWED_DOMAINS : undefined,
+      urlFormatString: env.URL_FORMAT_STRING,
+    },
+    signing: signingSource(env),
+    authTokenSecrets: env.AUTH_TOKEN_SECRET,
+    apiKeys: env.API_KEYS,
+    logLevel: env.LOG_LEVEL,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    Object.values(value).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/** A comma-separated list; empty items are dropped, an unset variable is an empty list. */
+const commaList = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+/** An unset or blank variable counts as not given. */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value && value.trim().length > 0 ? value.trim() : undefined));
+
+const httpsUrl = z
+  .string()
+  .url()
+  .refine((value) => value.startsWith('https://'), 'must be an https:// URL')
+  .refine((value) => !value.endsWith('/'), 'must not end with a slash')
+  .optional();
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Every setting the service reads from the environment, each described once.
+ * The README's settings table is generated from these descriptions (`npm run docs:config`)
+ * and a test checks that it is up to date.
+ */
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on.'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('Address to listen on.'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:PATH or postgres://…')
+    .default('sqlite:./data/push.sqlite')
+    .describe('`sqlite:PATH` selects SQLite (embedded), `postgres://…` selects PostgreSQL. Migrations run at start.'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    .optional()
+    .describe('PostgreSQL only: schema to keep the tables in (created if missing). Default: the connection\'s search path.'),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./data')
+    .describe('Folder for generated development certificates and secrets (not used when all are configured).'),
+  PUSH_PACKAGE_DIR: z
+    .string()
+    .min(1)
+    .default('./package-raw')
+    .describe('The raw push package: a `website.json` template and `icon.iconset/` with six icons.'),
+  WEBSITE_PUSH_ID: z
+    .string()
+    .regex(/^web\.[A-Za-z0-9.-]+$/, 'must start with "web." (reverse-domain, e.g. web.com.example)')
+    .optional()
+    .describe('Overrides `websitePushID` of the template. Must equal the certificate\'s UID.'),
+  WEBSITE_NAME: optionalText.describe('Overrides `websiteName` of the template (Notification Center heading).'),
+  WEB_SERVICE_URL: httpsUrl.describe('Overrides `webServiceURL`: the public https URL of this service, no trailing slash.'),
+  ALLOWED_DOMAINS: commaList.describe('Overrides `allowedDomains`: comma list of origins allowed to ask permission.'),
+  URL_FORMAT_STRING: optionalText.describe('Overrides `urlFormatString`: http(s) URL opened on click; each `%@` is filled from `urlArgs`.'),
+  SIGNING_P12: optionalText.describe('Website push certificate and key as a .p12 file exported from Keychain.'),
+  SIGNING_P12_PASSPHRASE: z.string().default('').describe('Passphrase of `SIGNING_P12`.'),
+  SIGNING_CERT: optionalText.describe('Website push certificate, PEM file (instead of `SIGNING_P12`).'),
+  SIGNING_KEY: optionalText.describe('Private key of `SIGNING_CERT`, unencrypted PEM file.'),
+  WWDR_CERT: optionalText.describe('Apple WWDR intermediate certificate (PEM) that issued the website push certificate. Required with a signing identity.'),
+  AUTH_TOKEN_SECRET: commaList
+    .refine((list) => list.every((secret) => secret.length >= 32), 'each secret must be at least 32 characters')
+    .describe('Comma list of secrets for `authenticationToken`s: the first mints, all verify (rotation). Generated into `DATA_DIR` when unset.'),
+  API_KEYS: commaList
+    .refine((list) => list.every((key) => key.length >= 16), 'each key must be at least 16 characters')
+    .describe('Comma list of bearer keys for `/api/*`; several may be active during rotation. Generated into `DATA_DIR` when unset.'),
+  LOG_LEVEL: z.enum(logLevels).default('info').describe('pino log level.'),
+});
+
+/** The raw, validated environment. */
+export type ConfigInput = z.infer<typeof configSchema>;

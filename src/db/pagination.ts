@@ -1,0 +1,56 @@
+import type { Knex } from 'knex';
+import { badRequest } from '../errors';
+
+/** A position in a newest-first listing: the sort time and the row id that breaks ties. */
+export interface Cursor {
+  at: number;
+  id: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Opaque to clients: base64url of `[at, id]`. */
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
+}
+
+export function decodeCursor(raw: string): Cursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && value.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      return { at: value[0], id: value[1] };
+    }
+  } catch {
+    // fall through to the 400 below
+  }
+  throw badRequest('cursor is not one this service issued', 'invalid_cursor');
+}
+
+/**
+ * Runs `query` newest first by `column` (then id), one page after `cursor`. Keyset pagination:
+ * a page costs the same however deep it is, and rows inserted meanwhile do not shift it.
+ */
+export async function newestFirst<Row extends { id: number }, T>(
+  query: Knex.QueryBuilder,
+  column: string & keyof Row,
+  request: { limit: number; cursor?: string },
+  map: (row: Row) => T,
+): Promise<Page<T>> {
+  query.orderBy([
+    { column, order: 'desc' },
+    { column: 'id', order: 'desc' },
+  ]);
+  if (request.cursor) {
+    const { at, id } = decodeCursor(request.cursor);
+    query.where((q) => q.where(column, '<', at).orWhere((same) => same.where(column, '=', at).andWhere('id', '<', id)));
+  }
+  const rows = (await query.limit(request.limit + 1)) as Row[];
+  const last = rows[request.limit - 1];
+  return {
+    items: rows.slice(0, request.limit).map(map),
+    nextCursor: rows.length > request.limit && last ? encodeCursor({ at: Number(last[column]), id: last.id }) : null,
+  };
+}

@@ -1,0 +1,27 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/** Keeps the first 8 characters of a device token, enough to correlate, too few to use. */
+export function maskToken(token: string): string {
+  return token.length > 8 ? `${token.slice(0, 8)}…` : token;
+}
+
+/** Removes device tokens (64 hex) and anything that looks like an auth token from a URL path. */
+export function maskUrl(url: string): string {
+  return url.replace(/\/devices\/([^/?]+)/g, (_match, token: string) => `/devices/${maskToken(token)}`);
+}
+
+/** The service logger. Authorization headers and cookies are never written. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.passphrase', '*.privateKey'],
+        censor: '[redacted]',
+      },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,48 @@
+import crypto from 'node:crypto';
+
+/** What an `authenticationToken` proves: which user (or nobody in particular) got the package, and when. */
+export interface TokenClaims {
+  userId: string | null;
+  issuedAt: Date;
+}
+
+export interface AuthTokens {
+  /** A new, unguessable token bound to `userId`; the first secret signs it. */
+  mint(userId: string | null): string;
+  /** The claims of a token made by any of the secrets, or undefined for anything else. */
+  verify(token: string): TokenClaims | undefined;
+}
+
+const MAX_TOKEN_LENGTH = 1024;
+
+/**
+ * Stateless tokens: `base64url(claims).base64url(HMAC-SHA256)`. Any instance holding one of the
+ * secrets can verify them after any restart, with no lookup. The MAC also covers the push ID, so a
+ * token minted for one website is worthless for another that shares the secret.
+ */
+export function createAuthTokens(secrets: readonly string[], websitePushID: string): AuthTokens {
+  if (secrets.length === 0) throw new Error('createAuthTokens needs at least one secret');
+  const mac = (secret: string, payload: string) =>
+    crypto.createHmac('sha256', secret).update(`${websitePushID}\n${payload}`).digest();
+
+  return {
+    mint(userId) {
+      const claims = { u: userId, i: Math.floor(Date.now() / 1000), n: crypto.randomBytes(12).toString('base64url') };
+      const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+      return `${payload}.${mac(secrets[0], payload).toString('base64url')}`;
+    },
+    verify(token) {
+      if (token.length > MAX_TOKEN_LENGTH) return undefined;
+      const [payload, signature, extra] = token.split('.');
+      if (!payload || !signature || extra !== undefined) return undefined;
+      const given = Buffer.from(signature, 'base64url');
+      const valid = secrets.some((secret) => {
+        const expected = mac(secret, payload);
+        return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+      });
+      if (!valid) return undefined;
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u: string | null; i: number };
+      return { userId: claims.u, issuedAt: new Date(claims.i * 1000) };
+    },
+  };
+}

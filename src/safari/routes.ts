@@ -1,0 +1,87 @@
+import express, { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { DeviceRepository } from '../devices/repository';
+import { parseDeviceToken } from '../devices/device-token';
+import { badRequest, notFound, unauthorized } from '../errors';
+import { parseInput } from '../http/validate';
+import type { LogRepository } from '../logs/repository';
+import type { AuthTokens, TokenClaims } from './auth-token';
+import type { PackageBuilder } from './package-builder';
+
+export interface SafariDeps {
+  websitePushID: string;
+  packages: PackageBuilder;
+  authTokens: AuthTokens;
+  devices: DeviceRepository;
+  logs: LogRepository;
+}
+
+// Safari posts JSON; accept it whatever Content-Type it claims.
+const anyJson = (limit: string) => express.json({ limit, type: () => true, strict: true });
+
+const userInfoSchema = z
+  .object({
+    userId: z
+      .union([z.string().min(1).max(255), z.number().int().safe().transform(String)])
+      .nullable()
+      .optional(),
+  })
+  .loose();
+
+const logBodySchema = z.object({
+  logs: z.array(z.string().max(4096, 'each message must be at most 4096 characters')).min(1).max(100),
+});
+
+function apiVersion(req: Request): number {
+  return Number(String(req.params.version).slice(1));
+}
+
+/** Safari's four endpoints (PROTOCOL.md §1), mounted at the root of `webServiceURL`. */
+export function safariRouter(deps: SafariDeps): Router {
+  const router = Router();
+
+  // `{version}` is v1, v2, …: anything else is not a Safari route.
+  router.param('version', (_req, _res, next, value: string) => next(/^v\d{1,3}$/.test(value) ? undefined : 'route'));
+  router.param('websitePushID', (_req, _res, next, value: string) =>
+    next(value === deps.websitePushID ? undefined : notFound(`Unknown websitePushID ${JSON.stringify(value.slice(0, 100))}`, 'unknown_website_push_id')),
+  );
+
+  const authenticate = (req: Request): TokenClaims => {
+    const match = /^ApplePushNotifications\s+(\S+)\s*$/.exec(req.get('authorization') ?? '');
+    const claims = match ? deps.authTokens.verify(match[1]) : undefined;
+    if (!claims) throw unauthorized('Send Authorization: ApplePushNotifications <authenticationToken> from this service\'s push package');
+    return claims;
+  };
+
+  router.post('/:version/pushPackages/:websitePushID', anyJson('16kb'), async (req, res) => {
+    if (req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))) {
+      throw badRequest('userInfo must be a JSON object', 'invalid_user_info');
+    }
+    const userInfo = parseInput(userInfoSchema, req.body ?? {}, 'userInfo');
+    const token = deps.authTokens.mint(userInfo.userId ?? null);
+    const zip = await deps.packages.build(token, apiVersion(req));
+    res.set('Cache-Control', 'no-store').type('application/zip').send(zip);
+  });
+
+  const registrationPath = '/:version/devices/:deviceToken/registrations/:websitePushID';
+  router.post(registrationPath, async (req, res) => {
+    const token = parseDeviceToken(req.params.deviceToken as string);
+    const claims = authenticate(req);
+    await deps.devices.register({ token, websitePushId: deps.websitePushID, userId: claims.userId, now: Date.now() });
+    res.status(200).end();
+  });
+  router.delete(registrationPath, async (req, res) => {
+    const token = parseDeviceToken(req.params.deviceToken as string);
+    authenticate(req);
+    await deps.devices.unregister(token, deps.websitePushID);
+    res.status(200).end();
+  });
+
+  router.post('/:version/log', anyJson('64kb'), async (req, res) => {
+    const { logs } = parseInput(logBodySchema, req.body, 'log report');
+    await deps.logs.add(logs, { clientIp: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null, now: Date.now() });
+    res.status(200).end();
+  });
+
+  return router;
+}
