@@ -4,9 +4,8 @@ import { configSchema } from './schema';
 export function configTable(): string {
   const rows = Object.entries(configSchema.shape).map(([name, schema]) => {
     const fallback = schema.safeParse(undefined);
-    const shown = fallback.success && fallback.data !== undefined && !(Array.isArray(fallback.data) && fallback.data.length === 0)
-      ? `\`${String(fallback.data)}\``
-      : '';
+    const value = fallback.success ? fallback.data : undefined;
+    const shown = typeof value === 'number' || (typeof value === 'string' && value !== '') ? `\`${value}\`` : '';
     return `| \`${name}\` | ${shown} | ${schema.description ?? ''} |`;
   });
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');

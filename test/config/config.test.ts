@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { configTable } from '../../src/config/docs';
+import { ConfigError, loadConfig } from '../../src/config/load';
+import { REPO_ROOT } from '../helpers/service';
+
+describe('configuration', () => {
+  test('when nothing is set, then the defaults give an embedded SQLite service in development mode', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      database: { url: 'sqlite:./data/push.sqlite' },
+      packageDir: './package-raw',
+      signing: { kind: 'development' },
+      authTokenSecrets: [],
+      apiKeys: [],
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(config.website)).toBe(true);
+  });
+
+  test('when lists are given, then they are split on commas and trimmed', () => {
+    const config = loadConfig({ API_KEYS: ' key-one-0123456789 , key-two-0123456789 ', ALLOWED_DOMAINS: 'https://a.example,https://b.example' });
+    expect(config.apiKeys).toEqual(['key-one-0123456789', 'key-two-0123456789']);
+    expect(config.website.allowedDomains).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  test.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ WEB_SERVICE_URL: 'http://push.example.com' }, 'WEB_SERVICE_URL'],
+    [{ WEB_SERVICE_URL: 'https://push.example.com/' }, 'WEB_SERVICE_URL'],
+    [{ WEBSITE_PUSH_ID: 'com.example' }, 'WEBSITE_PUSH_ID'],
+    [{ AUTH_TOKEN_SECRET: 'short' }, 'AUTH_TOKEN_SECRET'],
+    [{ API_KEYS: 'short' }, 'API_KEYS'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ SIGNING_P12: 'a.p12', SIGNING_CERT: 'c.pem', SIGNING_KEY: 'k.pem', WWDR_CERT: 'w.pem' }, 'SIGNING_P12'],
+    [{ SIGNING_CERT: 'c.pem', WWDR_CERT: 'w.pem' }, 'SIGNING_KEY'],
+    [{ SIGNING_P12: 'a.p12' }, 'WWDR_CERT'],
+    [{ WWDR_CERT: 'w.pem' }, 'WWDR_CERT'],
+  ])('when the environment has %p, then the start stops with a message naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  test('when the README lists the settings, then its table is the one generated from the schema', () => {
+    const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain(configTable());
+  });
+});
