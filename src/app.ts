@@ -6,6 +6,7 @@ import { requireApiKey } from './http/api-auth';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { maskUrl } from './logger';
 import { logAdminRouter } from './logs/admin-routes';
+import { notificationRouter } from './notifications/routes';
 import { safariRouter } from './safari/routes';
 
 /** The express app, not listening: `start()` owns the process, tests use the app directly. */
@@ -32,7 +33,13 @@ export function createApp(context: AppContext): Express {
       logs: context.logs,
     }),
   );
-  app.use('/api/v1', requireApiKey(context.apiKeys), logAdminRouter(context.logs), deviceAdminRouter(context.devices));
+  app.use(
+    '/api/v1',
+    requireApiKey(context.apiKeys),
+    logAdminRouter(context.logs),
+    deviceAdminRouter(context.devices),
+    notificationRouter({ notifications: context.notifications, queue: context.queue, urlFormatString: context.website.urlFormatString }),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler(context.logger));

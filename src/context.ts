@@ -1,3 +1,4 @@
+import { createApnsClient, type ApnsClient } from './apns/client';
 import { ensureDevelopmentIdentity } from './certs/dev-chain';
 import { loadConfiguredIdentity, validateIdentity, type SigningIdentity } from './certs/identity';
 import { resolveSecrets } from './config/dev-secrets';
@@ -6,6 +7,8 @@ import { migrate, openDatabase, type Db } from './db/connection';
 import { createDeviceRepository, type DeviceRepository } from './devices/repository';
 import type { Logger } from './logger';
 import { createLogRepository, type LogRepository } from './logs/repository';
+import { createInProcessQueue, type SendQueue } from './notifications/queue';
+import { createNotificationRepository, type NotificationRepository } from './notifications/repository';
 import { createAuthTokens, type AuthTokens } from './safari/auth-token';
 import { createPackageBuilder, type PackageBuilder } from './safari/package-builder';
 import { loadRawPackage, type WebsiteTemplate } from './safari/raw-package';
@@ -22,6 +25,9 @@ export interface AppContext {
   apiKeys: string[];
   devices: DeviceRepository;
   logs: LogRepository;
+  notifications: NotificationRepository;
+  apns: ApnsClient;
+  queue: SendQueue;
 }
 
 /**
@@ -38,13 +44,30 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   validateIdentity(identity, pushId, logger);
   const secrets = resolveSecrets(config.dataDir, config, logger);
 
+  const apns = createApnsClient(config.apns, identity);
+
   const db = openDatabase(config.database.url, config.database.schema);
   try {
     await migrate(db, config.database.schema);
   } catch (error) {
-    await db.destroy();
+    await Promise.all([db.destroy(), apns.close()]);
     throw error;
   }
+  const devices = createDeviceRepository(db);
+  const notifications = createNotificationRepository(db, pushId);
+  const queue = createInProcessQueue(
+    { apns, notifications, devices, logger },
+    {
+      topic: pushId,
+      maxAttempts: config.apns.maxAttempts,
+      retryBaseMs: config.apns.retryBaseMs,
+      pageSize: 1000,
+      // Room for devices waiting out a retry delay beside the ones whose requests are in flight.
+      concurrency: 2 * config.apns.connections * config.apns.streamsPerConnection,
+      maxParallel: 4,
+    },
+    logger,
+  );
   return {
     config,
     logger,
@@ -54,12 +77,17 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     packages: createPackageBuilder(raw, identity),
     authTokens: createAuthTokens(secrets.authTokenSecrets, pushId),
     apiKeys: secrets.apiKeys,
-    devices: createDeviceRepository(db),
+    devices,
     logs: createLogRepository(db),
+    notifications,
+    apns,
+    queue,
   };
 }
 
 /** Releases what createContext opened. */
 export async function closeContext(context: AppContext): Promise<void> {
+  await context.queue.stop();
+  await context.apns.close();
   await context.db.destroy();
 }

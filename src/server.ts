@@ -7,7 +7,7 @@ import { createLogger, type Logger } from './logger';
 export interface RunningService {
   server: http.Server;
   context: AppContext;
-  /** Stops accepting connections, lets in-flight requests finish, closes the database. */
+  /** Stops accepting connections, lets in-flight requests and sends reach a safe point, closes the database. */
   stop(): Promise<void>;
 }
 
@@ -23,6 +23,7 @@ export async function start(config: Config, logger: Logger): Promise<RunningServ
     server.once('error', reject);
     server.listen(config.port, config.host, resolve);
   });
+  await context.queue.resume();
   const address = server.address();
   logger.info({ address, websitePushID: context.website.websitePushID }, 'safari-push listening');
   return {

@@ -20,6 +20,9 @@ interface Issuer {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Apple Push Notification service client certificate: development, production. */
+const APNS_ENVIRONMENT_OIDS = ['1.2.840.113635.100.6.3.1', '1.2.840.113635.100.6.3.2'];
+const DER_NULL = forge.asn1.toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.NULL, false, '')).getBytes();
 
 function rsaKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey } {
   // node:crypto generates in milliseconds what forge's pure-JS generator takes seconds for.
@@ -97,6 +100,9 @@ export function generateChain(websitePushID: string, options: { leafDays?: numbe
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, critical: true },
       { name: 'extKeyUsage', clientAuth: true },
+      // Apple marks push client certificates for the APNs environments they may use (both, today);
+      // node-apn refuses a certificate without the mark for its environment.
+      ...APNS_ENVIRONMENT_OIDS.map((id) => ({ id, value: DER_NULL })),
     ],
     { notBefore, notAfter: new Date(now.getTime() + (options.leafDays ?? 365) * DAY_MS) },
   );

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { configSchema } from './schema';
 
 /** The README's settings table, generated from the schema's descriptions. */
@@ -11,6 +13,20 @@ export function configTable(): string {
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
+const START = '<!-- config-table:start -->';
+const END = '<!-- config-table:end -->';
+
+/** Replaces the table between the README's markers; returns the new text. */
+export function withConfigTable(readme: string): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README has no ${START} … ${END} markers`);
+  return `${readme.slice(0, start + START.length)}\n${configTable()}\n${readme.slice(end)}`;
+}
+
+// `npm run docs:config` rewrites the README's table in place.
 if (require.main === module) {
-  process.stdout.write(`${configTable()}\n`);
+  const file = path.resolve(__dirname, '../../../README.md');
+  fs.writeFileSync(file, withConfigTable(fs.readFileSync(file, 'utf8')));
+  process.stdout.write(`Updated the settings table in ${file}\n`);
 }

@@ -16,6 +16,21 @@ export interface WebsiteOverrides {
   urlFormatString?: string;
 }
 
+/** How the service authenticates to APNs. */
+export type ApnsAuth = { kind: 'token'; keyFile: string; keyId: string; teamId: string } | { kind: 'certificate' };
+
+/** APNs connection and retry settings. */
+export interface ApnsConfig {
+  host: string;
+  port: number;
+  auth: ApnsAuth;
+  connections: number;
+  streamsPerConnection: number;
+  requestTimeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+}
+
 /** The service's configuration: parsed once, typed, frozen. */
 export interface Config {
   port: number;
@@ -29,6 +44,7 @@ export interface Config {
   authTokenSecrets: string[];
   /** Empty means: generate a development key in `dataDir`. */
   apiKeys: string[];
+  apns: ApnsConfig;
   logLevel: ConfigInput['LOG_LEVEL'];
 }
 
@@ -60,6 +76,14 @@ function signingSource(env: ConfigInput): SigningSource {
   return { kind: 'pem', certPath: SIGNING_CERT as string, keyPath: SIGNING_KEY as string, wwdrPath: WWDR_CERT };
 }
 
+function apnsAuth(env: ConfigInput): ApnsAuth {
+  const { APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID } = env;
+  const given = [APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID].filter(Boolean).length;
+  if (given === 0) return { kind: 'certificate' };
+  if (given < 3) throw new ConfigError('APNS_KEY_FILE, APNS_KEY_ID and APNS_TEAM_ID go together: set all three for token auth, or none for certificate auth');
+  return { kind: 'token', keyFile: APNS_KEY_FILE as string, keyId: APNS_KEY_ID as string, teamId: APNS_TEAM_ID as string };
+}
+
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`).join('; ');
 }
@@ -85,6 +109,16 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     signing: signingSource(env),
     authTokenSecrets: env.AUTH_TOKEN_SECRET,
     apiKeys: env.API_KEYS,
+    apns: {
+      host: env.APNS_HOST,
+      port: env.APNS_PORT,
+      auth: apnsAuth(env),
+      connections: env.APNS_CONNECTIONS,
+      streamsPerConnection: env.APNS_STREAMS_PER_CONNECTION,
+      requestTimeoutMs: env.APNS_REQUEST_TIMEOUT_MS,
+      maxAttempts: env.APNS_MAX_ATTEMPTS,
+      retryBaseMs: env.APNS_RETRY_BASE_MS,
+    },
     logLevel: env.LOG_LEVEL,
   };
   return deepFreeze(config);

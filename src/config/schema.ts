@@ -74,6 +74,16 @@ export const configSchema = z.object({
   API_KEYS: commaList
     .refine((list) => list.every((key) => key.length >= 16), 'each key must be at least 16 characters')
     .describe('Comma list of bearer keys for `/api/*`; several may be active during rotation. Generated into `DATA_DIR` when unset.'),
+  APNS_KEY_FILE: optionalText.describe('Token auth: the APNs signing key (.p8). With `APNS_KEY_ID` and `APNS_TEAM_ID`; without them, APNs is reached with the website push certificate.'),
+  APNS_KEY_ID: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key ID').optional().describe('Token auth: the key ID of `APNS_KEY_FILE`.'),
+  APNS_TEAM_ID: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team ID').optional().describe('Token auth: your Apple developer team ID.'),
+  APNS_HOST: z.string().min(1).default('api.push.apple.com').describe('APNs host; point it at a stand-in for development (trust its certificate with `NODE_EXTRA_CA_CERTS`).'),
+  APNS_PORT: z.coerce.number().int().min(1).max(65535).default(443).describe('APNs port.'),
+  APNS_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(2).describe('HTTP/2 connections to APNs, used round-robin.'),
+  APNS_STREAMS_PER_CONNECTION: z.coerce.number().int().min(1).max(1000).default(100).describe('Most requests in flight on one connection; APNs refuses streams past its limit.'),
+  APNS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000).describe('A request without an answer by then counts as a transient failure.'),
+  APNS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5).describe('Attempts per device for transient failures (429, 5xx, connection errors, timeouts).'),
+  APNS_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600000).default(1000).describe('First retry delay; doubled per attempt, with jitter, capped at 60 s.'),
   LOG_LEVEL: z.enum(logLevels).default('info').describe('pino log level.'),
 });
 

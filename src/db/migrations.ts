@@ -36,6 +36,46 @@ const migrations: Migration[] = [
       await db.schema.dropTable('devices');
     },
   },
+  {
+    name: '002_notifications_and_deliveries',
+    async up(db) {
+      await db.schema.createTable('notifications', (t) => {
+        t.string('id', 36).primary();
+        t.string('status', 16).notNullable();
+        t.text('title').notNullable();
+        t.text('body').notNullable();
+        t.string('action', 255).nullable();
+        t.text('url_args').notNullable();
+        t.text('target').notNullable();
+        t.bigInteger('expiration').nullable();
+        t.integer('priority').notNullable();
+        t.string('collapse_id', 64).nullable();
+        t.integer('targeted').notNullable().defaultTo(0);
+        t.text('error').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('started_at').nullable();
+        t.bigInteger('finished_at').nullable();
+        t.index(['created_at', 'id']);
+        t.index(['status']);
+      });
+      await db.schema.createTable('deliveries', (t) => {
+        t.increments('id').primary();
+        t.string('notification_id', 36).notNullable().references('id').inTable('notifications').onDelete('CASCADE');
+        t.string('token', 64).notNullable();
+        t.string('outcome', 16).notNullable();
+        t.integer('status').nullable();
+        t.string('reason', 255).nullable();
+        t.integer('attempts').notNullable().defaultTo(0);
+        t.bigInteger('updated_at').notNullable();
+        t.unique(['notification_id', 'token']);
+        t.index(['notification_id', 'outcome', 'id']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('deliveries');
+      await db.schema.dropTable('notifications');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

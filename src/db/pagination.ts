@@ -4,7 +4,7 @@ import { badRequest } from '../errors';
 /** A position in a newest-first listing: the sort time and the row id that breaks ties. */
 export interface Cursor {
   at: number;
-  id: number;
+  id: number | string;
 }
 
 export interface Page<T> {
@@ -20,8 +20,9 @@ export function encodeCursor(cursor: Cursor): string {
 export function decodeCursor(raw: string): Cursor {
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && value.every((n) => Number.isSafeInteger(n) && n >= 0)) {
-      return { at: value[0], id: value[1] };
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && value[0] >= 0) {
+      const id: unknown = value[1];
+      if ((Number.isSafeInteger(id) && (id as number) >= 0) || (typeof id === 'string' && id.length <= 64)) return { at: value[0], id: id as number | string };
     }
   } catch {
     // fall through to the 400 below
@@ -33,7 +34,7 @@ export function decodeCursor(raw: string): Cursor {
  * Runs `query` newest first by `column` (then id), one page after `cursor`. Keyset pagination:
  * a page costs the same however deep it is, and rows inserted meanwhile do not shift it.
  */
-export async function newestFirst<Row extends { id: number }, T>(
+export async function newestFirst<Row extends { id: number | string }, T>(
   query: Knex.QueryBuilder,
   column: string & keyof Row,
   request: { limit: number; cursor?: string },

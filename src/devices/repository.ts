@@ -40,6 +40,11 @@ export interface DeviceRepository {
   findByToken(token: string): Promise<Device | undefined>;
   /** Removes the token under every push ID; true when anything was removed. */
   removeToken(token: string): Promise<boolean>;
+  /**
+   * Removes the device unless it registered again after `sinceMs` (APNs' 410 timestamp): a
+   * token APNs called dead may have come back since. 'absent' when there was nothing to remove.
+   */
+  removeUnlessRegisteredAfter(token: string, sinceMs: number): Promise<'removed' | 'kept' | 'absent'>;
   /** Newest registration first. */
   list(query: { userId?: string; limit: number; cursor?: string }): Promise<Page<Device>>;
 }
@@ -63,6 +68,11 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
     },
     async removeToken(token) {
       return (await devices().where({ token }).delete()) > 0;
+    },
+    async removeUnlessRegisteredAfter(token, sinceMs) {
+      const removed = await devices().where({ token }).andWhere('registered_at', '<=', sinceMs).delete();
+      if (removed > 0) return 'removed';
+      return (await devices().where({ token }).first()) ? 'kept' : 'absent';
     },
     async list({ userId, limit, cursor }) {
       const query = devices().select('*');

@@ -1,0 +1,31 @@
+import { placeholderCount } from '../safari/raw-package';
+import type { NotificationInput } from './repository';
+
+/** APNs refuses larger payloads with 413 PayloadTooLarge. */
+export const MAX_PAYLOAD_BYTES = 4096;
+
+/** The APNs payload of a Safari notification (PROTOCOL.md §1, "Payload"). */
+export function buildSafariPayload(input: Pick<NotificationInput, 'title' | 'body' | 'action' | 'urlArgs'>): object {
+  const alert: Record<string, string> = { title: input.title, body: input.body };
+  if (input.action !== undefined) alert.action = input.action;
+  return { aps: { alert, 'url-args': input.urlArgs } };
+}
+
+/**
+ * What APNs or Safari would reject, as messages for a 400: Safari shows nothing when url-args
+ * and `%@` counts differ, and APNs refuses payloads over 4096 bytes.
+ */
+export function payloadProblems(input: NotificationInput, urlFormatString: string, nowSeconds: number): string[] {
+  const problems: string[] = [];
+  const expected = placeholderCount(urlFormatString);
+  if (input.urlArgs.length !== expected) {
+    problems.push(`urlArgs has ${input.urlArgs.length} entries but urlFormatString "${urlFormatString}" has ${expected} %@ placeholders`);
+  }
+  const size = Buffer.byteLength(JSON.stringify(buildSafariPayload(input)));
+  if (size > MAX_PAYLOAD_BYTES) problems.push(`payload is ${size} bytes, APNs accepts at most ${MAX_PAYLOAD_BYTES}`);
+  if (input.collapseId !== undefined && Buffer.byteLength(input.collapseId) > 64) problems.push('collapseId must be at most 64 bytes');
+  if (input.expiration !== undefined && input.expiration !== 0 && input.expiration < nowSeconds) {
+    problems.push('expiration is in the past (use 0 for "deliver once or drop")');
+  }
+  return problems;
+}

@@ -1,0 +1,105 @@
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { parseDeviceToken } from '../devices/device-token';
+import { badRequest, notFound } from '../errors';
+import { iso, pageQuery } from '../http/paging';
+import { parseInput } from '../http/validate';
+import { payloadProblems } from './payload';
+import type { SendQueue } from './queue';
+import type { NotificationInput, NotificationRepository, StoredNotification } from './repository';
+
+const MAX_TARGETS = 10_000;
+
+const targetSchema = z.union([
+  z.object({ tokens: z.array(z.string()).min(1, 'tokens must not be empty').max(MAX_TARGETS) }).strict(),
+  z.object({ users: z.array(z.string().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict(),
+  z.object({ all: z.literal(true) }).strict(),
+], { error: 'to must be {"tokens": [...]}, {"users": [...]} or {"all": true}' });
+
+const sendSchema = z
+  .object({
+    title: z.string().min(1).max(1024),
+    body: z.string().min(1).max(4096),
+    action: z.string().min(1).max(255).optional(),
+    urlArgs: z.array(z.string().max(1024)).max(32).default([]),
+    to: targetSchema,
+    expiration: z.number().int().min(0).optional(),
+    priority: z.union([z.literal(5), z.literal(10)]).default(10),
+    collapseId: z.string().min(1).optional(),
+  })
+  .strict();
+
+const waitQuery = z.object({ wait: z.enum(['true', 'false']).optional() });
+
+/** The API's view of a notification: what was asked, where it stands, and the counts. */
+async function summary(notifications: NotificationRepository, notification: StoredNotification) {
+  const counts = await notifications.counts(notification.id);
+  return {
+    id: notification.id,
+    status: notification.status,
+    title: notification.title,
+    body: notification.body,
+    to: notification.target,
+    counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, pending: counts.pending },
+    error: notification.error,
+    createdAt: iso(notification.createdAt),
+    startedAt: notification.startedAt === null ? null : iso(notification.startedAt),
+    finishedAt: notification.finishedAt === null ? null : iso(notification.finishedAt),
+  };
+}
+
+/** The send API for backend services; mounted behind the API key check. */
+export function notificationRouter(deps: { notifications: NotificationRepository; queue: SendQueue; urlFormatString: string }): Router {
+  const { notifications, queue } = deps;
+  const router = Router();
+  const load = async (id: string) => {
+    const notification = z.uuid().safeParse(id).success ? await notifications.get(id) : undefined;
+    if (!notification) throw notFound('No notification with that id');
+    return notification;
+  };
+
+  router.post('/notifications', express.json({ limit: '512kb' }), async (req, res) => {
+    const { wait } = parseInput(waitQuery, req.query, 'query');
+    const body = parseInput(sendSchema, req.body, 'notification');
+    const input: NotificationInput = {
+      title: body.title,
+      body: body.body,
+      action: body.action,
+      urlArgs: body.urlArgs,
+      target: 'tokens' in body.to ? { tokens: [...new Set(body.to.tokens.map(parseDeviceToken))] } : body.to,
+      expiration: body.expiration,
+      priority: body.priority,
+      collapseId: body.collapseId,
+    };
+    const problems = payloadProblems(input, deps.urlFormatString, Math.floor(Date.now() / 1000));
+    if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
+    const created = await notifications.create(input, Date.now());
+    queue.enqueue(created.id);
+    if (wait !== 'true') {
+      res.status(202).json({ id: created.id, status: 'queued' });
+      return;
+    }
+    await queue.settled(created.id);
+    res.status(200).json(await summary(notifications, await load(created.id)));
+  });
+
+  router.get('/notifications', async (req, res) => {
+    const page = await notifications.list(parseInput(pageQuery, req.query, 'query'));
+    res.json({ items: await Promise.all(page.items.map((n) => summary(notifications, n))), nextCursor: page.nextCursor });
+  });
+
+  router.get('/notifications/:id', async (req, res) => {
+    res.json(await summary(notifications, await load(req.params.id)));
+  });
+
+  router.get('/notifications/:id/deliveries', async (req, res) => {
+    const notification = await load(req.params.id);
+    const page = await notifications.deliveries(notification.id, parseInput(pageQuery, req.query, 'query'));
+    res.json({
+      items: page.items.map((d) => ({ token: d.token, outcome: d.outcome, status: d.status, reason: d.reason, attempts: d.attempts, updatedAt: iso(d.updatedAt) })),
+      nextCursor: page.nextCursor,
+    });
+  });
+
+  return router;
+}
