@@ -47,8 +47,8 @@ export interface ApnsStandIn {
   readonly requests: ReceivedRequest[];
   /** Answers for a token, used in order; the last one repeats. Tokens without a script get 200. */
   script(token: string, ...answers: Answer[]): void;
-  /** Answers for every token whose hex starts with `prefix` (after exact-token scripts). */
-  scriptPrefix(prefix: string, answer: Answer): void;
+  /** Answers for every token whose hex starts with `prefix` (after exact-token scripts); a function is asked per request. */
+  scriptPrefix(prefix: string, answer: Answer | (() => Answer)): void;
   reset(): void;
   close(): Promise<void>;
 }
@@ -72,7 +72,7 @@ function clientTopic(stream: http2.ServerHttp2Stream): { authorized: boolean; ui
  */
 export async function startApnsStandIn(options: StandInOptions): Promise<ApnsStandIn> {
   const scripts = new Map<string, Answer[]>();
-  const prefixes: Array<[string, Answer]> = [];
+  const prefixes: Array<[string, Answer | (() => Answer)]> = [];
   const requests: ReceivedRequest[] = [];
 
   const server = http2.createSecureServer({
@@ -87,7 +87,8 @@ export async function startApnsStandIn(options: StandInOptions): Promise<ApnsSta
   const nextAnswer = (token: string): Answer => {
     const script = scripts.get(token);
     if (script && script.length > 0) return script.length > 1 ? (script.shift() as Answer) : script[0];
-    return prefixes.find(([prefix]) => token.startsWith(prefix))?.[1] ?? { status: 200 };
+    const byPrefix = prefixes.find(([prefix]) => token.startsWith(prefix))?.[1] ?? { status: 200 };
+    return typeof byPrefix === 'function' ? byPrefix() : byPrefix;
   };
 
   const authenticate = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): { auth: ReceivedRequest['auth']; rejection?: Rejection } => {

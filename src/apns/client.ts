@@ -60,13 +60,12 @@ function credentials(config: ApnsConfig, identity: SigningIdentity): Partial<apn
  * backoff and records every attempt.
  */
 export function createApnsClient(config: ApnsConfig, identity: SigningIdentity): ApnsClient {
-  // node-apn dials `https://<address>`, so a non-default port travels inside the address.
-  const address = config.port === 443 ? config.host : `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   let provider: apn.MultiProvider;
   try {
     provider = new apn.MultiProvider({
       ...credentials(config, identity),
-      address,
+      address: config.host,
+      port: config.port,
       production: true,
       clientCount: config.connections,
       connectionRetryLimit: 0,
