@@ -1,9 +1,12 @@
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { AppContext } from './context';
 import { deviceAdminRouter } from './devices/admin-routes';
+import { operationsRouter } from './health/routes';
 import { requireApiKey } from './http/api-auth';
 import { errorHandler, notFoundHandler } from './http/error-handler';
+import { openApiDocument } from './http/openapi';
 import { maskUrl } from './logger';
 import { logAdminRouter } from './logs/admin-routes';
 import { notificationRouter } from './notifications/routes';
@@ -11,8 +14,13 @@ import { safariRouter } from './safari/routes';
 
 /** The express app, not listening: `start()` owns the process, tests use the app directly. */
 export function createApp(context: AppContext): Express {
+  const { config } = context;
   const app = express();
   app.disable('x-powered-by');
+  // Which proxies may name the client in X-Forwarded-For: rate limits and logs key on req.ip.
+  app.set('trust proxy', config.trustProxy);
+  app.use(helmet());
+  app.use(context.metrics.httpMiddleware);
   app.use(
     pinoHttp({
       logger: context.logger,
@@ -24,18 +32,33 @@ export function createApp(context: AppContext): Express {
     }),
   );
 
+  const apiKey = requireApiKey(context.apiKeys);
+  app.use(
+    operationsRouter({
+      db: context.db,
+      state: context.state,
+      metrics: context.metrics,
+      metricsGuard: config.metricsAuth === 'api-key' ? apiKey : undefined,
+    }),
+  );
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(context.website.websitePushID));
+  });
   app.use(
     safariRouter({
       websitePushID: context.website.websitePushID,
+      userInfoSecret: config.userInfoSecret,
       packages: context.packages,
       authTokens: context.authTokens,
       devices: context.devices,
       logs: context.logs,
+      metrics: context.metrics,
+      rateLimitPerMinute: config.rateLimitPerMinute,
     }),
   );
   app.use(
     '/api/v1',
-    requireApiKey(context.apiKeys),
+    apiKey,
     logAdminRouter(context.logs),
     deviceAdminRouter(context.devices),
     notificationRouter({ notifications: context.notifications, queue: context.queue, urlFormatString: context.website.urlFormatString }),

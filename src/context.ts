@@ -6,6 +6,7 @@ import type { Config } from './config/load';
 import { migrate, openDatabase, type Db } from './db/connection';
 import { createDeviceRepository, type DeviceRepository } from './devices/repository';
 import type { Logger } from './logger';
+import { createMetrics, type Metrics } from './metrics/metrics';
 import { createLogRepository, type LogRepository } from './logs/repository';
 import { createInProcessQueue, type SendQueue } from './notifications/queue';
 import { createNotificationRepository, type NotificationRepository } from './notifications/repository';
@@ -28,6 +29,9 @@ export interface AppContext {
   notifications: NotificationRepository;
   apns: ApnsClient;
   queue: SendQueue;
+  metrics: Metrics;
+  /** Set when shutdown begins: /readyz answers 503 from then on. */
+  state: { shuttingDown: boolean };
 }
 
 /**
@@ -55,8 +59,9 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   }
   const devices = createDeviceRepository(db);
   const notifications = createNotificationRepository(db, pushId);
+  const metrics = createMetrics();
   const queue = createInProcessQueue(
-    { apns, notifications, devices, logger },
+    { apns, notifications, devices, logger, metrics },
     {
       topic: pushId,
       maxAttempts: config.apns.maxAttempts,
@@ -68,6 +73,7 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     },
     logger,
   );
+  metrics.observeQueue(() => ({ ...queue.stats(), inFlight: apns.inFlight }));
   return {
     config,
     logger,
@@ -82,6 +88,8 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     notifications,
     apns,
     queue,
+    metrics,
+    state: { shuttingDown: false },
   };
 }
 

@@ -7,11 +7,14 @@ import { createLogger, type Logger } from './logger';
 export interface RunningService {
   server: http.Server;
   context: AppContext;
-  /** Stops accepting connections, lets in-flight requests and sends reach a safe point, closes the database. */
+  /**
+   * Graceful stop: readiness turns 503, the listener closes, in-flight requests finish, running
+   * sends record what they did and leave the rest pending for the next start, then the database closes.
+   */
   stop(): Promise<void>;
 }
 
-/** Builds the context and listens. Resolves once the port is bound. */
+/** Builds the context, resumes unfinished sends and listens. Resolves once the port is bound. */
 export async function start(config: Config, logger: Logger): Promise<RunningService> {
   const context = await createContext(config, logger);
   const server = http.createServer(createApp(context));
@@ -24,16 +27,20 @@ export async function start(config: Config, logger: Logger): Promise<RunningServ
     server.listen(config.port, config.host, resolve);
   });
   await context.queue.resume();
-  const address = server.address();
-  logger.info({ address, websitePushID: context.website.websitePushID }, 'safari-push listening');
+  logger.info({ address: server.address(), websitePushID: context.website.websitePushID }, 'safari-push listening');
+
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Keep-alive sockets with no request in flight would hold close() open.
+      server.closeIdleConnections();
+    });
   return {
     server,
     context,
     async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      context.state.shuttingDown = true;
+      await Promise.all([closeServer(), context.queue.stop()]);
       await closeContext(context);
     },
   };
@@ -56,18 +63,28 @@ async function main(): Promise<void> {
     else logger.fatal({ err: error }, 'safari-push failed to start');
     process.exit(1);
   }
+  let stopping = false;
   const shutdown = (signal: string) => {
-    logger.info({ signal }, 'Shutting down');
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'Shutting down: finishing in-flight requests and sends');
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'Shutdown took too long; exiting (unfinished sends resume at the next start)');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
     service.stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info('Stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'Shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 if (require.main === module) void main();

@@ -21,6 +21,8 @@ export interface ApnsClient {
   send(token: string, message: PreparedMessage): Promise<ApnsResult>;
   prepare(message: ApnsMessage): PreparedMessage;
   close(): Promise<void>;
+  /** Requests sent and not yet answered. */
+  readonly inFlight: number;
 }
 
 /** A message compiled once by node-apn, sent to every device of a notification. */
@@ -44,7 +46,8 @@ function credentials(config: ApnsConfig, identity: SigningIdentity): Partial<apn
     try {
       key = fs.readFileSync(config.auth.keyFile);
       const parsed = crypto.createPrivateKey(key);
-      if (parsed.asymmetricKeyType !== 'ec') throw new Error('not an EC key');
+      // APNs provider tokens are ES256: a P-256 key, as Apple issues them.
+      if (parsed.asymmetricKeyType !== 'ec' || parsed.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new Error('not a P-256 EC key');
     } catch (error) {
       throw new ConfigError(`APNS_KEY_FILE: ${config.auth.keyFile} is not a readable .p8 EC private key (${(error as Error).message})`);
     }
@@ -100,6 +103,9 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
     },
     async close() {
       await provider.shutdown();
+    },
+    get inFlight() {
+      return window.active;
     },
   };
 }

@@ -45,6 +45,11 @@ export interface Config {
   /** Empty means: generate a development key in `dataDir`. */
   apiKeys: string[];
   apns: ApnsConfig;
+  userInfoSecret?: string;
+  rateLimitPerMinute: number;
+  trustProxy: boolean | number | string;
+  metricsAuth: 'none' | 'api-key';
+  shutdownTimeoutMs: number;
   logLevel: ConfigInput['LOG_LEVEL'];
 }
 
@@ -84,6 +89,13 @@ function apnsAuth(env: ConfigInput): ApnsAuth {
   return { kind: 'token', keyFile: APNS_KEY_FILE as string, keyId: APNS_KEY_ID as string, teamId: APNS_TEAM_ID as string };
 }
 
+/** `true`/`false`, a hop count, or the address list express understands. */
+function trustProxy(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`).join('; ');
 }
@@ -119,6 +131,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       maxAttempts: env.APNS_MAX_ATTEMPTS,
       retryBaseMs: env.APNS_RETRY_BASE_MS,
     },
+    userInfoSecret: env.USER_INFO_SECRET,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    metricsAuth: env.METRICS_AUTH,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     logLevel: env.LOG_LEVEL,
   };
   return deepFreeze(config);

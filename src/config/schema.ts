@@ -71,6 +71,9 @@ export const configSchema = z.object({
   AUTH_TOKEN_SECRET: commaList
     .refine((list) => list.every((secret) => secret.length >= 32), 'each secret must be at least 32 characters')
     .describe('Comma list of secrets for `authenticationToken`s: the first mints, all verify (rotation). Generated into `DATA_DIR` when unset.'),
+  USER_INFO_SECRET: optionalText
+    .refine((secret) => secret === undefined || secret.length >= 32, 'must be at least 32 characters')
+    .describe('When set, a `userId` in userInfo counts only with a signature from the site\'s backend (HMAC-SHA256 hex in `signature`, or an HS256 JWT in `userToken`); otherwise 403.'),
   API_KEYS: commaList
     .refine((list) => list.every((key) => key.length >= 16), 'each key must be at least 16 characters')
     .describe('Comma list of bearer keys for `/api/*`; several may be active during rotation. Generated into `DATA_DIR` when unset.'),
@@ -84,6 +87,14 @@ export const configSchema = z.object({
   APNS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000).describe('A request without an answer by then counts as a transient failure.'),
   APNS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5).describe('Attempts per device for transient failures (429, 5xx, connection errors, timeouts).'),
   APNS_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600000).default(1000).describe('First retry delay; doubled per attempt, with jitter, capped at 60 s.'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log); 0 turns limiting off.'),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d+|[0-9a-fA-F.:/,\sa-z]+)$/, 'must be true, false, a hop count, or a comma list of addresses/CIDRs/loopback/linklocal/uniquelocal')
+    .default('false')
+    .describe('Express `trust proxy`: which proxies may set X-Forwarded-For. The client address (rate limits, logs) comes from it. `false` when clients connect directly.'),
+  METRICS_AUTH: z.enum(['none', 'api-key']).default('none').describe('`api-key` puts `/metrics` behind the API keys (Prometheus `authorization` credentials); `none` leaves it open for a private network.'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(25_000).describe('On SIGTERM/SIGINT, how long in-flight requests and sends get before the process exits anyway.'),
   LOG_LEVEL: z.enum(logLevels).default('info').describe('pino log level.'),
 });
 

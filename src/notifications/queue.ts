@@ -11,6 +11,7 @@ export interface SendQueue {
   resume(): Promise<number>;
   /** Stops taking devices, waits until every running send has recorded what it finished. */
   stop(): Promise<void>;
+  stats(): { waiting: number; running: number };
 }
 
 /**
@@ -60,6 +61,7 @@ export function createInProcessQueue(
       if (ids.length > 0) logger.info({ count: ids.length }, 'Resuming unfinished sends');
       return ids.length;
     },
+    stats: () => ({ waiting: waiting.length, running: running.size }),
     async stop() {
       controller.abort();
       waiting.length = 0;

@@ -2,6 +2,7 @@ import type { ApnsClient, PreparedMessage } from '../apns/client';
 import { actionFor, type ApnsFailure } from '../apns/outcomes';
 import type { DeviceRepository } from '../devices/repository';
 import type { Logger } from '../logger';
+import type { Metrics } from '../metrics/metrics';
 import { maskToken } from '../logger';
 import { buildSafariPayload } from './payload';
 import type { Delivery, NotificationRepository, OutcomeRecord, StoredNotification } from './repository';
@@ -18,6 +19,7 @@ export interface SenderOptions {
 
 export interface SenderDeps {
   apns: ApnsClient;
+  metrics: Pick<Metrics, 'apnsResponse' | 'delivery'>;
   notifications: NotificationRepository;
   devices: DeviceRepository;
   logger: Logger;
@@ -80,6 +82,7 @@ export async function sendNotification(notification: StoredNotification, deps: S
     for (let attempt = delivery.attempts + 1; ; attempt++) {
       if (stop) return { deliveryId: delivery.id, outcome: 'failed', status: null, reason: `NotSent: ${stop.failure.reason}`, attempts: attempt - 1 };
       const result = await apns.send(delivery.token, message as PreparedMessage);
+      deps.metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
       const record = (outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
         deliveryId: delivery.id,
         outcome,
@@ -125,7 +128,10 @@ export async function sendNotification(notification: StoredNotification, deps: S
       afterId = delivery.id;
       const task: Promise<void> = deliver(delivery).then(async (record) => {
         running.delete(task);
-        if (record) buffer.push(record);
+        if (record) {
+          buffer.push(record);
+          deps.metrics.delivery(record.outcome);
+        }
         if (buffer.length >= FLUSH_EVERY) await flush();
       });
       running.add(task);
@@ -137,6 +143,7 @@ export async function sendNotification(notification: StoredNotification, deps: S
 
   if (stop) {
     const notSent = await notifications.failPending(notification.id, `NotSent: ${stop.failure.reason}`, Date.now());
+    deps.metrics.delivery('failed', notSent);
     log.error({ status: stop.failure.status, reason: stop.failure.reason, notSent }, stop.message);
     await notifications.finish(notification.id, 'failed', stop.message, Date.now());
     return;

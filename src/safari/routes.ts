@@ -4,16 +4,24 @@ import type { DeviceRepository } from '../devices/repository';
 import { parseDeviceToken } from '../devices/device-token';
 import { badRequest, notFound, unauthorized } from '../errors';
 import { parseInput } from '../http/validate';
+import { perMinuteLimit } from '../http/rate-limit';
 import type { LogRepository } from '../logs/repository';
+import type { Metrics } from '../metrics/metrics';
 import type { AuthTokens, TokenClaims } from './auth-token';
 import type { PackageBuilder } from './package-builder';
+import { verifiedUserId } from './user-identity';
 
 export interface SafariDeps {
   websitePushID: string;
+  /** USER_INFO_SECRET: when set, user ids must be signed by the site's backend. */
+  userInfoSecret?: string;
   packages: PackageBuilder;
   authTokens: AuthTokens;
   devices: DeviceRepository;
   logs: LogRepository;
+  metrics: Pick<Metrics, 'packageServed' | 'registration' | 'safariLogMessages'>;
+  /** Requests per minute per client address for each endpoint; 0 = unlimited. */
+  rateLimitPerMinute: number;
 }
 
 // Safari posts JSON; accept it whatever Content-Type it claims.
@@ -25,6 +33,8 @@ const userInfoSchema = z
       .union([z.string().min(1).max(255), z.number().int().safe().transform(String)])
       .nullable()
       .optional(),
+    signature: z.string().max(128).optional(),
+    userToken: z.string().max(4096).optional(),
   })
   .loose();
 
@@ -53,33 +63,40 @@ export function safariRouter(deps: SafariDeps): Router {
     return claims;
   };
 
-  router.post('/:version/pushPackages/:websitePushID', anyJson('16kb'), async (req, res) => {
+  const limits = { packages: perMinuteLimit(deps.rateLimitPerMinute), registrations: perMinuteLimit(deps.rateLimitPerMinute), log: perMinuteLimit(deps.rateLimitPerMinute) };
+
+  router.post('/:version/pushPackages/:websitePushID', limits.packages, anyJson('16kb'), async (req, res) => {
     if (req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))) {
       throw badRequest('userInfo must be a JSON object', 'invalid_user_info');
     }
     const userInfo = parseInput(userInfoSchema, req.body ?? {}, 'userInfo');
-    const token = deps.authTokens.mint(userInfo.userId ?? null);
-    const zip = await deps.packages.build(token, apiVersion(req));
+    const token = deps.authTokens.mint(verifiedUserId(userInfo, deps.userInfoSecret));
+    const version = apiVersion(req);
+    const zip = await deps.packages.build(token, version);
+    deps.metrics.packageServed(version);
     res.set('Cache-Control', 'no-store').type('application/zip').send(zip);
   });
 
   const registrationPath = '/:version/devices/:deviceToken/registrations/:websitePushID';
-  router.post(registrationPath, async (req, res) => {
+  router.post(registrationPath, limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
     const claims = authenticate(req);
     await deps.devices.register({ token, websitePushId: deps.websitePushID, userId: claims.userId, now: Date.now() });
+    deps.metrics.registration('register');
     res.status(200).end();
   });
-  router.delete(registrationPath, async (req, res) => {
+  router.delete(registrationPath, limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
     authenticate(req);
     await deps.devices.unregister(token, deps.websitePushID);
+    deps.metrics.registration('unregister');
     res.status(200).end();
   });
 
-  router.post('/:version/log', anyJson('64kb'), async (req, res) => {
+  router.post('/:version/log', limits.log, anyJson('64kb'), async (req, res) => {
     const { logs } = parseInput(logBodySchema, req.body, 'log report');
     await deps.logs.add(logs, { clientIp: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null, now: Date.now() });
+    deps.metrics.safariLogMessages(logs.length);
     res.status(200).end();
   });
 

@@ -1,41 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { readZip } from '../helpers/package';
+import { runCompiled, stopProcess, type Running } from '../helpers/process';
 import { API_KEY, AUTH_SECRET, PUSH_ID, REPO_ROOT, tempDir } from '../helpers/service';
-
-/** Starts a compiled entry point (npm test builds first) and resolves once its output matches `ready`. */
-function run(script: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/src', script), ...args], { env: { ...process.env, ...env }, cwd: REPO_ROOT });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = output.match(ready);
-      if (match) resolve({ child, match, output: () => output });
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${output}`)));
-  });
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 describe('npm run apns:dev with the real service', () => {
   let database: TestDatabase;
-  const children: ChildProcess[] = [];
+  const children: Running[] = [];
   beforeAll(() => {
     database = createTestDatabase('sqlite');
   });
   afterAll(async () => {
-    await Promise.all(children.map(stop));
+    await Promise.all(children.map(stopProcess));
     await database.drop();
   });
 
@@ -47,10 +24,10 @@ describe('npm run apns:dev with the real service', () => {
       LOG_LEVEL: 'info',
       ...database.env,
     };
-    const apns = await run('apns-stand-in/cli.js', ['--port', '0'], { ...env, NODE_EXTRA_CA_CERTS: '' }, /listening on https:\/\/127\.0\.0\.1:(\d+)/);
-    children.push(apns.child);
+    const apns = await runCompiled('apns-stand-in/cli.js', ['--port', '0'], { ...env, NODE_EXTRA_CA_CERTS: '' }, /listening on https:\/\/127\.0\.0\.1:(\d+)/);
+    children.push(apns);
     // The same wiring a user is told to use: APNS_HOST/APNS_PORT and NODE_EXTRA_CA_CERTS.
-    const service = await run(
+    const service = await runCompiled(
       'server.js',
       [],
       {
@@ -64,7 +41,7 @@ describe('npm run apns:dev with the real service', () => {
       },
       /"port":(\d+)/,
     );
-    children.push(service.child);
+    children.push(service);
     const base = `http://127.0.0.1:${service.match[1]}`;
 
     const pkg = await fetch(`${base}/v2/pushPackages/${PUSH_ID}`, { method: 'POST', body: '{"userId":"newcomer"}', headers: { 'content-type': 'application/json' } });

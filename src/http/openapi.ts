@@ -1,0 +1,232 @@
+/**
+ * The OpenAPI 3.1 description of every route. A test walks the app's router and fails when a
+ * route is missing here or described here without existing.
+ */
+const error = { $ref: '#/components/schemas/Error' };
+const json = (schema: object) => ({ 'application/json': { schema } });
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [String(status), { description: ERROR_TEXT[status] ?? 'Error', content: json(error) }]));
+const ERROR_TEXT: Record<number, string> = {
+  400: 'The request is malformed; the message says what is wrong',
+  401: 'Missing or invalid credentials',
+  403: 'A user id without a valid signature (USER_INFO_SECRET)',
+  404: 'Unknown websitePushID, route or resource',
+  413: 'Body too large',
+  429: 'Rate limited',
+};
+const pathParam = (name: string, description: string, pattern?: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema: { type: 'string', ...(pattern ? { pattern } : {}) },
+});
+const version = pathParam('version', 'Push web service API version, v1 or v2 (any v<digits>)', '^v\\d+$');
+const pushId = pathParam('websitePushID', 'The website push ID');
+const paging = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+  { name: 'cursor', in: 'query', description: 'nextCursor of the previous page', schema: { type: 'string' } },
+];
+const page = (item: string) => ({
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: { items: { type: 'array', items: { $ref: `#/components/schemas/${item}` } }, nextCursor: { type: ['string', 'null'] } },
+});
+const bearer = [{ apiKey: [] }];
+
+export function openApiDocument(websitePushID: string): object {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'safari-push', version: '0.1.0', description: `Safari push web service and send API for ${websitePushID}` },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'One of API_KEYS' },
+        safari: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'ApplePushNotifications <authenticationToken>' },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+        },
+        Device: {
+          type: 'object',
+          properties: {
+            token: { type: 'string' },
+            channel: { const: 'safari' },
+            websitePushId: { type: 'string' },
+            userId: { type: ['string', 'null'] },
+            createdAt: { type: 'string', format: 'date-time' },
+            registeredAt: { type: 'string', format: 'date-time' },
+          },
+        },
+        SafariLog: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' },
+            message: { type: 'string' },
+            clientIp: { type: ['string', 'null'] },
+            userAgent: { type: ['string', 'null'] },
+            createdAt: { type: 'string', format: 'date-time' },
+          },
+        },
+        NewNotification: {
+          type: 'object',
+          required: ['title', 'body', 'to'],
+          additionalProperties: false,
+          properties: {
+            title: { type: 'string', minLength: 1 },
+            body: { type: 'string', minLength: 1 },
+            action: { type: 'string', description: 'Button label' },
+            urlArgs: { type: 'array', items: { type: 'string' }, description: 'Exactly as many as %@ in urlFormatString' },
+            to: {
+              oneOf: [
+                { type: 'object', required: ['tokens'], properties: { tokens: { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' }, minItems: 1, maxItems: 10000 } } },
+                { type: 'object', required: ['users'], properties: { users: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 10000 } } },
+                { type: 'object', required: ['all'], properties: { all: { const: true } } },
+              ],
+            },
+            expiration: { type: 'integer', minimum: 0, description: 'Unix seconds; 0 = deliver once or drop' },
+            priority: { enum: [5, 10], default: 10 },
+            collapseId: { type: 'string', description: 'At most 64 bytes' },
+          },
+        },
+        Notification: {
+          type: 'object',
+          properties: {
+            id: { type: 'string', format: 'uuid' },
+            status: { enum: ['queued', 'sending', 'completed', 'failed'] },
+            title: { type: 'string' },
+            body: { type: 'string' },
+            to: { type: 'object' },
+            counts: {
+              type: 'object',
+              properties: { targeted: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' }, removed: { type: 'integer' }, pending: { type: 'integer' } },
+            },
+            error: { type: ['string', 'null'] },
+            createdAt: { type: 'string', format: 'date-time' },
+            startedAt: { type: ['string', 'null'], format: 'date-time' },
+            finishedAt: { type: ['string', 'null'], format: 'date-time' },
+          },
+        },
+        Delivery: {
+          type: 'object',
+          properties: {
+            token: { type: 'string' },
+            outcome: { enum: ['pending', 'sent', 'failed', 'removed'] },
+            status: { type: ['integer', 'null'] },
+            reason: { type: ['string', 'null'] },
+            attempts: { type: 'integer' },
+            updatedAt: { type: 'string', format: 'date-time' },
+          },
+        },
+      },
+    },
+    paths: {
+      '/{version}/pushPackages/{websitePushID}': {
+        post: {
+          summary: 'A freshly signed push package for this visitor',
+          tags: ['Safari'],
+          parameters: [version, pushId],
+          requestBody: {
+            content: json({
+              type: 'object',
+              description: 'userInfo from requestPermission',
+              properties: { userId: { type: ['string', 'integer'] }, signature: { type: 'string' }, userToken: { type: 'string' } },
+            }),
+          },
+          responses: { 200: { description: 'The push package', content: { 'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } } } }, ...errors(400, 403, 404, 413, 429) },
+        },
+      },
+      '/{version}/devices/{deviceToken}/registrations/{websitePushID}': {
+        post: {
+          summary: 'Register a device (idempotent)',
+          tags: ['Safari'],
+          security: [{ safari: [] }],
+          parameters: [version, pathParam('deviceToken', '64 hex characters', '^[0-9a-fA-F]{64}$'), pushId],
+          responses: { 200: { description: 'Stored' }, ...errors(400, 401, 404, 429) },
+        },
+        delete: {
+          summary: 'Forget a device',
+          tags: ['Safari'],
+          security: [{ safari: [] }],
+          parameters: [version, pathParam('deviceToken', '64 hex characters', '^[0-9a-fA-F]{64}$'), pushId],
+          responses: { 200: { description: 'Forgotten' }, ...errors(400, 401, 404, 429) },
+        },
+      },
+      '/{version}/log': {
+        post: {
+          summary: "Safari's error reports",
+          tags: ['Safari'],
+          parameters: [version],
+          requestBody: {
+            required: true,
+            content: json({ type: 'object', required: ['logs'], properties: { logs: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', maxLength: 4096 } } } }),
+          },
+          responses: { 200: { description: 'Kept' }, ...errors(400, 413, 429) },
+        },
+      },
+      '/healthz': { get: { summary: 'Liveness', tags: ['Operations'], responses: { 200: { description: 'Alive' } } } },
+      '/readyz': {
+        get: { summary: 'Readiness: database reachable, not shutting down', tags: ['Operations'], responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } } },
+      },
+      '/metrics': { get: { summary: 'Prometheus metrics', tags: ['Operations'], responses: { 200: { description: 'Text exposition format' } } } },
+      '/openapi.json': { get: { summary: 'This document', tags: ['Operations'], responses: { 200: { description: 'OpenAPI 3.1' } } } },
+      '/api/v1/logs': {
+        get: { summary: "Safari's logged errors, newest first", tags: ['Admin'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('SafariLog')) }, ...errors(400, 401) } },
+      },
+      '/api/v1/devices': {
+        get: {
+          summary: 'Devices, newest registration first',
+          tags: ['Admin'],
+          security: bearer,
+          parameters: [...paging, { name: 'userId', in: 'query', schema: { type: 'string' } }],
+          responses: { 200: { description: 'A page', content: json(page('Device')) }, ...errors(400, 401) },
+        },
+      },
+      '/api/v1/devices/{token}': {
+        get: {
+          summary: 'One device',
+          tags: ['Admin'],
+          security: bearer,
+          parameters: [pathParam('token', '64 hex characters')],
+          responses: { 200: { description: 'The device', content: json({ $ref: '#/components/schemas/Device' }) }, ...errors(400, 401, 404) },
+        },
+        delete: { summary: 'Remove a device', tags: ['Admin'], security: bearer, parameters: [pathParam('token', '64 hex characters')], responses: { 204: { description: 'Removed' }, ...errors(400, 401, 404) } },
+      },
+      '/api/v1/notifications': {
+        post: {
+          summary: 'Send a notification',
+          tags: ['Send'],
+          security: bearer,
+          parameters: [{ name: 'wait', in: 'query', schema: { enum: ['true', 'false'] }, description: 'Answer when the send has finished' }],
+          requestBody: { required: true, content: json({ $ref: '#/components/schemas/NewNotification' }) },
+          responses: {
+            200: { description: 'Finished (wait=true)', content: json({ $ref: '#/components/schemas/Notification' }) },
+            202: { description: 'Queued', content: json({ type: 'object', properties: { id: { type: 'string' }, status: { const: 'queued' } } }) },
+            ...errors(400, 401, 413),
+          },
+        },
+        get: { summary: 'Notifications, newest first', tags: ['Send'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('Notification')) }, ...errors(400, 401) } },
+      },
+      '/api/v1/notifications/{id}': {
+        get: {
+          summary: 'Status and counts',
+          tags: ['Send'],
+          security: bearer,
+          parameters: [pathParam('id', 'Notification id')],
+          responses: { 200: { description: 'The notification', content: json({ $ref: '#/components/schemas/Notification' }) }, ...errors(401, 404) },
+        },
+      },
+      '/api/v1/notifications/{id}/deliveries': {
+        get: {
+          summary: 'One record per targeted device',
+          tags: ['Send'],
+          security: bearer,
+          parameters: [pathParam('id', 'Notification id'), ...paging],
+          responses: { 200: { description: 'A page', content: json(page('Delivery')) }, ...errors(400, 401, 404) },
+        },
+      },
+    },
+  };
+}

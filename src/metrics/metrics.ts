@@ -1,0 +1,89 @@
+import type { RequestHandler } from 'express';
+import client from 'prom-client';
+
+/** Numbers the queue can report at scrape time. */
+export interface QueueStats {
+  /** Notifications waiting for a sender slot. */
+  waiting: number;
+  /** Notifications being sent now. */
+  running: number;
+  /** APNs requests in flight. */
+  inFlight: number;
+}
+
+/** The service's Prometheus metrics, in a registry of its own (one per app, so tests do not share). */
+export interface Metrics {
+  registry: client.Registry;
+  /** Times every request, labelled by route pattern (never the raw path: tokens stay out). */
+  httpMiddleware: RequestHandler;
+  packageServed(version: number): void;
+  registration(action: 'register' | 'unregister'): void;
+  safariLogMessages(count: number): void;
+  apnsResponse(status: number | null, reason: string | null): void;
+  delivery(outcome: 'sent' | 'failed' | 'removed', count?: number): void;
+  observeQueue(stats: () => QueueStats): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route pattern and status',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const packages = new client.Counter({ name: 'push_packages_served_total', help: 'Signed push packages served', labelNames: ['version'], registers: [registry] });
+  const registrations = new client.Counter({ name: 'safari_registrations_total', help: 'Device registrations and unregistrations', labelNames: ['action'], registers: [registry] });
+  const logMessages = new client.Counter({ name: 'safari_log_messages_total', help: 'Error messages Safari reported to /log', registers: [registry] });
+  const apnsResponses = new client.Counter({
+    name: 'apns_responses_total',
+    help: 'APNs answers by HTTP status (none = no answer: connection error or timeout) and reason',
+    labelNames: ['status', 'reason'],
+    registers: [registry],
+  });
+  const deliveries = new client.Counter({ name: 'deliveries_total', help: 'Final delivery outcomes', labelNames: ['outcome'], registers: [registry] });
+  let queueStats: () => QueueStats = () => ({ waiting: 0, running: 0, inFlight: 0 });
+  new client.Gauge({
+    name: 'send_queue_depth',
+    help: 'Notifications waiting for a sender and being sent',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const stats = queueStats();
+      this.set({ state: 'waiting' }, stats.waiting);
+      this.set({ state: 'running' }, stats.running);
+    },
+  });
+  new client.Gauge({
+    name: 'apns_requests_in_flight',
+    help: 'APNs requests sent and not yet answered',
+    registers: [registry],
+    collect() {
+      this.set(queueStats().inFlight);
+    },
+  });
+
+  return {
+    registry,
+    httpMiddleware(req, res, next) {
+      const end = httpDuration.startTimer();
+      res.on('finish', () => {
+        const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+        end({ method: req.method, route, status_code: String(res.statusCode) });
+      });
+      next();
+    },
+    packageServed: (version) => packages.inc({ version: `v${version}` }),
+    registration: (action) => registrations.inc({ action }),
+    safariLogMessages: (count) => logMessages.inc(count),
+    // Without an answer the reason is a free-text error: label it by kind only, to bound cardinality.
+    apnsResponse: (status, reason) =>
+      apnsResponses.inc(status === null ? { status: 'none', reason: 'no_answer' } : { status: String(status), reason: (reason ?? '').slice(0, 64) }),
+    delivery: (outcome, count = 1) => deliveries.inc({ outcome }, count),
+    observeQueue(stats) {
+      queueStats = stats;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import crypto from 'node:crypto';
+import { AppError } from '../errors';
+
+/** What a page may send to say who the visitor is (Safari's userInfo, or a Web Push subscription's user). */
+export interface ClaimedUser {
+  userId?: string | null;
+  /** hex HMAC-SHA256(USER_INFO_SECRET, userId), made by the site's backend. */
+  signature?: string;
+  /** An HS256 JWT signed with USER_INFO_SECRET whose `sub` is the user id. */
+  userToken?: string;
+}
+
+const forbidden = (message: string) => new AppError(403, 'invalid_user_signature', message);
+
+function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+/** The `sub` of a valid, unexpired HS256 JWT, or undefined. */
+function jwtSubject(token: string, secret: string, nowSeconds: number): string | undefined {
+  const [header, claims, signature, extra] = token.split('.');
+  if (!header || !claims || !signature || extra !== undefined) return undefined;
+  const expected = crypto.createHmac('sha256', secret).update(`${header}.${claims}`).digest();
+  if (!safeEqual(Buffer.from(signature, 'base64url'), expected)) return undefined;
+  try {
+    const { alg } = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
+    const { sub, exp, nbf } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown; nbf?: unknown };
+    if (alg !== 'HS256' || typeof sub !== 'string' || sub.length === 0 || sub.length > 255) return undefined;
+    if (typeof exp === 'number' && exp <= nowSeconds) return undefined;
+    if (typeof nbf === 'number' && nbf > nowSeconds) return undefined;
+    return sub;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The user a request may act for. Without a secret the claimed `userId` is taken as is (any page
+ * can claim any id: fine for anonymous analytics, not for private notifications). With
+ * USER_INFO_SECRET, an id counts only when the site's backend signed it; a claim without a valid
+ * signature is refused with 403 rather than silently made anonymous, so a broken integration shows.
+ */
+export function verifiedUserId(claim: ClaimedUser, secret: string | undefined, nowSeconds = Math.floor(Date.now() / 1000)): string | null {
+  if (!secret) return claim.userId ?? null;
+  if (claim.userToken !== undefined) {
+    const subject = jwtSubject(claim.userToken, secret, nowSeconds);
+    if (!subject) throw forbidden('userToken is not a valid, unexpired HS256 JWT signed with the site\'s USER_INFO_SECRET');
+    if (claim.userId !== undefined && claim.userId !== null && claim.userId !== subject) throw forbidden('userId does not match the userToken\'s subject');
+    return subject;
+  }
+  if (claim.userId === undefined || claim.userId === null) return null;
+  const expected = crypto.createHmac('sha256', secret).update(claim.userId).digest();
+  if (!claim.signature || !/^[0-9a-fA-F]{64}$/.test(claim.signature) || !safeEqual(Buffer.from(claim.signature, 'hex'), expected)) {
+    throw forbidden('userId needs signature = hex HMAC-SHA256(USER_INFO_SECRET, userId) from the site\'s backend');
+  }
+  return claim.userId;
+}
