@@ -53,13 +53,13 @@ function makeCertificate(
 }
 
 /**
- * Generates a chain shaped like Apple's. `leafDays` sets the website push certificate's
- * remaining lifetime (tests use it to exercise the expiry checks).
+ * Generates a chain shaped like Apple's. `leafDays` and `caDays` set the remaining lifetime of the
+ * website push certificate and of the two CAs (tests use them to exercise the expiry checks).
  */
-export function generateChain(websitePushID: string, options: { leafDays?: number; now?: Date } = {}): ChainPems {
+export function generateChain(websitePushID: string, options: { leafDays?: number; caDays?: number; now?: Date } = {}): ChainPems {
   const now = options.now ?? new Date();
   const notBefore = new Date(now.getTime() - DAY_MS);
-  const caValidity = { notBefore, notAfter: new Date(now.getTime() + 3650 * DAY_MS) };
+  const caValidity = { notBefore, notAfter: new Date(now.getTime() + (options.caDays ?? 3650) * DAY_MS) };
   const caExtensions = [
     { name: 'basicConstraints', cA: true, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },

@@ -58,8 +58,24 @@ describe('signing identity', () => {
     expect(opensslVerify(pkg.get('signature')!, pkg.get('manifest.json')!, generateChain(PUSH_ID).rootCert).ok).toBe(false);
   });
 
-  test('when the .p12 passphrase is wrong, then the start stops naming SIGNING_P12_PASSPHRASE', async () => {
-    await expect(build({ SIGNING_P12: files.p12, SIGNING_P12_PASSPHRASE: 'wrong', WWDR_CERT: files.wwdr })).rejects.toThrow('SIGNING_P12_PASSPHRASE');
+  test('when the .p12 passphrase is wrong, then the start stops naming SIGNING_P12_PASSPHRASE without repeating it', async () => {
+    const start = build({ SIGNING_P12: files.p12, SIGNING_P12_PASSPHRASE: 'wrong-secret-words', WWDR_CERT: files.wwdr });
+    await expect(start).rejects.toThrow('SIGNING_P12_PASSPHRASE');
+    await expect(start).rejects.not.toThrow('wrong-secret-words');
+  });
+
+  test('when the WWDR intermediate expires within 30 days, then the start warns', async () => {
+    const soon = writeChain(generateChain(PUSH_ID, { caDays: 20 }));
+    const service = await build({ SIGNING_CERT: soon.cert, SIGNING_KEY: soon.key, WWDR_CERT: soon.wwdr });
+    expect(service.logs.messages(40)).toContain('The WWDR intermediate expires in 19 days: renew it');
+  });
+
+  test('when a .p12 identity is used, then neither its passphrase nor its key reach the logs', async () => {
+    const service = await build({ SIGNING_P12: files.p12, SIGNING_P12_PASSPHRASE: 'correct horse', WWDR_CERT: files.wwdr });
+    await fetchPackage(service, 'v2', { userId: 'zed' });
+    const written = service.logs.raw.join('\n');
+    expect(written).not.toContain('correct horse');
+    expect(written).not.toContain('PRIVATE KEY');
   });
 
   test('when the key belongs to another certificate, then the start stops', async () => {

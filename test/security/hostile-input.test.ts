@@ -1,0 +1,184 @@
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import request from 'supertest';
+import type { ApnsStandIn } from '../../src/apns-stand-in/server';
+import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
+import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
+
+const RUNS = { numRuns: 60 };
+/** Stands for the genuine Safari Authorization header, which exists only once the service is built. */
+const VALID = '<valid authenticationToken>';
+const bearer = `Bearer ${API_KEY}`;
+
+/** Header values an HTTP client can carry: visible latin-1, no CR/LF. */
+const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((c) => c !== 0x7f).map((c) => String.fromCharCode(c)), maxLength: 300 });
+/** Path segments: anything, percent-encoded the way a client must send it. */
+const segment = fc.string({ unit: 'binary', maxLength: 80 }).map(encodeURIComponent);
+/** Bodies: JSON values of every shape, or raw text that may not be JSON at all. */
+const body = fc.oneof(fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'), fc.string({ unit: 'binary', maxLength: 400 }));
+
+describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
+  const key = createProviderKey();
+  let apns: ApnsStandIn;
+  let database: TestDatabase;
+  let service: TestService;
+  let safariAuth: string;
+  const knownDevice = deviceToken();
+
+  /** Everything stored: compared before and after each rejected request. */
+  const snapshot = async () => {
+    const db = service.context.db;
+    const [devices, logs, notifications, deliveries] = await Promise.all([
+      db('devices').select('token', 'user_id', 'registered_at').orderBy('id'),
+      db('safari_logs').count<{ n: number }[]>({ n: '*' }),
+      db('notifications').count<{ n: number }[]>({ n: '*' }),
+      db('deliveries').count<{ n: number }[]>({ n: '*' }),
+    ]);
+    return JSON.stringify({ devices, logs: Number(logs[0].n), notifications: Number(notifications[0].n), deliveries: Number(deliveries[0].n) });
+  };
+
+  /** The invariant: never a 5xx; a 4xx has a JSON error with a message and changed nothing. */
+  const expectRejectedCleanly = async (send: () => Promise<request.Response>) => {
+    const before = await snapshot();
+    const res = await send();
+    expect(res.status).toBeLessThan(500);
+    if (res.status >= 400) {
+      expect(await snapshot()).toBe(before);
+      if (res.status !== 431) expect(res.body?.error?.message).toEqual(expect.any(String));
+    }
+    return res;
+  };
+
+  beforeAll(async () => {
+    apns = await standIn({ providerKeys: [key], urlArgsCount: 2 });
+    database = createTestDatabase(backend);
+    service = await buildService(database, { ...apnsEnv(apns, key), RATE_LIMIT_PER_MINUTE: '0' });
+    safariAuth = `ApplePushNotifications ${service.context.authTokens.mint('hostile-user')}`;
+    await service.context.devices.register({ token: knownDevice, websitePushId: PUSH_ID, userId: 'hostile-user', now: Date.now() });
+  });
+  afterAll(async () => {
+    await service.close();
+    await database.drop();
+    await apns.close();
+  });
+
+  test('when pushPackages gets any body and any push ID, then no 5xx and nothing stored', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, fc.oneof(fc.constant(PUSH_ID), segment), async (payload, pushId) => {
+        await expectRejectedCleanly(() => request(service.app).post(`/v2/pushPackages/${pushId}`).set('Content-Type', 'application/json').send(payload));
+      }),
+      RUNS,
+    );
+  });
+
+  test('when registrations get any token and any Authorization, then no 5xx and a rejected one changes nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(segment, fc.constant(knownDevice)), fc.oneof(headerValue, headerValue.map((v) => `ApplePushNotifications ${v}`), fc.constant(VALID)), fc.boolean(), async (token, auth, remove) => {
+        const res = await expectRejectedCleanly(() => {
+          const path = `/v2/devices/${token}/registrations/${PUSH_ID}`;
+          return (remove ? request(service.app).delete(path) : request(service.app).post(path)).set('Authorization', auth === VALID ? safariAuth : auth);
+        });
+        // Only the token this service minted opens the door.
+        if (auth !== VALID) expect(res.status).toBeGreaterThanOrEqual(400);
+      }),
+      RUNS,
+    );
+  });
+
+  test('when the log endpoint gets any body, then no 5xx and a rejected report keeps nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(body, async (payload) => {
+        await expectRejectedCleanly(() => request(service.app).post('/v1/log').set('Content-Type', 'application/json').send(payload));
+      }),
+      RUNS,
+    );
+  });
+
+  test('when the send API gets any JSON, then no 5xx, and a rejected one stores and sends nothing', async () => {
+    const field = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
+    const notification = fc.record(
+      { title: field, body: field, action: field, urlArgs: field, to: fc.oneof(field, fc.constant({ tokens: [knownDevice] }), fc.constant({ users: ['hostile-user'] })), expiration: field, priority: field, collapseId: field },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(notification.map((n) => JSON.stringify(n)), body), async (payload) => {
+        apns.reset();
+        const res = await expectRejectedCleanly(() => request(service.app).post('/api/v1/notifications').set('Authorization', bearer).set('Content-Type', 'application/json').send(payload));
+        if (res.status >= 400) expect(apns.requests).toHaveLength(0);
+      }),
+      RUNS,
+    );
+  });
+
+  test('when admin reads get any query and path, then no 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(segment, headerValue.map(encodeURIComponent), headerValue.map(encodeURIComponent), fc.constantFrom('logs', 'devices', 'notifications'), async (token, limit, cursor, listing) => {
+        await expectRejectedCleanly(() => request(service.app).get(`/api/v1/${listing}?limit=${limit}&cursor=${cursor}&userId=${cursor}`).set('Authorization', bearer));
+        await expectRejectedCleanly(() => request(service.app).get(`/api/v1/devices/${token}`).set('Authorization', bearer));
+        await expectRejectedCleanly(() => request(service.app).delete(`/api/v1/devices/${token}`).set('Authorization', bearer));
+        await expectRejectedCleanly(() => request(service.app).get(`/api/v1/notifications/${token}/deliveries`).set('Authorization', bearer));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  test.each([
+    ['a traversal in the push ID', 404, 'post', `/v2/pushPackages/..%2F..%2Fetc%2Fpasswd`],
+    ['a NUL in the device token', 400, 'post', `/v2/devices/%00${'a'.repeat(63)}/registrations/${PUSH_ID}`],
+    ['broken percent-encoding', 400, 'post', '/v2/pushPackages/%E0%A4%A'],
+    ['a unicode push ID', 404, 'post', `/v2/pushPackages/${encodeURIComponent('web.cöm.例え')}`],
+    ['a version that is not v<digits>', 404, 'post', `/v99999999999/pushPackages/${PUSH_ID}`],
+    ['a traversal in the admin token', 400, 'get', '/api/v1/devices/..%2F..%2Fetc'],
+    ['a cursor of garbage', 400, 'get', '/api/v1/logs?cursor=%FF%FE'],
+    ['a repeated query parameter', 400, 'get', '/api/v1/devices?userId=a&userId=b'],
+    ['a negative limit', 400, 'get', '/api/v1/logs?limit=-1'],
+  ] as const)('when a request has %s, then %i', async (_label, status, method, path) => {
+    const res = await expectRejectedCleanly(() => request(service.app)[method](path).set('Authorization', bearer).set('Content-Type', 'application/json').send('{}'));
+    expect(res.status).toBe(status);
+  });
+
+  test.each([
+    ['JSON with a __proto__ key', 400, '{"title":"t","body":"b","urlArgs":["a","b"],"to":{"all":true},"__proto__":{"admin":true}}'],
+    ['a deeply nested body', 400, `${'['.repeat(5000)}${']'.repeat(5000)}`],
+    ['a body over the limit', 413, JSON.stringify({ title: 'x'.repeat(600_000) })],
+    ['a number where an object belongs', 400, '42'],
+    ['an unclosed string', 400, '{"title":"'],
+  ] as const)('when the send API gets %s, then %i', async (_label, status, payload) => {
+    const res = await expectRejectedCleanly(() => request(service.app).post('/api/v1/notifications').set('Authorization', bearer).set('Content-Type', 'application/json').send(payload));
+    expect(res.status).toBe(status);
+  });
+
+  test('when the body claims gzip but is not, then 400 and nothing is kept', async () => {
+    const res = await expectRejectedCleanly(() => request(service.app).post('/v2/log').set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{"logs":["x"]}'));
+    expect(res.status).toBe(400);
+  });
+
+  test('when the body has an unknown encoding, then 415', async () => {
+    const res = await expectRejectedCleanly(() => request(service.app).post('/v2/log').set('Content-Type', 'application/json').set('Content-Encoding', 'zstd-x').send('{"logs":["x"]}'));
+    expect(res.status).toBe(415);
+  });
+
+  test('when a header is huge, then the server refuses it without a 5xx', async () => {
+    const res = await expectRejectedCleanly(() => request(service.app).get('/api/v1/logs').set('Authorization', bearer).set('X-Junk', 'j'.repeat(20_000)));
+    expect(res.status).toBe(431);
+  });
+
+  test('when raw bytes that are not HTTP arrive, then the server answers 400 and keeps running', async () => {
+    const server = service.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.end('POST /v2/log HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n'));
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk.toString()));
+        socket.on('close', () => resolve(data));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400/);
+      expect((await request(server).get('/healthz')).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
