@@ -11,7 +11,7 @@ import { createLogRepository, type LogRepository } from './logs/repository';
 import { createInProcessQueue, type SendQueue } from './notifications/queue';
 import { createNotificationRepository, type NotificationRepository } from './notifications/repository';
 import { createAuthTokens, type AuthTokens } from './safari/auth-token';
-import { createPackageBuilder, type PackageBuilder } from './safari/package-builder';
+import { createPackageBuilder, createPackageSource, type PackageSource } from './safari/package-builder';
 import { loadRawPackage, type WebsiteTemplate } from './safari/raw-package';
 
 /** Everything the routes need, built once at start-up. */
@@ -21,7 +21,7 @@ export interface AppContext {
   db: Db;
   website: WebsiteTemplate;
   identity: SigningIdentity;
-  packages: PackageBuilder;
+  packages: PackageSource;
   authTokens: AuthTokens;
   apiKeys: string[];
   devices: DeviceRepository;
@@ -49,6 +49,7 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   const secrets = resolveSecrets(config.dataDir, config, logger);
 
   const apns = createApnsClient(config.apns, identity);
+  const authTokens = createAuthTokens(secrets.authTokenSecrets, pushId);
 
   const db = openDatabase(config.database.url, config.database.schema);
   try {
@@ -80,8 +81,8 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     db,
     website: raw.website,
     identity,
-    packages: createPackageBuilder(raw, identity),
-    authTokens: createAuthTokens(secrets.authTokenSecrets, pushId),
+    packages: createPackageSource(createPackageBuilder(raw, identity), (userId) => authTokens.mint(userId), config.packageCache),
+    authTokens,
     apiKeys: secrets.apiKeys,
     devices,
     logs: createLogRepository(db),

@@ -130,6 +130,7 @@ function identityFrom(pems: { leafCert: string; leafKey: string; intermediateCer
     privateKey: forge.pki.privateKeyFromPem(pems.leafKey) as forge.pki.rsa.PrivateKey,
     intermediate: forge.pki.certificateFromPem(pems.intermediateCert),
     certificatePem: pems.leafCert,
+    intermediatePem: pems.intermediateCert,
     privateKeyPem: pems.leafKey,
     development: true,
   };

@@ -14,6 +14,7 @@ export interface SigningIdentity {
   privateKey: forge.pki.rsa.PrivateKey;
   intermediate: forge.pki.Certificate;
   certificatePem: string;
+  intermediatePem: string;
   privateKeyPem: string;
   /** True for the generated development chain, which Safari rejects. */
   development: boolean;
@@ -78,12 +79,14 @@ function matchesKey(certificate: forge.pki.Certificate, privateKey: forge.pki.rs
 export function loadConfiguredIdentity(source: Exclude<SigningSource, { kind: 'development' }>): SigningIdentity {
   const { certificate, privateKey } =
     source.kind === 'p12' ? loadP12(source.p12Path, source.passphrase) : loadPem(source.certPath, source.keyPath);
-  const intermediate = parseCertificate(readFile(source.wwdrPath, 'WWDR_CERT').toString('utf8'), 'WWDR_CERT');
+  const intermediatePem = readFile(source.wwdrPath, 'WWDR_CERT').toString('utf8');
+  const intermediate = parseCertificate(intermediatePem, 'WWDR_CERT');
   return {
     certificate,
     privateKey,
     intermediate,
     certificatePem: forge.pki.certificateToPem(certificate),
+    intermediatePem,
     privateKeyPem: forge.pki.privateKeyToPem(privateKey),
     development: false,
   };

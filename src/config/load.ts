@@ -46,6 +46,7 @@ export interface Config {
   apiKeys: string[];
   apns: ApnsConfig;
   userInfoSecret?: string;
+  packageCache: { size: number; ttlMs: number };
   rateLimitPerMinute: number;
   trustProxy: boolean | number | string;
   metricsAuth: 'none' | 'api-key';
@@ -132,6 +133,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       retryBaseMs: env.APNS_RETRY_BASE_MS,
     },
     userInfoSecret: env.USER_INFO_SECRET,
+    packageCache: { size: env.PACKAGE_CACHE_SIZE, ttlMs: env.PACKAGE_CACHE_TTL_SECONDS * 1000 },
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     trustProxy: trustProxy(env.TRUST_PROXY),
     metricsAuth: env.METRICS_AUTH,

@@ -87,6 +87,8 @@ export const configSchema = z.object({
   APNS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000).describe('A request without an answer by then counts as a transient failure.'),
   APNS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5).describe('Attempts per device for transient failures (429, 5xx, connection errors, timeouts).'),
   APNS_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600000).default(1000).describe('First retry delay; doubled per attempt, with jitter, capped at 60 s.'),
+  PACKAGE_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(5000).describe('Signed packages of identified users kept in memory (about 6 KB each); 0 turns the cache off.'),
+  PACKAGE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400 * 30).default(3600).describe('How long a cached package is served again to the same user.'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log); 0 turns limiting off.'),
   TRUST_PROXY: z
     .string()

@@ -1,19 +1,14 @@
 import crypto from 'node:crypto';
-import archiver from 'archiver';
 import type { SigningIdentity } from '../certs/identity';
-import { signDetached } from './pkcs7';
+import { createDetachedSigner } from './pkcs7';
 import type { RawPackage } from './raw-package';
+import { zip, zipEntry, type ZipEntry } from './zip';
 
 type HashType = 'sha1' | 'sha512';
 
-interface PackageFile {
-  name: string;
-  data: Buffer;
-}
-
 export interface PackageBuilder {
   /** A signed push package zip for one user's `authenticationToken`, in the manifest format of API `version`. */
-  build(authenticationToken: string, version: number): Promise<Buffer>;
+  build(authenticationToken: string, version: number): Buffer;
 }
 
 /** v1 manifests are SHA-1 hex strings; v2 and later name the hash type (PROTOCOL.md §1, manifest.json). */
@@ -26,38 +21,66 @@ function manifestEntry(hashType: HashType, data: Buffer): unknown {
   return hashType === 'sha1' ? hashValue : { hashType, hashValue };
 }
 
-function zip(files: PackageFile[]): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const archive = archiver('zip', { zlib: { level: 6 } });
-    const chunks: Buffer[] = [];
-    archive.on('data', (chunk: Buffer) => chunks.push(chunk));
-    archive.on('error', reject);
-    archive.on('end', () => resolve(Buffer.concat(chunks)));
-    for (const file of files) archive.append(file.data, { name: file.name });
-    void archive.finalize();
-  });
-}
-
-/** Builds packages from a validated raw package; icon hashes are computed once, not per request. */
+/**
+ * Builds packages from a validated raw package. Everything that does not depend on the user is
+ * computed once: the icons' hashes and their zip entries, the signer's fixed DER. Per package:
+ * website.json with the token, its hash, the manifest, one native RSA signature, and the zip.
+ */
 export function createPackageBuilder(raw: RawPackage, identity: SigningIdentity): PackageBuilder {
-  const iconEntries: Record<HashType, Array<[string, unknown]>> = {
+  const sign = createDetachedSigner(identity);
+  const iconEntries: ZipEntry[] = raw.icons.map((icon) => zipEntry(icon.name, icon.data));
+  const iconHashes: Record<HashType, Array<[string, unknown]>> = {
     sha1: raw.icons.map((icon) => [icon.name, manifestEntry('sha1', icon.data)]),
     sha512: raw.icons.map((icon) => [icon.name, manifestEntry('sha512', icon.data)]),
   };
 
   return {
-    async build(authenticationToken, version) {
+    build(authenticationToken, version) {
       const hashType = hashTypeFor(version);
       const websiteJson = Buffer.from(JSON.stringify({ ...raw.website, authenticationToken }, null, 2));
       const manifest = Buffer.from(
-        JSON.stringify(Object.fromEntries([...iconEntries[hashType], ['website.json', manifestEntry(hashType, websiteJson)]]), null, 2),
+        JSON.stringify(Object.fromEntries([...iconHashes[hashType], ['website.json', manifestEntry(hashType, websiteJson)]]), null, 2),
       );
-      return zip([
-        ...raw.icons,
-        { name: 'website.json', data: websiteJson },
-        { name: 'manifest.json', data: manifest },
-        { name: 'signature', data: signDetached(manifest, identity) },
-      ]);
+      return zip([...iconEntries, zipEntry('website.json', websiteJson), zipEntry('manifest.json', manifest), zipEntry('signature', sign(manifest))]);
+    },
+  };
+}
+
+export interface PackageSource {
+  /** The package for a user: from the cache while fresh, else minted and signed now. */
+  packageFor(userId: string | null, version: number): Buffer;
+}
+
+/**
+ * Packages for identified users are cached (LRU, `size` entries, `ttlMs`): Safari asks again on
+ * every permission prompt, and a user's token stays valid, so the same signed zip can be served.
+ * Anonymous packages are never cached: each anonymous visitor gets a token of its own.
+ */
+export function createPackageSource(
+  builder: PackageBuilder,
+  mint: (userId: string | null) => string,
+  options: { size: number; ttlMs: number },
+): PackageSource {
+  const cache = new Map<string, { zip: Buffer; expires: number }>();
+  return {
+    packageFor(userId, version) {
+      const key = userId === null || options.size === 0 ? undefined : `${version}\n${userId}`;
+      const now = Date.now();
+      if (key !== undefined) {
+        const hit = cache.get(key);
+        if (hit && hit.expires > now) {
+          cache.delete(key);
+          cache.set(key, hit);
+          return hit.zip;
+        }
+      }
+      const built = builder.build(mint(userId), version);
+      if (key !== undefined) {
+        cache.delete(key);
+        cache.set(key, { zip: built, expires: now + options.ttlMs });
+        if (cache.size > options.size) cache.delete(cache.keys().next().value as string);
+      }
+      return built;
     },
   };
 }

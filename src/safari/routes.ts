@@ -8,14 +8,14 @@ import { perMinuteLimit } from '../http/rate-limit';
 import type { LogRepository } from '../logs/repository';
 import type { Metrics } from '../metrics/metrics';
 import type { AuthTokens, TokenClaims } from './auth-token';
-import type { PackageBuilder } from './package-builder';
+import type { PackageSource } from './package-builder';
 import { verifiedUserId } from './user-identity';
 
 export interface SafariDeps {
   websitePushID: string;
   /** USER_INFO_SECRET: when set, user ids must be signed by the site's backend. */
   userInfoSecret?: string;
-  packages: PackageBuilder;
+  packages: PackageSource;
   authTokens: AuthTokens;
   devices: DeviceRepository;
   logs: LogRepository;
@@ -70,9 +70,8 @@ export function safariRouter(deps: SafariDeps): Router {
       throw badRequest('userInfo must be a JSON object', 'invalid_user_info');
     }
     const userInfo = parseInput(userInfoSchema, req.body ?? {}, 'userInfo');
-    const token = deps.authTokens.mint(verifiedUserId(userInfo, deps.userInfoSecret));
     const version = apiVersion(req);
-    const zip = await deps.packages.build(token, version);
+    const zip = deps.packages.packageFor(verifiedUserId(userInfo, deps.userInfoSecret), version);
     deps.metrics.packageServed(version);
     res.set('Cache-Control', 'no-store').type('application/zip').send(zip);
   });

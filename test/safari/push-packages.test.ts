@@ -60,15 +60,25 @@ describe.each(BACKENDS)('pushPackages (%s)', (backend) => {
     expect(subjects.some((s) => s.includes('WWDR'))).toBe(true);
   });
 
-  test('when two packages are made, then each has its own long token and the same website fields', async () => {
-    const first = await fetchPackage(ctx.service, 'v2', { userId: 'alice' });
-    const second = await fetchPackage(ctx.service, 'v2', { userId: 'alice' });
+  test('when two anonymous packages are made, then each has its own long token and the same website fields', async () => {
+    const first = await fetchPackage(ctx.service, 'v2', {});
+    const second = await fetchPackage(ctx.service, 'v2', {});
     const a = JSON.parse(first.files.get('website.json')!.toString()) as Record<string, unknown>;
     const b = JSON.parse(second.files.get('website.json')!.toString()) as Record<string, unknown>;
     expect(String(a.authenticationToken).length).toBeGreaterThanOrEqual(16);
     expect(a.authenticationToken).not.toBe(b.authenticationToken);
     expect({ ...a, authenticationToken: null }).toEqual({ ...b, authenticationToken: null });
     expect(a).toMatchObject({ websitePushID: PUSH_ID, webServiceURL: 'https://push.example.com', websiteName: 'Example Site' });
+  });
+
+  test('when the same user asks again, then the cached package is served; another user or version gets a fresh one', async () => {
+    const first = await fetchPackage(ctx.service, 'v2', { userId: 'cached-user' });
+    const again = await fetchPackage(ctx.service, 'v2', { userId: 'cached-user' });
+    const other = await fetchPackage(ctx.service, 'v2', { userId: 'other-user' });
+    const v1 = await fetchPackage(ctx.service, 'v1', { userId: 'cached-user' });
+    expect((again.res.body as Buffer).equals(first.res.body as Buffer)).toBe(true);
+    expect((other.res.body as Buffer).equals(first.res.body as Buffer)).toBe(false);
+    expect(v1.files.get('website.json')!.equals(first.files.get('website.json')!)).toBe(false);
   });
 
   test('when the push ID is unknown, then 404', async () => {
@@ -103,5 +113,17 @@ describe.each(BACKENDS)('pushPackages (%s)', (backend) => {
     const res = await request(ctx.service.app).post(`/v2/pushPackages/${PUSH_ID}`).send({ pad: 'x'.repeat(20_000) });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('payload_too_large');
+  });
+});
+
+describe('package cache turned off', () => {
+  const ctx = useService('sqlite', { PACKAGE_CACHE_SIZE: '0' });
+
+  test('when PACKAGE_CACHE_SIZE is 0, then the same user gets a freshly signed package each time', async () => {
+    const first = await fetchPackage(ctx.service, 'v2', { userId: 'alice' });
+    const second = await fetchPackage(ctx.service, 'v2', { userId: 'alice' });
+    const token = (files: Map<string, Buffer>) => JSON.parse(files.get('website.json')!.toString()).authenticationToken;
+    expect(token(first.files)).not.toBe(token(second.files));
+    expect(ctx.service.context.authTokens.verify(token(second.files))?.userId).toBe('alice');
   });
 });
