@@ -74,7 +74,7 @@ export async function createContext(config: Config, logger: Logger): Promise<App
     },
     logger,
   );
-  metrics.observeQueue(() => ({ ...queue.stats(), inFlight: apns.inFlight }));
+  metrics.observeQueue(async () => ({ ...(await queue.stats()), inFlight: apns.inFlight }));
   return {
     config,
     logger,

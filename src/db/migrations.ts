@@ -76,6 +76,31 @@ const migrations: Migration[] = [
       await db.schema.dropTable('notifications');
     },
   },
+  {
+    // Deliveries are materialized page by page while a send runs (keyset over device ids), so a
+    // broadcast to millions starts at once and its memory stays flat.
+    name: '003_planned_sends',
+    async up(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.bigInteger('target_max_id').notNullable().defaultTo(0);
+        t.bigInteger('planned_through').notNullable().defaultTo(0);
+      });
+      await db.schema.alterTable('deliveries', (t) => {
+        t.bigInteger('device_id').nullable();
+        t.index(['notification_id', 'device_id']);
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('deliveries', (t) => {
+        t.dropIndex(['notification_id', 'device_id']);
+        t.dropColumn('device_id');
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropColumn('planned_through');
+        t.dropColumn('target_max_id');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -21,7 +21,7 @@ export interface Metrics {
   safariLogMessages(count: number): void;
   apnsResponse(status: number | null, reason: string | null): void;
   delivery(outcome: 'sent' | 'failed' | 'removed', count?: number): void;
-  observeQueue(stats: () => QueueStats): void;
+  observeQueue(stats: () => Promise<QueueStats>): void;
 }
 
 export function createMetrics(): Metrics {
@@ -44,14 +44,14 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const deliveries = new client.Counter({ name: 'deliveries_total', help: 'Final delivery outcomes', labelNames: ['outcome'], registers: [registry] });
-  let queueStats: () => QueueStats = () => ({ waiting: 0, running: 0, inFlight: 0 });
+  let queueStats: () => Promise<QueueStats> = async () => ({ waiting: 0, running: 0, inFlight: 0 });
   new client.Gauge({
     name: 'send_queue_depth',
     help: 'Notifications waiting for a sender and being sent',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
-      const stats = queueStats();
+    async collect() {
+      const stats = await queueStats();
       this.set({ state: 'waiting' }, stats.waiting);
       this.set({ state: 'running' }, stats.running);
     },
@@ -60,8 +60,8 @@ export function createMetrics(): Metrics {
     name: 'apns_requests_in_flight',
     help: 'APNs requests sent and not yet answered',
     registers: [registry],
-    collect() {
-      this.set(queueStats().inFlight);
+    async collect() {
+      this.set((await queueStats()).inFlight);
     },
   });
 

@@ -33,6 +33,7 @@ export type OutcomeCounts = Record<Outcome, number>;
 
 export interface Delivery {
   id: number;
+  deviceId: number | null;
   notificationId: string;
   token: string;
   outcome: Outcome;
@@ -67,6 +68,8 @@ interface NotificationRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  target_max_id: number;
+  planned_through: number;
 }
 
 interface DeliveryRow {
@@ -78,6 +81,7 @@ interface DeliveryRow {
   reason: string | null;
   attempts: number;
   updated_at: number;
+  device_id: number | null;
 }
 
 const toNotification = (row: NotificationRow): StoredNotification => ({
@@ -100,6 +104,7 @@ const toNotification = (row: NotificationRow): StoredNotification => ({
 
 const toDelivery = (row: DeliveryRow): Delivery => ({
   id: row.id,
+  deviceId: row.device_id === null ? null : Number(row.device_id),
   notificationId: row.notification_id,
   token: row.token,
   outcome: row.outcome,
@@ -109,20 +114,39 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   updatedAt: Number(row.updated_at),
 });
 
+/** A slice of a send: the deliveries of devices with `from < device id <= to`. */
+export interface DeliveryRange {
+  from: number;
+  to: number;
+}
+
 export interface NotificationRepository {
-  /** Stores the notification and one pending delivery per targeted device, atomically. 400 when nothing is targeted. */
+  /**
+   * Stores the notification with its target fixed: the devices matching it now (up to the
+   * highest device id at this moment). 400 when nothing matches. Deliveries come later, a page
+   * at a time, from planNext.
+   */
   create(input: NotificationInput, now: number): Promise<StoredNotification>;
   get(id: string): Promise<StoredNotification | undefined>;
   list(request: { limit: number; cursor?: string }): Promise<Page<StoredNotification>>;
-  counts(id: string): Promise<OutcomeCounts>;
-  /** Pending deliveries with id above `afterId`, in id order. */
+  counts(notification: StoredNotification): Promise<OutcomeCounts>;
+  /** Materializes the next page of pending deliveries; undefined when every target device has one. */
+  planNext(id: string, pageSize: number, now: number): Promise<DeliveryRange | undefined>;
+  /** Pending deliveries of a range with device id above `afterDeviceId`, in device order. */
+  pendingInRange(id: string, range: DeliveryRange, afterDeviceId: number, limit: number): Promise<Delivery[]>;
+  /** Pending deliveries with id above `afterId`, in id order (what a restart left behind). */
   pendingAfter(notificationId: string, afterId: number, limit: number): Promise<Delivery[]>;
-  /** Writes many outcomes in one transaction; a delivery that already has an outcome keeps it. */
+  /** Writes many outcomes with a few statements; a delivery that already has an outcome keeps it. */
   recordOutcomes(records: OutcomeRecord[], now: number): Promise<void>;
-  /** Gives every still-pending delivery the same failed outcome. */
-  failPending(notificationId: string, reason: string, now: number): Promise<number>;
+  /** Notes why the send stopped (credentials); every sender of it stops taking devices. */
+  stop(id: string, error: string): Promise<void>;
+  /** The reason a send was stopped, if it was. */
+  stopReason(id: string): Promise<string | null>;
+  /** Gives every device that has no outcome yet, planned or not, a failed outcome with `reason`. */
+  failRemaining(id: string, reason: string, now: number): Promise<number>;
   markSending(id: string, now: number): Promise<void>;
-  finish(id: string, status: 'completed' | 'failed', error: string | null, now: number): Promise<void>;
+  /** Completes (or fails, when stopped) the notification once every device has an outcome. True when it did. */
+  finishIfDone(id: string, now: number): Promise<boolean>;
   /** Notifications a restart must pick up again. */
   unfinished(): Promise<string[]>;
   deliveries(notificationId: string, request: { limit: number; cursor?: string }): Promise<Page<Delivery>>;
@@ -135,44 +159,37 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     else if ('users' in target) query.whereIn('user_id', target.users);
     return query;
   };
+  const done = (id: string) => db('deliveries').where({ notification_id: id }).whereNot({ outcome: 'pending' });
 
   return {
     async create(input, now) {
       const id = crypto.randomUUID();
-      return db.transaction(async (trx) => {
-        const row: NotificationRow = {
-          id,
-          status: 'queued',
-          title: input.title,
-          body: input.body,
-          action: input.action ?? null,
-          url_args: JSON.stringify(input.urlArgs),
-          target: JSON.stringify(input.target),
-          expiration: input.expiration ?? null,
-          priority: input.priority,
-          collapse_id: input.collapseId ?? null,
-          targeted: 0,
-          error: null,
-          created_at: now,
-          started_at: null,
-          finished_at: null,
-        };
-        await trx('notifications').insert(row);
-        // One statement copies the targets, however many: no device list travels through Node.
-        const devices = targetQuery(trx, input.target).select(
-          trx.raw('? as notification_id', [id]),
-          'token',
-          trx.raw("'pending' as outcome"),
-          trx.raw('0 as attempts'),
-          trx.raw('? as updated_at', [now]),
-        );
-        await trx.into(trx.raw('?? (??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'token', 'outcome', 'attempts', 'updated_at'])).insert(devices);
-        const [{ n }] = await trx('deliveries').where({ notification_id: id }).count<{ n: number }[]>({ n: '*' });
-        const targeted = Number(n);
-        if (targeted === 0) throw badRequest('No registered device matches the target', 'no_devices');
-        await trx('notifications').where({ id }).update({ targeted });
-        return toNotification({ ...row, targeted });
-      });
+      const [{ maxId }] = await db('devices').max<{ maxId: number | null }[]>({ maxId: 'id' });
+      const targetMaxId = Number(maxId ?? 0);
+      const [{ n }] = await targetQuery(db, input.target).where('id', '<=', targetMaxId).count<{ n: number }[]>({ n: '*' });
+      const targeted = Number(n);
+      if (targeted === 0) throw badRequest('No registered device matches the target', 'no_devices');
+      const row: NotificationRow = {
+        id,
+        status: 'queued',
+        title: input.title,
+        body: input.body,
+        action: input.action ?? null,
+        url_args: JSON.stringify(input.urlArgs),
+        target: JSON.stringify(input.target),
+        expiration: input.expiration ?? null,
+        priority: input.priority,
+        collapse_id: input.collapseId ?? null,
+        targeted,
+        error: null,
+        created_at: now,
+        started_at: null,
+        finished_at: null,
+        target_max_id: targetMaxId,
+        planned_through: 0,
+      };
+      await db('notifications').insert(row);
+      return toNotification(row);
     },
     async get(id) {
       const row = await db<NotificationRow>('notifications').where({ id }).first();
@@ -181,11 +198,56 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     async list(request) {
       return newestFirst<NotificationRow, StoredNotification>(db('notifications').select('*'), 'created_at', request, toNotification);
     },
-    async counts(id) {
-      const rows = await db('deliveries').where({ notification_id: id }).groupBy('outcome').select('outcome').count<{ outcome: Outcome; n: number }[]>({ n: '*' });
+    async counts(notification) {
+      const rows = await done(notification.id).groupBy('outcome').select('outcome').count<{ outcome: Outcome; n: number }[]>({ n: '*' });
       const counts: OutcomeCounts = { pending: 0, sent: 0, failed: 0, removed: 0 };
       for (const row of rows) counts[row.outcome] = Number(row.n);
+      counts.pending = Math.max(0, notification.targeted - counts.sent - counts.failed - counts.removed);
       return counts;
+    },
+    async planNext(id, pageSize, now) {
+      return db.transaction(async (trx) => {
+        const row = (await trx('notifications').where({ id }).first('target', 'target_max_id', 'planned_through')) as
+          | Pick<NotificationRow, 'target' | 'target_max_id' | 'planned_through'>
+          | undefined;
+        if (!row) return undefined;
+        const from = Number(row.planned_through);
+        const maxId = Number(row.target_max_id);
+        if (from >= maxId) return undefined;
+        // One statement copies a page of targets: no device list travels through Node.
+        const page = targetQuery(trx, JSON.parse(row.target) as Target)
+          .where('id', '>', from)
+          .andWhere('id', '<=', maxId)
+          .orderBy('id')
+          .limit(pageSize)
+          .select(trx.raw('? as notification_id', [id]), 'id', 'token', trx.raw("'pending' as outcome"), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+        await trx
+          .into(trx.raw('?? (??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'outcome', 'attempts', 'updated_at']))
+          .insert(page);
+        const [{ last, n }] = (await trx('deliveries')
+          .where({ notification_id: id })
+          .andWhere('device_id', '>', from)
+          .select(trx.raw('max(device_id) as last'), trx.raw('count(*) as n'))) as Array<{ last: number | null; n: number }>;
+        const count = Number(n);
+        // A short page is the last one; then the exact number of deliveries becomes the target count.
+        const to = count < pageSize ? maxId : Number(last);
+        const updated = await trx('notifications').where({ id, planned_through: from }).update({ planned_through: to });
+        if (updated !== 1) throw new Error(`Notification ${id} was planned concurrently`);
+        if (to === maxId) {
+          const [{ total }] = await trx('deliveries').where({ notification_id: id }).count<{ total: number }[]>({ total: '*' });
+          await trx('notifications').where({ id }).update({ targeted: Number(total) });
+        }
+        return count === 0 ? undefined : { from, to };
+      });
+    },
+    async pendingInRange(id, range, afterDeviceId, limit) {
+      const rows = await db<DeliveryRow>('deliveries')
+        .where({ notification_id: id, outcome: 'pending' })
+        .andWhere('device_id', '>', Math.max(range.from, afterDeviceId))
+        .andWhere('device_id', '<=', range.to)
+        .orderBy('device_id')
+        .limit(limit);
+      return (rows as DeliveryRow[]).map(toDelivery);
     },
     async pendingAfter(notificationId, afterId, limit) {
       const rows = await db<DeliveryRow>('deliveries')
@@ -197,22 +259,75 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     },
     async recordOutcomes(records, now) {
       if (records.length === 0) return;
+      // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome.
+      const groups = new Map<string, { record: OutcomeRecord; ids: number[] }>();
+      for (const record of records) {
+        const key = JSON.stringify([record.outcome, record.status, record.reason, record.attempts]);
+        const group = groups.get(key) ?? { record, ids: [] };
+        group.ids.push(record.deliveryId);
+        groups.set(key, group);
+      }
       await db.transaction(async (trx) => {
-        for (const record of records) {
-          await trx('deliveries')
-            .where({ id: record.deliveryId, outcome: 'pending' })
-            .update({ outcome: record.outcome, status: record.status, reason: record.reason, attempts: record.attempts, updated_at: now });
+        for (const { record, ids } of groups.values()) {
+          for (let i = 0; i < ids.length; i += 500) {
+            await trx('deliveries')
+              .whereIn('id', ids.slice(i, i + 500))
+              .andWhere({ outcome: 'pending' })
+              .update({ outcome: record.outcome, status: record.status, reason: record.reason, attempts: record.attempts, updated_at: now });
+          }
         }
       });
     },
-    async failPending(notificationId, reason, now) {
-      return db('deliveries').where({ notification_id: notificationId, outcome: 'pending' }).update({ outcome: 'failed', reason, updated_at: now });
+    async stop(id, error) {
+      await db('notifications').where({ id }).whereNull('error').update({ error });
+    },
+    async stopReason(id) {
+      const row = (await db('notifications').where({ id }).first('error')) as { error: string | null } | undefined;
+      return row?.error ?? null;
+    },
+    async failRemaining(id, reason, now) {
+      return db.transaction(async (trx) => {
+        const row = (await trx('notifications').where({ id }).first('target', 'target_max_id', 'planned_through')) as Pick<
+          NotificationRow,
+          'target' | 'target_max_id' | 'planned_through'
+        >;
+        const from = Number(row.planned_through);
+        const maxId = Number(row.target_max_id);
+        const total = async () => Number((await trx('deliveries').where({ notification_id: id }).count<{ n: number }[]>({ n: '*' }))[0].n);
+        let created = 0;
+        if (from < maxId) {
+          const before = await total();
+          const rest = targetQuery(trx, JSON.parse(row.target) as Target)
+            .where('id', '>', from)
+            .andWhere('id', '<=', maxId)
+            .select(trx.raw('? as notification_id', [id]), 'id', 'token', trx.raw("'failed' as outcome"), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+          await trx
+            .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'outcome', 'reason', 'attempts', 'updated_at']))
+            .insert(rest);
+          const after = await total();
+          await trx('notifications').where({ id }).update({ planned_through: maxId, targeted: after });
+          created = after - before;
+        }
+        const failed = await trx('deliveries').where({ notification_id: id, outcome: 'pending' }).update({ outcome: 'failed', reason, updated_at: now });
+        return created + failed;
+      });
     },
     async markSending(id, now) {
-      await db('notifications').where({ id }).update({ status: 'sending', started_at: now });
+      await db('notifications').where({ id, status: 'queued' }).update({ status: 'sending', started_at: now });
     },
-    async finish(id, status, error, now) {
-      await db('notifications').where({ id }).update({ status, error, finished_at: now });
+    async finishIfDone(id, now) {
+      const row = (await db('notifications').where({ id }).first('status', 'target_max_id', 'planned_through', 'error')) as
+        | Pick<NotificationRow, 'status' | 'target_max_id' | 'planned_through' | 'error'>
+        | undefined;
+      if (!row || row.status === 'completed' || row.status === 'failed') return false;
+      if (Number(row.planned_through) < Number(row.target_max_id)) return false;
+      const pending = await db('deliveries').where({ notification_id: id, outcome: 'pending' }).first('id');
+      if (pending) return false;
+      const updated = await db('notifications')
+        .where({ id })
+        .whereIn('status', ['queued', 'sending'])
+        .update({ status: row.error ? 'failed' : 'completed', finished_at: now });
+      return updated === 1;
     },
     async unfinished() {
       const rows = await db('notifications').whereIn('status', ['queued', 'sending']).orderBy('created_at').select('id');

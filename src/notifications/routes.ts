@@ -33,7 +33,7 @@ const waitQuery = z.object({ wait: z.enum(['true', 'false']).optional() });
 
 /** The API's view of a notification: what was asked, where it stands, and the counts. */
 async function summary(notifications: NotificationRepository, notification: StoredNotification) {
-  const counts = await notifications.counts(notification.id);
+  const counts = await notifications.counts(notification);
   return {
     id: notification.id,
     status: notification.status,
@@ -74,7 +74,7 @@ export function notificationRouter(deps: { notifications: NotificationRepository
     const problems = payloadProblems(input, deps.urlFormatString, Math.floor(Date.now() / 1000));
     if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
     const created = await notifications.create(input, Date.now());
-    queue.enqueue(created.id);
+    await queue.enqueue(created.id);
     if (wait !== 'true') {
       res.status(202).json({ id: created.id, status: 'queued' });
       return;

@@ -1,9 +1,9 @@
-import type { ApnsClient, PreparedMessage } from '../apns/client';
-import { actionFor, type ApnsFailure } from '../apns/outcomes';
+import type { ApnsClient } from '../apns/client';
+import { actionFor } from '../apns/outcomes';
 import type { DeviceRepository } from '../devices/repository';
 import type { Logger } from '../logger';
-import type { Metrics } from '../metrics/metrics';
 import { maskToken } from '../logger';
+import type { Metrics } from '../metrics/metrics';
 import { buildSafariPayload } from './payload';
 import type { Delivery, NotificationRepository, OutcomeRecord, StoredNotification } from './repository';
 
@@ -11,7 +11,7 @@ export interface SenderOptions {
   topic: string;
   maxAttempts: number;
   retryBaseMs: number;
-  /** Devices read from the database per page. */
+  /** Devices planned, read and handed out per page. */
   pageSize: number;
   /** Devices being worked on at once (sending or waiting to retry). */
   concurrency: number;
@@ -25,8 +25,19 @@ export interface SenderDeps {
   logger: Logger;
 }
 
+/** One notification being sent by this process: devices go in, outcomes come out, recorded in batches. */
+export interface SendRun {
+  /** Hands devices to the run; resolves as soon as there is room for more. */
+  add(deliveries: Delivery[]): Promise<void>;
+  /** Waits until every device handed over has its outcome recorded. */
+  drain(): Promise<void>;
+  /** True once no more devices should be taken: credentials refused (here or by another worker) or shutdown. */
+  readonly halted: boolean;
+}
+
 const MAX_RETRY_DELAY_MS = 60_000;
-const FLUSH_EVERY = 200;
+const FLUSH_EVERY = 500;
+const STOP_CHECK_MS = 1000;
 
 /** Exponential backoff with jitter: base·2^(attempt-1), scaled by a random factor in [0.5, 1), capped. */
 export function retryDelay(attempt: number, baseMs: number): number {
@@ -47,23 +58,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Why a send stopped early: APNs refused our credentials. */
-class CredentialStop {
-  constructor(readonly failure: ApnsFailure) {}
-  get message(): string {
-    return `APNs refused the credentials (${this.failure.status} ${this.failure.reason}): fix the APNs key or certificate; no device was removed`;
-  }
-}
-
 /**
- * Sends one notification to every pending delivery and records exactly one outcome for each.
- * Pages through deliveries by id, keeps `concurrency` devices in progress, writes outcomes in
- * batches. `signal` (shutdown) stops taking new devices: what was not finished stays pending
- * and is picked up again after the restart.
+ * Starts sending `notification`. Each device gets exactly one recorded outcome, decided by the
+ * APNs outcome table; transient failures are retried with backoff. `signal` (shutdown) stops taking
+ * devices: what is not finished stays pending for the next run.
  */
-export async function sendNotification(notification: StoredNotification, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
-  const { apns, notifications, devices, logger } = deps;
-  const log = logger.child({ notificationId: notification.id });
+export function startSendRun(notification: StoredNotification, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): SendRun {
+  const { apns, notifications, devices, metrics } = deps;
+  const log = deps.logger.child({ notificationId: notification.id });
   const message = apns.prepare({
     topic: options.topic,
     payload: buildSafariPayload(notification),
@@ -71,18 +73,34 @@ export async function sendNotification(notification: StoredNotification, deps: S
     priority: notification.priority,
     collapseId: notification.collapseId,
   });
-  let stop: CredentialStop | undefined;
+  let stopped = false;
+  let lastStopCheck = 0;
+  const running = new Set<Promise<void>>();
   const buffer: OutcomeRecord[] = [];
-  const flush = async () => {
+  let flushing: Promise<void> = Promise.resolve();
+
+  const flush = () => {
     const records = buffer.splice(0);
-    await notifications.recordOutcomes(records, Date.now());
+    if (records.length === 0) return flushing;
+    // Writes happen one after another, so a failure is not lost in a race; the caller sees it in drain().
+    flushing = flushing.then(() => notifications.recordOutcomes(records, Date.now()));
+    return flushing;
+  };
+
+  const noteStop = async (status: number | null, reason: string) => {
+    if (stopped) return;
+    stopped = true;
+    const error = `APNs refused the credentials (${status} ${reason}): fix the APNs key or certificate; no device was removed`;
+    log.error({ status, reason }, error);
+    await notifications.stop(notification.id, error);
   };
 
   const deliver = async (delivery: Delivery): Promise<OutcomeRecord | undefined> => {
     for (let attempt = delivery.attempts + 1; ; attempt++) {
-      if (stop) return { deliveryId: delivery.id, outcome: 'failed', status: null, reason: `NotSent: ${stop.failure.reason}`, attempts: attempt - 1 };
-      const result = await apns.send(delivery.token, message as PreparedMessage);
-      deps.metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
+      // A stopped send leaves the device pending: the orchestrator fails all such devices at once.
+      if (stopped || signal.aborted) return undefined;
+      const result = await apns.send(delivery.token, message);
+      metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
       const record = (outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
         deliveryId: delivery.id,
         outcome,
@@ -91,8 +109,7 @@ export async function sendNotification(notification: StoredNotification, deps: S
         attempts: attempt,
       });
       if (result.ok) return record('sent', 200, null);
-      const action = actionFor(result);
-      switch (action) {
+      switch (actionFor(result)) {
         case 'remove':
           await devices.removeToken(delivery.token);
           return record('removed', result.status, result.reason);
@@ -101,56 +118,60 @@ export async function sendNotification(notification: StoredNotification, deps: S
           return removal === 'kept' ? record('failed', result.status, `${result.reason} (kept: registered again after APNs' timestamp)`) : record('removed', result.status, result.reason);
         }
         case 'stop':
-          stop ??= new CredentialStop(result);
-          return record('failed', result.status, result.reason);
-        case 'fail':
+          await noteStop(result.status, result.reason);
           return record('failed', result.status, result.reason);
         case 'retry':
           if (attempt >= options.maxAttempts) return record('failed', result.status, result.reason);
           log.debug({ token: maskToken(delivery.token), attempt, status: result.status, reason: result.reason }, 'APNs transient failure, retrying');
           await sleep(retryDelay(attempt, options.retryBaseMs), signal);
-          if (signal.aborted) return undefined;
           break;
         default:
-          action satisfies 'sent';
-          return record('sent', 200, null);
+          return record('failed', result.status, result.reason);
       }
     }
   };
 
-  const running = new Set<Promise<void>>();
-  let afterId = 0;
-  pages: while (!signal.aborted && !stop) {
-    const page = await notifications.pendingAfter(notification.id, afterId, options.pageSize);
-    if (page.length === 0) break;
-    for (const delivery of page) {
-      if (signal.aborted || stop) break pages;
-      afterId = delivery.id;
-      const task: Promise<void> = deliver(delivery).then(async (record) => {
-        running.delete(task);
-        if (record) {
-          buffer.push(record);
-          deps.metrics.delivery(record.outcome);
-        }
-        if (buffer.length >= FLUSH_EVERY) await flush();
-      });
-      running.add(task);
-      if (running.size >= options.concurrency) await Promise.race(running);
-    }
-  }
-  await Promise.all(running);
-  await flush();
+  const checkStopped = async () => {
+    if (stopped || Date.now() - lastStopCheck < STOP_CHECK_MS) return;
+    lastStopCheck = Date.now();
+    if (await notifications.stopReason(notification.id)) stopped = true;
+  };
 
-  if (stop) {
-    const notSent = await notifications.failPending(notification.id, `NotSent: ${stop.failure.reason}`, Date.now());
+  return {
+    get halted() {
+      return stopped || signal.aborted;
+    },
+    async add(deliveries) {
+      for (const delivery of deliveries) {
+        await checkStopped();
+        if (stopped || signal.aborted) return;
+        const task: Promise<void> = deliver(delivery).then((record) => {
+          running.delete(task);
+          if (!record) return;
+          buffer.push(record);
+          metrics.delivery(record.outcome);
+          if (buffer.length >= FLUSH_EVERY) void flush().catch(() => undefined);
+        });
+        running.add(task);
+        if (running.size >= options.concurrency) await Promise.race(running);
+      }
+    },
+    async drain() {
+      await Promise.all(running);
+      await flush();
+    },
+  };
+}
+
+/**
+ * Ends a send once every device has an outcome: when the credentials were refused, every device
+ * still without one is failed as not sent; then the notification is completed or failed.
+ */
+export async function concludeSend(id: string, deps: Pick<SenderDeps, 'notifications' | 'metrics'>): Promise<void> {
+  const reason = await deps.notifications.stopReason(id);
+  if (reason) {
+    const notSent = await deps.notifications.failRemaining(id, `NotSent: ${reason.slice(0, 200)}`, Date.now());
     deps.metrics.delivery('failed', notSent);
-    log.error({ status: stop.failure.status, reason: stop.failure.reason, notSent }, stop.message);
-    await notifications.finish(notification.id, 'failed', stop.message, Date.now());
-    return;
   }
-  if (signal.aborted) {
-    log.info('Send interrupted by shutdown; pending devices resume at the next start');
-    return;
-  }
-  await notifications.finish(notification.id, 'completed', null, Date.now());
+  await deps.notifications.finishIfDone(id, Date.now());
 }

@@ -26,7 +26,7 @@ describe.each(BACKENDS)('a restart during a send (%s)', (backend) => {
 
     const second = await buildService(database, env);
     try {
-      const before = await second.context.notifications.counts(id);
+      const before = await second.context.notifications.counts((await second.context.notifications.get(id))!);
       expect(before.pending).toBeGreaterThan(0);
       expect(before.pending).toBeLessThan(30);
       expect((await second.context.notifications.get(id))?.status).toBe('sending');

@@ -1,0 +1,67 @@
+import type { DeliveryRange } from './repository';
+import { concludeSend, startSendRun, type SendRun, type SenderDeps, type SenderOptions } from './sender';
+
+/** Feeds a run the pending deliveries of one range, page by page. */
+async function feedRange(id: string, range: DeliveryRange, run: SendRun, deps: SenderDeps, options: SenderOptions): Promise<void> {
+  for (let after = range.from; !run.halted; ) {
+    const page = await deps.notifications.pendingInRange(id, range, after, options.pageSize);
+    if (page.length === 0) return;
+    after = page[page.length - 1].deviceId ?? range.to;
+    await run.add(page);
+  }
+}
+
+/**
+ * The embedded queue's job: one process sends the whole notification. First what an earlier run
+ * left pending, then the target page by page (planning the next page while the previous one is
+ * still in flight), then the conclusion. After a shutdown the rest stays pending for the next start.
+ */
+export async function sendWhole(id: string, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
+  const notification = await deps.notifications.get(id);
+  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  await deps.notifications.markSending(id, Date.now());
+  const run = startSendRun(notification, deps, options, signal);
+  for (let after = 0; !run.halted; ) {
+    const leftovers = await deps.notifications.pendingAfter(id, after, options.pageSize);
+    if (leftovers.length === 0) break;
+    after = leftovers[leftovers.length - 1].id;
+    await run.add(leftovers);
+  }
+  while (!run.halted) {
+    const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
+    if (!range) break;
+    await feedRange(id, range, run, deps, options);
+  }
+  await run.drain();
+  if (signal.aborted) return;
+  await concludeSend(id, deps);
+}
+
+/**
+ * The distributed plan job: materializes the target page by page and hands each page out as a
+ * batch job that any worker may take. Progress lives in the database, so a plan job that is
+ * retried after a crash continues where it stopped.
+ */
+export async function planSend(id: string, deps: SenderDeps, options: SenderOptions, enqueueBatch: (range: DeliveryRange) => Promise<void>): Promise<void> {
+  const notification = await deps.notifications.get(id);
+  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  await deps.notifications.markSending(id, Date.now());
+  while (!(await deps.notifications.stopReason(id))) {
+    const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
+    if (!range) break;
+    await enqueueBatch(range);
+  }
+  // Finishes a send whose batches all ended before planning did (or that was stopped).
+  await concludeSend(id, deps);
+}
+
+/** The distributed batch job: sends the pending deliveries of one range, then ends the send if it was the last. */
+export async function sendBatch(id: string, range: DeliveryRange, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
+  const notification = await deps.notifications.get(id);
+  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  const run = startSendRun(notification, deps, options, signal);
+  await feedRange(id, range, run, deps, options);
+  await run.drain();
+  if (signal.aborted) return;
+  await concludeSend(id, deps);
+}
