@@ -8,6 +8,7 @@ import { createDeviceRepository, type DeviceRepository } from './devices/reposit
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createLogRepository, type LogRepository } from './logs/repository';
+import { createBullQueue } from './notifications/bullmq-queue';
 import { createInProcessQueue, type SendQueue } from './notifications/queue';
 import { createNotificationRepository, type NotificationRepository } from './notifications/repository';
 import { createAuthTokens, type AuthTokens } from './safari/auth-token';
@@ -36,9 +37,10 @@ export interface AppContext {
 
 /**
  * Validates the package and the signing identity, resolves secrets, opens the database and
- * migrates it. Throws ConfigError (with what to fix) before anything listens.
+ * migrates it, and sets up the send queue (a `worker` always works on it). Throws ConfigError
+ * (with what to fix) before anything listens.
  */
-export async function createContext(config: Config, logger: Logger): Promise<AppContext> {
+export async function createContext(config: Config, logger: Logger, role: 'api' | 'worker' = 'api'): Promise<AppContext> {
   const raw = loadRawPackage(config.packageDir, config.website);
   const pushId = raw.website.websitePushID;
   const identity =
@@ -61,19 +63,29 @@ export async function createContext(config: Config, logger: Logger): Promise<App
   const devices = createDeviceRepository(db);
   const notifications = createNotificationRepository(db, pushId);
   const metrics = createMetrics();
-  const queue = createInProcessQueue(
-    { apns, notifications, devices, logger, metrics },
-    {
-      topic: pushId,
-      maxAttempts: config.apns.maxAttempts,
-      retryBaseMs: config.apns.retryBaseMs,
-      pageSize: 1000,
-      // Room for devices waiting out a retry delay beside the ones whose requests are in flight.
-      concurrency: 2 * config.apns.connections * config.apns.streamsPerConnection,
-      maxParallel: 4,
-    },
-    logger,
-  );
+  const senderDeps = { apns, notifications, devices, logger, metrics };
+  const senderOptions = {
+    topic: pushId,
+    maxAttempts: config.apns.maxAttempts,
+    retryBaseMs: config.apns.retryBaseMs,
+    pageSize: config.queue.pageSize,
+    // Room for devices waiting out a retry delay beside the ones whose requests are in flight.
+    concurrency: 2 * config.apns.connections * config.apns.streamsPerConnection,
+  };
+  const queue = config.queue.url
+    ? createBullQueue(
+        senderDeps,
+        senderOptions,
+        {
+          url: config.queue.url,
+          name: config.queue.name,
+          work: role === 'worker' || config.queue.workerInApi,
+          concurrency: config.queue.concurrency,
+          lockMs: config.queue.lockMs,
+        },
+        logger,
+      )
+    : createInProcessQueue(senderDeps, { ...senderOptions, maxParallel: 4 }, logger);
   metrics.observeQueue(async () => ({ ...(await queue.stats()), inFlight: apns.inFlight }));
   return {
     config,

@@ -47,6 +47,8 @@ export interface Config {
   apns: ApnsConfig;
   userInfoSecret?: string;
   packageCache: { size: number; ttlMs: number };
+  /** Where send work runs; `url` undefined = in this process. */
+  queue: { url?: string; name: string; workerInApi: boolean; concurrency: number; lockMs: number; pageSize: number };
   rateLimitPerMinute: number;
   trustProxy: boolean | number | string;
   metricsAuth: 'none' | 'api-key';
@@ -134,6 +136,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
     userInfoSecret: env.USER_INFO_SECRET,
     packageCache: { size: env.PACKAGE_CACHE_SIZE, ttlMs: env.PACKAGE_CACHE_TTL_SECONDS * 1000 },
+    queue: {
+      url: env.QUEUE_URL,
+      name: env.QUEUE_NAME,
+      workerInApi: env.QUEUE_WORKER_IN_API === 'true',
+      concurrency: env.WORKER_CONCURRENCY,
+      lockMs: env.QUEUE_LOCK_MS,
+      pageSize: env.SEND_PAGE_SIZE,
+    },
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     trustProxy: trustProxy(env.TRUST_PROXY),
     metricsAuth: env.METRICS_AUTH,

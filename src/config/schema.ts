@@ -87,6 +87,16 @@ export const configSchema = z.object({
   APNS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000).describe('A request without an answer by then counts as a transient failure.'),
   APNS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5).describe('Attempts per device for transient failures (429, 5xx, connection errors, timeouts).'),
   APNS_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600000).default(1000).describe('First retry delay; doubled per attempt, with jitter, capped at 60 s.'),
+  QUEUE_URL: z
+    .string()
+    .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .describe('`redis://…` moves send work onto BullMQ, shared by any number of `npm run worker` processes (use PostgreSQL then). Unset: the embedded in-process queue.'),
+  QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('safari-push-sends').describe('BullMQ queue name; deployments sharing one Redis need different names.'),
+  QUEUE_WORKER_IN_API: z.enum(['true', 'false']).default('true').describe('With `QUEUE_URL`: whether the API process works on batches too, or leaves them to `npm run worker`.'),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1).describe('With `QUEUE_URL`: batches one process sends at once (each keeps its own window of APNs streams).'),
+  QUEUE_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000).describe('With `QUEUE_URL`: after this long without a heartbeat, a dead worker\'s batch goes to another worker.'),
+  SEND_PAGE_SIZE: z.coerce.number().int().min(10).max(100_000).default(1000).describe('Devices per page (and per BullMQ batch) when planning a send.'),
   PACKAGE_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(5000).describe('Signed packages of identified users kept in memory (about 6 KB each); 0 turns the cache off.'),
   PACKAGE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400 * 30).default(3600).describe('How long a cached package is served again to the same user.'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log); 0 turns limiting off.'),

@@ -1,0 +1,90 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import IORedis from 'ioredis';
+import type { Logger } from '../logger';
+import type { SendQueue } from './queue';
+import type { DeliveryRange } from './repository';
+import type { SenderDeps, SenderOptions } from './sender';
+import { planSend, sendBatch } from './steps';
+
+type JobData = { kind: 'plan'; id: string } | ({ kind: 'batch'; id: string } & DeliveryRange);
+
+export interface BullQueueOptions {
+  url: string;
+  name: string;
+  /** Run a worker in this process (the API may leave the work to `npm run worker` processes). */
+  work: boolean;
+  /** Jobs one worker process runs at once. */
+  concurrency: number;
+  /** A job whose worker stops renewing its lock this long is handed to another worker. */
+  lockMs: number;
+}
+
+const RETRY = { attempts: 20, backoff: { type: 'exponential', delay: 1000 } } as const;
+
+/**
+ * Send work on BullMQ: a plan job per notification cuts the target into batches (one page of
+ * devices each), and any worker on any machine takes batches. When a worker dies, BullMQ notices its
+ * lock expire and hands the batch to another worker, which sends only what is still pending: only
+ * devices of the interrupted batch can be sent twice. PostgreSQL is the shared store.
+ */
+export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueOptions: BullQueueOptions, logger: Logger): SendQueue {
+  const connection = new IORedis(queueOptions.url, { maxRetriesPerRequest: null });
+  const queue = new Queue<JobData>(queueOptions.name, { connection });
+  const controller = new AbortController();
+  let stopped = false;
+
+  const addBatch = async (id: string, range: DeliveryRange) => {
+    // BullMQ ignores a job whose id exists already: a retried plan job does not duplicate batches.
+    await queue.add('batch', { kind: 'batch', id, ...range }, { jobId: `batch-${id}-${range.from}`, ...RETRY, removeOnComplete: true, removeOnFail: 1000 });
+  };
+
+  const worker = queueOptions.work
+    ? new Worker<JobData>(
+        queueOptions.name,
+        async (job: Job<JobData>) => {
+          const data = job.data;
+          if (data.kind === 'plan') {
+            await planSend(data.id, deps, options, (range) => addBatch(data.id, range));
+            return;
+          }
+          await sendBatch(data.id, { from: data.from, to: data.to }, deps, options, controller.signal);
+          // Shutdown interrupted the batch: fail the job so BullMQ gives what is pending to another worker.
+          if (controller.signal.aborted) throw new Error('Batch interrupted by shutdown; it will be retried');
+        },
+        { connection, concurrency: queueOptions.concurrency, lockDuration: queueOptions.lockMs, stalledInterval: queueOptions.lockMs, maxStalledCount: 10 },
+      )
+    : undefined;
+  worker?.on('failed', (job, error) => logger.warn({ jobId: job?.id, err: error }, 'Send job failed; BullMQ retries it'));
+  worker?.on('error', (error) => logger.error({ err: error }, 'BullMQ worker error'));
+
+  return {
+    async enqueue(id) {
+      await queue.add('plan', { kind: 'plan', id }, { jobId: `plan-${id}`, ...RETRY, removeOnComplete: true, removeOnFail: 1000 });
+    },
+    async settled(id) {
+      // The work may run on another machine: the database says when it has ended.
+      for (;;) {
+        const notification = await deps.notifications.get(id);
+        if (!notification || notification.status === 'completed' || notification.status === 'failed' || stopped) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async resume() {
+      const ids = await deps.notifications.unfinished();
+      for (const id of ids) await this.enqueue(id);
+      if (ids.length > 0) logger.info({ count: ids.length }, 'Re-planning unfinished sends on the queue');
+      return ids.length;
+    },
+    async stats() {
+      const [waiting, running] = await Promise.all([queue.getWaitingCount(), queue.getActiveCount()]);
+      return { waiting, running };
+    },
+    async stop() {
+      stopped = true;
+      controller.abort();
+      await worker?.close();
+      await queue.close();
+      await connection.quit();
+    },
+  };
+}
