@@ -36,6 +36,9 @@ export function createAuthTokens(secrets: readonly string[], websitePushID: stri
       const [payload, signature, extra] = token.split('.');
       if (!payload || !signature || extra !== undefined) return undefined;
       const given = Buffer.from(signature, 'base64url');
+      // Only the canonical spelling: base64url's last character carries unused bits, and a token
+      // that differs from the one we minted must not verify.
+      if (given.toString('base64url') !== signature) return undefined;
       const valid = secrets.some((secret) => {
         const expected = mac(secret, payload);
         return given.length === expected.length && crypto.timingSafeEqual(given, expected);

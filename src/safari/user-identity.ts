@@ -21,7 +21,9 @@ function jwtSubject(token: string, secret: string, nowSeconds: number): string |
   const [header, claims, signature, extra] = token.split('.');
   if (!header || !claims || !signature || extra !== undefined) return undefined;
   const expected = crypto.createHmac('sha256', secret).update(`${header}.${claims}`).digest();
-  if (!safeEqual(Buffer.from(signature, 'base64url'), expected)) return undefined;
+  const given = Buffer.from(signature, 'base64url');
+  // Canonical base64url only, so one signature has one spelling.
+  if (given.toString('base64url') !== signature || !safeEqual(given, expected)) return undefined;
   try {
     const { alg } = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
     const { sub, exp, nbf } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown; nbf?: unknown };
