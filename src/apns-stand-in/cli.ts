@@ -31,6 +31,8 @@ async function main(): Promise<void> {
       'team-id': { type: 'string' },
       'tls-cert': { type: 'string', default: path.join(FIXTURE, 'server.pem') },
       'tls-key': { type: 'string', default: path.join(FIXTURE, 'server.key') },
+      quiet: { type: 'boolean', default: false },
+      'all-ok': { type: 'boolean', default: false },
     },
   });
   // Read the service's own settings so the stand-in trusts the chain the service will use.
@@ -55,20 +57,21 @@ async function main(): Promise<void> {
     tls: { cert: fs.readFileSync(values['tls-cert']), key: fs.readFileSync(values['tls-key']) },
     clientCa: clientCa.length > 0 ? clientCa : undefined,
     providerKeys,
-    onRequest: (r) => {
+    onRequest: values.quiet ? undefined : (r) => {
       const title = (r.payload as { aps?: { alert?: { title?: string } } })?.aps?.alert?.title;
       process.stdout.write(`${new Date().toISOString()} ${r.status || 'reset'} ${r.reason ?? ''} topic=${r.headers['apns-topic']} token=${r.token.slice(0, 8)}… auth=${r.auth} title=${JSON.stringify(title)}\n`);
     },
   });
-  for (const [prefix, , answer] of DEMO_ANSWERS) apns.scriptPrefix(prefix, answer);
+  if (!values['all-ok']) for (const [prefix, , answer] of DEMO_ANSWERS) apns.scriptPrefix(prefix, answer);
 
   process.stdout.write(
     [
       `APNs stand-in listening on https://${values.host}:${apns.port} (HTTP/2)`,
       `  certificate auth: ${clientCa.length > 0 ? `trusts the development chain in ${devCerts}` : 'off: the service has a configured certificate, so use token auth (--key-file …)'}`,
       `  token auth: ${providerKeys.length > 0 ? `trusts key ${values['key-id']} of team ${values['team-id']}` : 'pass --key-file --key-id --team-id to accept a .p8 key'}`,
-      '  answers by token prefix (anything else gets 200):',
-      ...DEMO_ANSWERS.map(([prefix, describe]) => `    ${prefix}…  ${describe}`),
+      ...(values['all-ok']
+        ? ['  answers 200 to every valid request (--all-ok)']
+        : ['  answers by token prefix (anything else gets 200):', ...DEMO_ANSWERS.map(([prefix, describe]) => `    ${prefix}…  ${describe}`)]),
       'Point the service at it:',
       `  APNS_HOST=localhost APNS_PORT=${apns.port} NODE_EXTRA_CA_CERTS=${path.join(FIXTURE, 'ca.pem')} npm start`,
       '',

@@ -91,10 +91,25 @@ export async function startApnsStandIn(options: StandInOptions): Promise<ApnsSta
     return typeof byPrefix === 'function' ? byPrefix() : byPrefix;
   };
 
+  // Like APNs, check a provider token once and trust it for a while (a minute here, then again): an
+  // ECDSA verification per request would make the stand-in the bottleneck of every benchmark.
+  const verifiedTokens = new Map<string, number>();
+  const tokenProblem = (authorization: string | undefined) => {
+    const now = Date.now();
+    const verifiedAt = authorization ? verifiedTokens.get(authorization) : undefined;
+    if (verifiedAt !== undefined && now - verifiedAt < 60_000) return undefined;
+    const problem = checkProviderToken(authorization, options.providerKeys ?? []);
+    if (!problem && authorization) {
+      if (verifiedTokens.size > 1000) verifiedTokens.clear();
+      verifiedTokens.set(authorization, now);
+    }
+    return problem;
+  };
+
   const authenticate = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): { auth: ReceivedRequest['auth']; rejection?: Rejection } => {
     const topic = String(headers['apns-topic']);
     if (headers.authorization !== undefined || !options.clientCa?.length) {
-      const problem = checkProviderToken(headers.authorization, options.providerKeys ?? []);
+      const problem = tokenProblem(headers.authorization);
       if (problem) return { auth: 'token', rejection: { status: 403, reason: problem } };
       if (options.topics && !options.topics.includes(topic)) return { auth: 'token', rejection: { status: 400, reason: 'TopicDisallowed' } };
       return { auth: 'token' };

@@ -75,7 +75,11 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   });
   let stopped = false;
   let lastStopCheck = 0;
-  const running = new Set<Promise<void>>();
+  // Devices in progress, and the one waiter (add or drain) to wake when one finishes. A counter, not
+  // Promise.race over the in-flight set: racing N promises per device costs O(N) reactions each time.
+  let active = 0;
+  let wake: (() => void) | undefined;
+  const slotFreed = () => new Promise<void>((resolve) => (wake = resolve));
   const buffer: OutcomeRecord[] = [];
   let flushing: Promise<void> = Promise.resolve();
 
@@ -145,19 +149,29 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       for (const delivery of deliveries) {
         await checkStopped();
         if (stopped || signal.aborted) return;
-        const task: Promise<void> = deliver(delivery).then((record) => {
-          running.delete(task);
-          if (!record) return;
-          buffer.push(record);
-          metrics.delivery(record.outcome);
-          if (buffer.length >= FLUSH_EVERY) void flush().catch(() => undefined);
-        });
-        running.add(task);
-        if (running.size >= options.concurrency) await Promise.race(running);
+        while (active >= options.concurrency) await slotFreed();
+        active++;
+        void deliver(delivery)
+          .then((record) => {
+            if (!record) return;
+            buffer.push(record);
+            metrics.delivery(record.outcome);
+            if (buffer.length >= FLUSH_EVERY) void flush().catch(() => undefined);
+          })
+          .catch((error: unknown) => {
+            // The device stays pending (a later run or the next start sends it); the send goes on.
+            log.error({ err: error, token: maskToken(delivery.token) }, 'Delivery failed unexpectedly');
+          })
+          .finally(() => {
+            active--;
+            const waiter = wake;
+            wake = undefined;
+            waiter?.();
+          });
       }
     },
     async drain() {
-      await Promise.all(running);
+      while (active > 0) await slotFreed();
       await flush();
     },
   };

@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const FIXTURE_CA = path.join(REPO_ROOT, 'test/fixtures/apns-stand-in/ca.pem');
+export const PUSH_ID = 'web.com.example';
+
+export interface Child {
+  child: ChildProcess;
+  match: RegExpMatchArray;
+  /** Peak resident memory so far, in MB (VmHWM). */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts a compiled script (path under dist/) and waits for its output to match `ready`. Output is discarded after that. */
+export function start(script: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', script), ...args], {
+    env: { ...process.env, ...env },
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let started = false;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      if (started) return;
+      output += chunk.toString();
+      const match = output.match(ready);
+      if (match) {
+        started = true;
+        resolve({
+          child,
+          match,
+          peakRssMb() {
+            const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+            return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+          },
+          stop() {
+            if (child.exitCode !== null) return Promise.resolve();
+            const exited = new Promise<void>((done) => child.once('exit', () => done()));
+            child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${output.slice(-2000)}`)));
+  });
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Inserts `count` devices straight into a migrated SQLite file, in one transaction. */
+export function seedDevices(file: string, count: number, userId: string | null = null): string[] {
+  const db = new Database(file);
+  const insert = db.prepare('INSERT INTO devices (channel, token, website_push_id, user_id, created_at, registered_at) VALUES (?, ?, ?, ?, ?, ?)');
+  const tokens: string[] = [];
+  const now = Date.now();
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const token = crypto.randomBytes(32).toString('hex');
+      insert.run('safari', token, PUSH_ID, userId, now, now);
+      if (count <= 200_000) tokens.push(token);
+    }
+  })();
+  db.close();
+  return tokens;
+}
+
+/** Requests per second autocannon sustained, and its error counts. */
+export async function load(options: autocannon.Options): Promise<{ rps: number; non2xx: number; errors: number; total: number }> {
+  const result = await autocannon({ connections: 32, duration: 8, ...options });
+  return { rps: result.requests.average, non2xx: result.non2xx, errors: result.errors, total: result.requests.total };
+}
+
+/** A provider key for the stand-in and the service, as files. */
+export function providerKey(dir: string): { file: string; keyId: string; teamId: string } {
+  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const file = path.join(dir, 'AuthKey.p8');
+  fs.writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  return { file, keyId: 'BENCHKEY01', teamId: 'BENCHTEAM1' };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}
+
+/** Waits until GET url answers 200. */
+export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(100)) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
