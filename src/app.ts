@@ -1,13 +1,12 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { AppContext } from './context';
 import { deviceAdminRouter } from './devices/admin-routes';
 import { operationsRouter } from './health/routes';
 import { requireApiKey } from './http/api-auth';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { openApiDocument } from './http/openapi';
-import { maskUrl } from './logger';
+import { requestLog } from './http/request-log';
 import { logAdminRouter } from './logs/admin-routes';
 import { notificationRouter } from './notifications/routes';
 import { safariRouter } from './safari/routes';
@@ -17,33 +16,16 @@ export function createApp(context: AppContext): Express {
   const { config } = context;
   const app = express();
   app.disable('x-powered-by');
+  // Answers are per request (packages are signed anew, lists change): hashing every body for an ETag is wasted work.
+  app.set('etag', false);
   // Which proxies may name the client in X-Forwarded-For: rate limits and logs key on req.ip.
   app.set('trust proxy', config.trustProxy);
-  app.use(helmet());
+  // This service answers JSON and zips: the strictest policy fits (pages it serves set their own).
+  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.use(context.metrics.httpMiddleware);
-  app.use(
-    pinoHttp({
-      logger: context.logger,
-      // Only what is safe to keep: no headers (Authorization carries secrets), device tokens masked.
-      serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: maskUrl(req.url) }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(context.logger));
 
-  const apiKey = requireApiKey(context.apiKeys);
-  app.use(
-    operationsRouter({
-      db: context.db,
-      state: context.state,
-      metrics: context.metrics,
-      metricsGuard: config.metricsAuth === 'api-key' ? apiKey : undefined,
-    }),
-  );
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument(context.website.websitePushID));
-  });
+  // Safari's endpoints first: they take the traffic.
   app.use(
     safariRouter({
       websitePushID: context.website.websitePushID,
@@ -56,6 +38,18 @@ export function createApp(context: AppContext): Express {
       rateLimitPerMinute: config.rateLimitPerMinute,
     }),
   );
+  const apiKey = requireApiKey(context.apiKeys);
+  app.use(
+    operationsRouter({
+      db: context.db,
+      state: context.state,
+      metrics: context.metrics,
+      metricsGuard: config.metricsAuth === 'api-key' ? apiKey : undefined,
+    }),
+  );
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(context.website.websitePushID));
+  });
   app.use(
     '/api/v1',
     apiKey,

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
     tls: { cert: fs.readFileSync(values['tls-cert']), key: fs.readFileSync(values['tls-key']) },
     clientCa: clientCa.length > 0 ? clientCa : undefined,
     providerKeys,
+    record: false,
     onRequest: values.quiet ? undefined : (r) => {
       const title = (r.payload as { aps?: { alert?: { title?: string } } })?.aps?.alert?.title;
       process.stdout.write(`${new Date().toISOString()} ${r.status || 'reset'} ${r.reason ?? ''} topic=${r.headers['apns-topic']} token=${r.token.slice(0, 8)}… auth=${r.auth} title=${JSON.stringify(title)}\n`);

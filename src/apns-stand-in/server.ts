@@ -37,6 +37,8 @@ export interface StandInOptions {
   topics?: string[];
   /** When set, payloads must carry exactly this many url-args. */
   urlArgsCount?: number;
+  /** Keep every request in `requests` (tests); off for long runs such as benchmarks. Default on. */
+  record?: boolean;
   /** SETTINGS_MAX_CONCURRENT_STREAMS advertised to clients. */
   maxConcurrentStreams?: number;
   onRequest?: (request: ReceivedRequest) => void;
@@ -168,7 +170,7 @@ export async function startApnsStandIn(options: StandInOptions): Promise<ApnsSta
         auth,
         status: 0,
       };
-      requests.push(record);
+      if (options.record !== false) requests.push(record);
       respond(stream, record, rejection ?? nextAnswer(record.token));
       options.onRequest?.(record);
     });

@@ -20,14 +20,18 @@ export function createSemaphore(limit: number): Semaphore {
     get waiting() {
       return queue.length;
     },
-    async run(task) {
-      if (active < limit) active++;
-      else await new Promise<void>((resolve) => queue.push(resolve));
-      try {
-        return await task();
-      } finally {
-        release();
+    run(task) {
+      const go = () => {
+        const running = task();
+        // Released whether the task resolves or rejects; the caller sees the task's own promise.
+        running.then(release, release);
+        return running;
+      };
+      if (active < limit) {
+        active++;
+        return go();
       }
+      return new Promise<void>((resolve) => queue.push(resolve)).then(go);
     },
   };
 }

@@ -47,3 +47,75 @@ export async function migrate(db: Db, schema?: string): Promise<void> {
 export function isPostgres(db: Db): boolean {
   return db.client.config.client === 'pg';
 }
+
+interface SqliteConnection {
+  prepare(sql: string): { run(...params: unknown[]): unknown };
+  transaction(fn: () => void): () => void;
+}
+
+interface Waiting {
+  params: unknown[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Runs one fixed statement many times, for hot paths. On SQLite the statement is prepared once
+ * per connection, and calls that arrive together are committed together: every call waiting when
+ * the event loop comes round runs in one transaction (group commit), so each caller still resolves
+ * only once its row is durable, but a burst pays for one WAL commit instead of one per row. On
+ * PostgreSQL each call goes through knex.raw. Only for SQL both dialects accept as written.
+ */
+export function hotStatement(db: Db, sql: string): (params: unknown[]) => Promise<void> {
+  if (isPostgres(db)) {
+    return async (params) => {
+      await db.raw(sql, params as Knex.RawBinding[]);
+    };
+  }
+  const prepared = new WeakMap<SqliteConnection, { run(...params: unknown[]): unknown }>();
+  const waiting: Waiting[] = [];
+  let scheduled = false;
+
+  const flush = async () => {
+    scheduled = false;
+    const batch = waiting.splice(0);
+    let connection: SqliteConnection | undefined;
+    try {
+      connection = (await db.client.acquireConnection()) as SqliteConnection;
+      let statement = prepared.get(connection);
+      if (!statement) {
+        statement = connection.prepare(sql);
+        prepared.set(connection, statement);
+      }
+      const failures = new Map<Waiting, unknown>();
+      const run = statement;
+      // A failing statement rolls back only itself; the others in the batch still commit.
+      connection.transaction(() => {
+        for (const call of batch) {
+          try {
+            run.run(...call.params);
+          } catch (error) {
+            failures.set(call, error);
+          }
+        }
+      })();
+      for (const call of batch) {
+        if (failures.has(call)) call.reject(failures.get(call));
+        else call.resolve();
+      }
+    } catch (error) {
+      batch.forEach((call) => call.reject(error));
+    } finally {
+      if (connection) await db.client.releaseConnection(connection);
+    }
+  };
+
+  return (params) =>
+    new Promise<void>((resolve, reject) => {
+      waiting.push({ params, resolve, reject });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => void flush());
+      }
+    });
+}

@@ -85,14 +85,18 @@ const migrations: Migration[] = [
         t.bigInteger('target_max_id').notNullable().defaultTo(0);
         t.bigInteger('planned_through').notNullable().defaultTo(0);
       });
+      // One delivery per device and notification, keyed by the device id: a 64-character token in
+      // the unique index made every planned row twice as expensive to insert.
       await db.schema.alterTable('deliveries', (t) => {
         t.bigInteger('device_id').nullable();
-        t.index(['notification_id', 'device_id']);
+        t.unique(['notification_id', 'device_id']);
+        t.dropUnique(['notification_id', 'token']);
       });
     },
     async down(db) {
       await db.schema.alterTable('deliveries', (t) => {
-        t.dropIndex(['notification_id', 'device_id']);
+        t.unique(['notification_id', 'token']);
+        t.dropUnique(['notification_id', 'device_id']);
         t.dropColumn('device_id');
       });
       await db.schema.alterTable('notifications', (t) => {

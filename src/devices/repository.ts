@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { hotStatement } from '../db/connection';
 import { newestFirst, type Page } from '../db/pagination';
 
 /** A Safari device as stored. Times are epoch milliseconds. */
@@ -52,12 +53,15 @@ export interface DeviceRepository {
 /** Device storage over knex; works on SQLite and PostgreSQL alike. */
 export function createDeviceRepository(db: Knex): DeviceRepository {
   const devices = () => db<DeviceRow>('devices');
+  // Registrations are the busiest write: a prepared upsert, not a query built per request.
+  const upsert = hotStatement(
+    db,
+    `INSERT INTO devices (channel, token, website_push_id, user_id, created_at, registered_at) VALUES ('safari', ?, ?, ?, ?, ?)
+     ON CONFLICT (token, website_push_id) DO UPDATE SET user_id = excluded.user_id, registered_at = excluded.registered_at`,
+  );
   return {
     async register({ token, websitePushId, userId, now }) {
-      await devices()
-        .insert({ channel: 'safari', token, website_push_id: websitePushId, user_id: userId, created_at: now, registered_at: now })
-        .onConflict(['token', 'website_push_id'])
-        .merge(['user_id', 'registered_at']);
+      await upsert([token, websitePushId, userId, now, now]);
     },
     async unregister(token, websitePushId) {
       return (await devices().where({ token, website_push_id: websitePushId }).delete()) > 0;

@@ -262,7 +262,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome.
       const groups = new Map<string, { record: OutcomeRecord; ids: number[] }>();
       for (const record of records) {
-        const key = JSON.stringify([record.outcome, record.status, record.reason, record.attempts]);
+        const key = `${record.outcome}\n${record.status}\n${record.attempts}\n${record.reason}`;
         const group = groups.get(key) ?? { record, ids: [] };
         group.ids.push(record.deliveryId);
         groups.set(key, group);

@@ -80,6 +80,12 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   let active = 0;
   let wake: (() => void) | undefined;
   const slotFreed = () => new Promise<void>((resolve) => (wake = resolve));
+  const settle = () => {
+    active--;
+    const waiter = wake;
+    wake = undefined;
+    waiter?.();
+  };
   const buffer: OutcomeRecord[] = [];
   let flushing: Promise<void> = Promise.resolve();
 
@@ -135,10 +141,13 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     }
   };
 
-  const checkStopped = async () => {
-    if (stopped || Date.now() - lastStopCheck < STOP_CHECK_MS) return;
+  // Another worker may have met refused credentials: look at most once a second (no await otherwise).
+  const checkStopped = (): Promise<void> | undefined => {
+    if (stopped || Date.now() - lastStopCheck < STOP_CHECK_MS) return undefined;
     lastStopCheck = Date.now();
-    if (await notifications.stopReason(notification.id)) stopped = true;
+    return notifications.stopReason(notification.id).then((reason) => {
+      if (reason) stopped = true;
+    });
   };
 
   return {
@@ -147,27 +156,25 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     },
     async add(deliveries) {
       for (const delivery of deliveries) {
-        await checkStopped();
+        const checking = checkStopped();
+        if (checking) await checking;
         if (stopped || signal.aborted) return;
         while (active >= options.concurrency) await slotFreed();
         active++;
-        void deliver(delivery)
-          .then((record) => {
+        void deliver(delivery).then(
+          (record) => {
+            settle();
             if (!record) return;
             buffer.push(record);
             metrics.delivery(record.outcome);
             if (buffer.length >= FLUSH_EVERY) void flush().catch(() => undefined);
-          })
-          .catch((error: unknown) => {
+          },
+          (error: unknown) => {
+            settle();
             // The device stays pending (a later run or the next start sends it); the send goes on.
             log.error({ err: error, token: maskToken(delivery.token) }, 'Delivery failed unexpectedly');
-          })
-          .finally(() => {
-            active--;
-            const waiter = wake;
-            wake = undefined;
-            waiter?.();
-          });
+          },
+        );
       }
     },
     async drain() {

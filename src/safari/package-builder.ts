@@ -8,7 +8,7 @@ type HashType = 'sha1' | 'sha512';
 
 export interface PackageBuilder {
   /** A signed push package zip for one user's `authenticationToken`, in the manifest format of API `version`. */
-  build(authenticationToken: string, version: number): Buffer;
+  build(authenticationToken: string, version: number): Promise<Buffer>;
 }
 
 /** v1 manifests are SHA-1 hex strings; v2 and later name the hash type (PROTOCOL.md §1, manifest.json). */
@@ -34,21 +34,26 @@ export function createPackageBuilder(raw: RawPackage, identity: SigningIdentity)
     sha512: raw.icons.map((icon) => [icon.name, manifestEntry('sha512', icon.data)]),
   };
 
+  // website.json and manifest.json differ per package in one value each: keep the rest as text.
+  const [websiteHead, websiteTail] = JSON.stringify({ ...raw.website, authenticationToken: '\u0000' }, null, 2).split('"\\u0000"');
+  const manifestText = (hashType: HashType) => JSON.stringify(Object.fromEntries([...iconHashes[hashType], ['website.json', '\u0000']]), null, 2).split('"\\u0000"');
+  const manifestParts: Record<HashType, string[]> = { sha1: manifestText('sha1'), sha512: manifestText('sha512') };
+
   return {
-    build(authenticationToken, version) {
+    async build(authenticationToken, version) {
       const hashType = hashTypeFor(version);
-      const websiteJson = Buffer.from(JSON.stringify({ ...raw.website, authenticationToken }, null, 2));
-      const manifest = Buffer.from(
-        JSON.stringify(Object.fromEntries([...iconHashes[hashType], ['website.json', manifestEntry(hashType, websiteJson)]]), null, 2),
-      );
-      return zip([...iconEntries, zipEntry('website.json', websiteJson), zipEntry('manifest.json', manifest), zipEntry('signature', sign(manifest))]);
+      const websiteJson = Buffer.from(`${websiteHead}${JSON.stringify(authenticationToken)}${websiteTail}`);
+      const [manifestHead, manifestTail] = manifestParts[hashType];
+      const manifest = Buffer.from(`${manifestHead}${JSON.stringify(manifestEntry(hashType, websiteJson), null, 2).replace(/\n/g, '\n  ')}${manifestTail}`);
+      const signature = await sign(manifest);
+      return zip([...iconEntries, zipEntry('website.json', websiteJson), zipEntry('manifest.json', manifest), zipEntry('signature', signature)]);
     },
   };
 }
 
 export interface PackageSource {
   /** The package for a user: from the cache while fresh, else minted and signed now. */
-  packageFor(userId: string | null, version: number): Buffer;
+  packageFor(userId: string | null, version: number): Promise<Buffer>;
 }
 
 /**
@@ -63,7 +68,7 @@ export function createPackageSource(
 ): PackageSource {
   const cache = new Map<string, { zip: Buffer; expires: number }>();
   return {
-    packageFor(userId, version) {
+    async packageFor(userId, version) {
       const key = userId === null || options.size === 0 ? undefined : `${version}\n${userId}`;
       const now = Date.now();
       if (key !== undefined) {
@@ -74,7 +79,7 @@ export function createPackageSource(
           return hit.zip;
         }
       }
-      const built = builder.build(mint(userId), version);
+      const built = await builder.build(mint(userId), version);
       if (key !== undefined) {
         cache.delete(key);
         cache.set(key, { zip: built, expires: now + options.ttlMs });

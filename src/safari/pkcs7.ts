@@ -42,7 +42,7 @@ function issuerAndSerial(certificateDer: Buffer): Buffer {
  * the signing time and the RSA signature are new, and both hashing and RSA run in node:crypto
  * (native), not in node-forge's JavaScript. The certificates are carried byte for byte as loaded.
  */
-export function createDetachedSigner(identity: SigningIdentity): (content: Buffer) => Buffer {
+export function createDetachedSigner(identity: SigningIdentity): (content: Buffer) => Promise<Buffer> {
   const certificateDer = pemToDer(identity.certificatePem);
   const intermediateDer = pemToDer(identity.intermediatePem);
   const privateKey = crypto.createPrivateKey(identity.privateKeyPem);
@@ -57,7 +57,7 @@ export function createDetachedSigner(identity: SigningIdentity): (content: Buffe
   ]);
   const contentTypeAttribute = attribute(OID.contentType, oid(OID.data));
 
-  return (content) => {
+  return async (content) => {
     // DER orders SET OF by encoding; these three always sort as contentType, signingTime, messageDigest.
     const attributes = Buffer.concat([
       contentTypeAttribute,
@@ -65,7 +65,10 @@ export function createDetachedSigner(identity: SigningIdentity): (content: Buffe
       attribute(OID.messageDigest, tlv(TAG.OCTET_STRING, crypto.createHash('sha256').update(content).digest())),
     ]);
     // The signature covers the attributes encoded as a SET; the SignerInfo carries them as [0] IMPLICIT.
-    const signature = crypto.sign('sha256', tlv(TAG.SET, attributes), privateKey);
+    // The callback form runs RSA on libuv's thread pool: the event loop keeps serving meanwhile.
+    const signature = await new Promise<Buffer>((resolve, reject) =>
+      crypto.sign('sha256', tlv(TAG.SET, attributes), privateKey, (error, result) => (error ? reject(error) : resolve(result))),
+    );
     const signerInfo = tlv(TAG.SEQUENCE, signerHead, tlv(TAG.CONTEXT_0, attributes), signatureAlgorithm, tlv(TAG.OCTET_STRING, signature));
     return tlv(TAG.SEQUENCE, oid(OID.signedData), tlv(TAG.CONTEXT_0, tlv(TAG.SEQUENCE, signedDataHead, tlv(TAG.SET, signerInfo))));
   };

