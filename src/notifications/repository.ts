@@ -45,6 +45,7 @@ export interface Delivery {
 
 /** The final word on one delivery. */
 export interface OutcomeRecord {
+  notificationId: string;
   deliveryId: number;
   outcome: Exclude<Outcome, 'pending'>;
   status: number | null;
@@ -70,6 +71,9 @@ interface NotificationRow {
   finished_at: number | null;
   target_max_id: number;
   planned_through: number;
+  sent_count: number;
+  failed_count: number;
+  removed_count: number;
 }
 
 interface DeliveryRow {
@@ -136,7 +140,7 @@ export interface NotificationRepository {
   pendingInRange(id: string, range: DeliveryRange, afterDeviceId: number, limit: number): Promise<Delivery[]>;
   /** Pending deliveries with id above `afterId`, in id order (what a restart left behind). */
   pendingAfter(notificationId: string, afterId: number, limit: number): Promise<Delivery[]>;
-  /** Writes many outcomes with a few statements; a delivery that already has an outcome keeps it. */
+  /** Writes many outcomes of one notification with a few statements; a delivery that already has an outcome keeps it. */
   recordOutcomes(records: OutcomeRecord[], now: number): Promise<void>;
   /** Notes why the send stopped (credentials); every sender of it stops taking devices. */
   stop(id: string, error: string): Promise<void>;
@@ -159,7 +163,17 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     else if ('users' in target) query.whereIn('user_id', target.users);
     return query;
   };
-  const done = (id: string) => db('deliveries').where({ notification_id: id }).whereNot({ outcome: 'pending' });
+  /** Adds to the counters in the same transaction as the outcomes, so they never disagree. */
+  const addCounts = async (trx: Knex, id: string, added: Record<Exclude<Outcome, 'pending'>, number>) => {
+    if (added.sent + added.failed + added.removed === 0) return;
+    await trx('notifications')
+      .where({ id })
+      .update({
+        sent_count: trx.raw('sent_count + ?', [added.sent]),
+        failed_count: trx.raw('failed_count + ?', [added.failed]),
+        removed_count: trx.raw('removed_count + ?', [added.removed]),
+      });
+  };
 
   return {
     async create(input, now) {
@@ -187,6 +201,9 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         finished_at: null,
         target_max_id: targetMaxId,
         planned_through: 0,
+        sent_count: 0,
+        failed_count: 0,
+        removed_count: 0,
       };
       await db('notifications').insert(row);
       return toNotification(row);
@@ -199,11 +216,13 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return newestFirst<NotificationRow, StoredNotification>(db('notifications').select('*'), 'created_at', request, toNotification);
     },
     async counts(notification) {
-      const rows = await done(notification.id).groupBy('outcome').select('outcome').count<{ outcome: Outcome; n: number }[]>({ n: '*' });
-      const counts: OutcomeCounts = { pending: 0, sent: 0, failed: 0, removed: 0 };
-      for (const row of rows) counts[row.outcome] = Number(row.n);
-      counts.pending = Math.max(0, notification.targeted - counts.sent - counts.failed - counts.removed);
-      return counts;
+      const row = (await db('notifications').where({ id: notification.id }).first('targeted', 'sent_count', 'failed_count', 'removed_count')) as
+        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count'>
+        | undefined;
+      const sent = Number(row?.sent_count ?? 0);
+      const failed = Number(row?.failed_count ?? 0);
+      const removed = Number(row?.removed_count ?? 0);
+      return { sent, failed, removed, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed) };
     },
     async planNext(id, pageSize, now) {
       return db.transaction(async (trx) => {
@@ -259,6 +278,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     },
     async recordOutcomes(records, now) {
       if (records.length === 0) return;
+      const notificationId = records[0].notificationId;
       // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome.
       const groups = new Map<string, { record: OutcomeRecord; ids: number[] }>();
       for (const record of records) {
@@ -268,14 +288,16 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         groups.set(key, group);
       }
       await db.transaction(async (trx) => {
+        const added: Record<Exclude<Outcome, 'pending'>, number> = { sent: 0, failed: 0, removed: 0 };
         for (const { record, ids } of groups.values()) {
           for (let i = 0; i < ids.length; i += 500) {
-            await trx('deliveries')
+            added[record.outcome] += await trx('deliveries')
               .whereIn('id', ids.slice(i, i + 500))
               .andWhere({ outcome: 'pending' })
               .update({ outcome: record.outcome, status: record.status, reason: record.reason, attempts: record.attempts, updated_at: now });
           }
         }
+        await addCounts(trx, notificationId, added);
       });
     },
     async stop(id, error) {
@@ -309,6 +331,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
           created = after - before;
         }
         const failed = await trx('deliveries').where({ notification_id: id, outcome: 'pending' }).update({ outcome: 'failed', reason, updated_at: now });
+        await addCounts(trx, id, { sent: 0, failed: created + failed, removed: 0 });
         return created + failed;
       });
     },

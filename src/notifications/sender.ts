@@ -112,6 +112,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       const result = await apns.send(delivery.token, message);
       metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
       const record = (outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
+        notificationId: notification.id,
         deliveryId: delivery.id,
         outcome,
         status,
