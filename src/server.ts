@@ -3,6 +3,7 @@ import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { closeContext, createContext, type AppContext } from './context';
 import { createLogger, type Logger } from './logger';
+import { exitOnSignals } from './shutdown';
 
 export interface RunningService {
   server: http.Server;
@@ -63,28 +64,7 @@ async function main(): Promise<void> {
     else logger.fatal({ err: error }, 'safari-push failed to start');
     process.exit(1);
   }
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'Shutting down: finishing in-flight requests and sends');
-    setTimeout(() => {
-      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'Shutdown took too long; exiting (unfinished sends resume at the next start)');
-      process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
-    service.stop().then(
-      () => {
-        logger.info('Stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'Shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  exitOnSignals(logger, config.shutdownTimeoutMs, 'Shutting down: finishing in-flight requests and sends', () => service.stop());
 }
 
 if (require.main === module) void main();

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config/load';
 import { closeContext, createContext } from './context';
 import { createLogger } from './logger';
+import { exitOnSignals } from './shutdown';
 
 /**
  * `npm run worker`: a process that only sends. Needs QUEUE_URL (BullMQ on Redis) and a database
@@ -24,25 +25,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'safari-push worker ready');
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'Worker shutting down: in-flight batches record what they sent, the rest goes back to the queue');
-    setTimeout(() => process.exit(1), config.shutdownTimeoutMs).unref();
-    closeContext(context).then(
-      () => {
-        logger.info('Stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'Worker shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  exitOnSignals(logger, config.shutdownTimeoutMs, 'Worker shutting down: in-flight batches record what they sent, the rest goes back to the queue', () => closeContext(context));
 }
 
 void main();
