@@ -339,13 +339,15 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       await db('notifications').where({ id, status: 'queued' }).update({ status: 'sending', started_at: now });
     },
     async finishIfDone(id, now) {
-      const row = (await db('notifications').where({ id }).first('status', 'target_max_id', 'planned_through', 'error')) as
-        | Pick<NotificationRow, 'status' | 'target_max_id' | 'planned_through' | 'error'>
+      const row = (await db('notifications')
+        .where({ id })
+        .first('status', 'target_max_id', 'planned_through', 'error', 'targeted', 'sent_count', 'failed_count', 'removed_count')) as
+        | Pick<NotificationRow, 'status' | 'target_max_id' | 'planned_through' | 'error' | 'targeted' | 'sent_count' | 'failed_count' | 'removed_count'>
         | undefined;
       if (!row || row.status === 'completed' || row.status === 'failed') return false;
       if (Number(row.planned_through) < Number(row.target_max_id)) return false;
-      const pending = await db('deliveries').where({ notification_id: id, outcome: 'pending' }).first('id');
-      if (pending) return false;
+      // Planning is complete, so `targeted` is exact, and the counters move with the outcomes.
+      if (Number(row.sent_count) + Number(row.failed_count) + Number(row.removed_count) < Number(row.targeted)) return false;
       const updated = await db('notifications')
         .where({ id })
         .whereIn('status', ['queued', 'sending'])
