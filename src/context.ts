@@ -53,7 +53,13 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const apns = createApnsClient(config.apns, identity);
   const authTokens = createAuthTokens(secrets.authTokenSecrets, pushId);
 
-  const db = openDatabase(config.database.url, config.database.schema);
+  let db: Db;
+  try {
+    db = openDatabase(config.database.url, config.database.schema);
+  } catch (error) {
+    await apns.close();
+    throw error;
+  }
   try {
     await migrate(db, config.database.schema);
   } catch (error) {

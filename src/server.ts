@@ -23,11 +23,17 @@ export async function start(config: Config, logger: Logger): Promise<RunningServ
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, resolve);
-  });
-  await context.queue.resume();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, resolve);
+    });
+    await context.queue.resume();
+  } catch (error) {
+    server.close();
+    await closeContext(context);
+    throw error;
+  }
   logger.info({ address: server.address(), websitePushID: context.website.websitePushID }, 'safari-push listening');
 
   const closeServer = () =>

@@ -18,6 +18,8 @@ export function openDatabase(url: string, schema?: string): Db {
       client: 'better-sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      // Errors must not carry bound values (device tokens, user ids, notification text) into logs.
+      compileSqlOnError: false,
       pool: {
         afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
           // WAL lets readers proceed during writes; busy_timeout waits instead of failing on a locked file.
@@ -32,6 +34,7 @@ export function openDatabase(url: string, schema?: string): Db {
   return knex({
     client: 'pg',
     connection: url,
+    compileSqlOnError: false,
     searchPath: schema ? [schema] : undefined,
     pool: { min: 0, max: 10 },
   });

@@ -17,12 +17,20 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
 }
 
-export function decodeCursor(raw: string): Cursor {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Largest value of an `increments` (int4) column in PostgreSQL: a larger id in a cursor would be a database error. */
+const MAX_INT4 = 2_147_483_647;
+
+/** Row ids are integers (serial columns) or UUIDs; a cursor must carry the kind its listing uses. */
+export type IdKind = 'integer' | 'uuid';
+
+export function decodeCursor(raw: string, idKind: IdKind = 'integer'): Cursor {
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && value[0] >= 0) {
       const id: unknown = value[1];
-      if ((Number.isSafeInteger(id) && (id as number) >= 0) || (typeof id === 'string' && id.length <= 64)) return { at: value[0], id: id as number | string };
+      if (idKind === 'integer' && Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) <= MAX_INT4) return { at: value[0], id: id as number };
+      if (idKind === 'uuid' && typeof id === 'string' && UUID.test(id)) return { at: value[0], id };
     }
   } catch {
     // fall through to the 400 below
@@ -39,13 +47,14 @@ export async function newestFirst<Row extends { id: number | string }, T>(
   column: string & keyof Row,
   request: { limit: number; cursor?: string },
   map: (row: Row) => T,
+  idKind: IdKind = 'integer',
 ): Promise<Page<T>> {
   query.orderBy([
     { column, order: 'desc' },
     { column: 'id', order: 'desc' },
   ]);
   if (request.cursor) {
-    const { at, id } = decodeCursor(request.cursor);
+    const { at, id } = decodeCursor(request.cursor, idKind);
     query.where((q) => q.where(column, '<', at).orWhere((same) => same.where(column, '=', at).andWhere('id', '<', id)));
   }
   const rows = (await query.limit(request.limit + 1)) as Row[];

@@ -1,12 +1,12 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { notFound } from '../errors';
 import { iso, pageQuery } from '../http/paging';
+import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import { parseDeviceToken } from './device-token';
 import type { Device, DeviceRepository } from './repository';
 
-const listQuery = pageQuery.extend({ userId: z.string().min(1).max(255).optional() });
+const listQuery = pageQuery.extend({ userId: storedText().min(1).max(255).optional() });
 
 const present = (device: Device) => ({
   token: device.token,

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError } from '../errors';
-import type { Logger } from '../logger';
+import { maskUrl, type Logger } from '../logger';
 
 /** body-parser's error types, with the answer each deserves. */
 const BODY_ERRORS: Record<string, { status: number; code: string; message: string }> = {
@@ -34,7 +34,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       code = 'bad_request';
       message = error instanceof Error && 'expose' in error && error.expose ? error.message : 'Bad request';
     }
-    if (status >= 500) logger.error({ err: error, method: req.method, path: req.path }, 'Request failed');
+    if (status >= 500) logger.error({ err: error, method: req.method, path: maskUrl(req.path) }, 'Request failed');
     if (res.headersSent) return;
     res.status(status).json({ error: { code, message } });
   };

@@ -4,9 +4,9 @@ import type { Logger } from '../logger';
 import type { SendQueue } from './queue';
 import type { DeliveryRange } from './repository';
 import type { SenderDeps, SenderOptions } from './sender';
-import { planSend, sendBatch } from './steps';
+import { planSend, sendBatch, sweepSend } from './steps';
 
-type JobData = { kind: 'plan'; id: string } | ({ kind: 'batch'; id: string } & DeliveryRange);
+type JobData = { kind: 'plan'; id: string } | { kind: 'sweep'; id: string } | ({ kind: 'batch'; id: string } & DeliveryRange);
 
 export interface BullQueueOptions {
   url: string;
@@ -23,7 +23,9 @@ const RETRY = { attempts: 20, backoff: { type: 'exponential', delay: 1000 } } as
 
 /**
  * Send work on BullMQ: a plan job per notification cuts the target into batches (one page of
- * devices each), and any worker on any machine takes batches. When a worker dies, BullMQ notices its
+ * devices each), and any worker on any machine takes batches; a sweep job, once no batch is open,
+ * sends whatever is still pending (a batch job lost between planning and queueing, or one that
+ * gave up) and concludes the send. When a worker dies, BullMQ notices its
  * lock expire and hands the batch to another worker, which sends only what is still pending: only
  * devices of the interrupted batch can be sent twice. PostgreSQL is the shared store.
  */
@@ -32,10 +34,19 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
   const queue = new Queue<JobData>(queueOptions.name, { connection });
   const controller = new AbortController();
   let stopped = false;
+  let stopping: Promise<void> | undefined;
 
   const addBatch = async (id: string, range: DeliveryRange) => {
     // BullMQ ignores a job whose id exists already: a retried plan job does not duplicate batches.
     await queue.add('batch', { kind: 'batch', id, ...range }, { jobId: `batch-${id}-${range.from}`, ...RETRY, removeOnComplete: true, removeOnFail: 1000 });
+  };
+  const addSweep = async (id: string) => {
+    await queue.add('sweep', { kind: 'sweep', id }, { jobId: `sweep-${id}`, delay: queueOptions.lockMs, ...RETRY, removeOnComplete: true, removeOnFail: true });
+  };
+  /** True while any batch of the notification waits, runs, or waits for a retry. */
+  const hasOpenBatches = async (id: string) => {
+    const jobs = await queue.getJobs(['active', 'waiting', 'delayed', 'prioritized']);
+    return jobs.some((job) => job?.data.kind === 'batch' && job.data.id === id);
   };
 
   const worker = queueOptions.work
@@ -44,7 +55,14 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
         async (job: Job<JobData>) => {
           const data = job.data;
           if (data.kind === 'plan') {
-            await planSend(data.id, deps, options, (range) => addBatch(data.id, range));
+            await planSend(data.id, deps, options, { batch: (range) => addBatch(data.id, range), sweep: () => addSweep(data.id) });
+            return;
+          }
+          if (data.kind === 'sweep') {
+            // Sending what is pending while a batch still works on it would send it twice: wait (BullMQ retries with backoff).
+            if (await hasOpenBatches(data.id)) throw new Error('Batches of this send are still open; the sweep waits');
+            await sweepSend(data.id, deps, options, controller.signal);
+            if (controller.signal.aborted) throw new Error('Sweep interrupted by shutdown; it will be retried');
             return;
           }
           await sendBatch(data.id, { from: data.from, to: data.to }, deps, options, controller.signal);
@@ -59,7 +77,7 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
 
   return {
     async enqueue(id) {
-      await queue.add('plan', { kind: 'plan', id }, { jobId: `plan-${id}`, ...RETRY, removeOnComplete: true, removeOnFail: 1000 });
+      await queue.add('plan', { kind: 'plan', id }, { jobId: `plan-${id}`, ...RETRY, removeOnComplete: true, removeOnFail: true });
     },
     async settled(id) {
       // The work may run on another machine: the database says when it has ended.
@@ -79,12 +97,16 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
       const [waiting, running] = await Promise.all([queue.getWaitingCount(), queue.getActiveCount()]);
       return { waiting, running };
     },
-    async stop() {
-      stopped = true;
-      controller.abort();
-      await worker?.close();
-      await queue.close();
-      await connection.quit();
+    stop() {
+      // Idempotent: the server's shutdown and closeContext may both ask.
+      stopping ??= (async () => {
+        stopped = true;
+        controller.abort();
+        await worker?.close();
+        await queue.close();
+        await connection.quit();
+      })();
+      return stopping;
     },
   };
 }

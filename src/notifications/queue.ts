@@ -57,6 +57,7 @@ export function createInProcessQueue(deps: SenderDeps, options: SenderOptions & 
     async stop() {
       controller.abort();
       waiting.length = 0;
+      // Safe to call twice: the second call waits for the same sends.
       await Promise.all(running.values());
     },
   };

@@ -140,8 +140,11 @@ export interface NotificationRepository {
   pendingInRange(id: string, range: DeliveryRange, afterDeviceId: number, limit: number): Promise<Delivery[]>;
   /** Pending deliveries with id above `afterId`, in id order (what a restart left behind). */
   pendingAfter(notificationId: string, afterId: number, limit: number): Promise<Delivery[]>;
-  /** Writes many outcomes of one notification with a few statements; a delivery that already has an outcome keeps it. */
-  recordOutcomes(records: OutcomeRecord[], now: number): Promise<void>;
+  /**
+   * Writes many outcomes of one notification with a few statements; a delivery that already has an
+   * outcome keeps it. Returns how many deliveries each outcome actually changed.
+   */
+  recordOutcomes(records: OutcomeRecord[], now: number): Promise<Record<Exclude<Outcome, 'pending'>, number>>;
   /** Notes why the send stopped (credentials); every sender of it stops taking devices. */
   stop(id: string, error: string): Promise<void>;
   /** The reason a send was stopped, if it was. */
@@ -213,7 +216,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return row ? toNotification(row as NotificationRow) : undefined;
     },
     async list(request) {
-      return newestFirst<NotificationRow, StoredNotification>(db('notifications').select('*'), 'created_at', request, toNotification);
+      return newestFirst<NotificationRow, StoredNotification>(db('notifications').select('*'), 'created_at', request, toNotification, 'uuid');
     },
     async counts(notification) {
       const row = (await db('notifications').where({ id: notification.id }).first('targeted', 'sent_count', 'failed_count', 'removed_count')) as
@@ -277,7 +280,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return (rows as DeliveryRow[]).map(toDelivery);
     },
     async recordOutcomes(records, now) {
-      if (records.length === 0) return;
+      const added: Record<Exclude<Outcome, 'pending'>, number> = { sent: 0, failed: 0, removed: 0 };
+      if (records.length === 0) return added;
       const notificationId = records[0].notificationId;
       // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome.
       const groups = new Map<string, { record: OutcomeRecord; ids: number[] }>();
@@ -288,7 +292,6 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         groups.set(key, group);
       }
       await db.transaction(async (trx) => {
-        const added: Record<Exclude<Outcome, 'pending'>, number> = { sent: 0, failed: 0, removed: 0 };
         for (const { record, ids } of groups.values()) {
           for (let i = 0; i < ids.length; i += 500) {
             added[record.outcome] += await trx('deliveries')
@@ -299,6 +302,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         }
         await addCounts(trx, notificationId, added);
       });
+      return added;
     },
     async stop(id, error) {
       await db('notifications').where({ id }).whereNull('error').update({ error });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseDeviceToken } from '../devices/device-token';
 import { badRequest, notFound } from '../errors';
 import { iso, pageQuery } from '../http/paging';
+import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import { payloadProblems } from './payload';
 import type { SendQueue } from './queue';
@@ -12,20 +13,20 @@ const MAX_TARGETS = 10_000;
 
 const targetSchema = z.union([
   z.object({ tokens: z.array(z.string()).min(1, 'tokens must not be empty').max(MAX_TARGETS) }).strict(),
-  z.object({ users: z.array(z.string().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict(),
+  z.object({ users: z.array(storedText().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict(),
   z.object({ all: z.literal(true) }).strict(),
 ], { error: 'to must be {"tokens": [...]}, {"users": [...]} or {"all": true}' });
 
 const sendSchema = z
   .object({
-    title: z.string().min(1).max(1024),
-    body: z.string().min(1).max(4096),
-    action: z.string().min(1).max(255).optional(),
-    urlArgs: z.array(z.string().max(1024)).max(32).default([]),
+    title: storedText().min(1).max(1024),
+    body: storedText().min(1).max(4096),
+    action: storedText().min(1).max(255).optional(),
+    urlArgs: z.array(storedText().max(1024)).max(32).default([]),
     to: targetSchema,
     expiration: z.number().int().min(0).optional(),
     priority: z.union([z.literal(5), z.literal(10)]).default(10),
-    collapseId: z.string().min(1).optional(),
+    collapseId: storedText().min(1).optional(),
   })
   .strict();
 

@@ -88,12 +88,23 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   };
   const buffer: OutcomeRecord[] = [];
   let flushing: Promise<void> = Promise.resolve();
+  let writeError: unknown;
 
+  // Writes happen one after another. A failed write puts its records back for the next attempt;
+  // drain() reports the error if they still cannot be written (the devices then stay pending).
   const flush = () => {
     const records = buffer.splice(0);
     if (records.length === 0) return flushing;
-    // Writes happen one after another, so a failure is not lost in a race; the caller sees it in drain().
-    flushing = flushing.then(() => notifications.recordOutcomes(records, Date.now()));
+    flushing = flushing.then(async () => {
+      try {
+        const added = await notifications.recordOutcomes(records, Date.now());
+        for (const outcome of ['sent', 'failed', 'removed'] as const) if (added[outcome] > 0) metrics.delivery(outcome, added[outcome]);
+        writeError = undefined;
+      } catch (error) {
+        buffer.unshift(...records);
+        writeError = error;
+      }
+    });
     return flushing;
   };
 
@@ -167,8 +178,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
             settle();
             if (!record) return;
             buffer.push(record);
-            metrics.delivery(record.outcome);
-            if (buffer.length >= FLUSH_EVERY) void flush().catch(() => undefined);
+            if (buffer.length >= FLUSH_EVERY) void flush();
           },
           (error: unknown) => {
             settle();
@@ -181,6 +191,8 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     async drain() {
       while (active > 0) await slotFreed();
       await flush();
+      if (buffer.length > 0) await flush();
+      if (writeError !== undefined) throw writeError;
     },
   };
 }

@@ -1,6 +1,16 @@
 import type { DeliveryRange } from './repository';
 import { concludeSend, startSendRun, type SendRun, type SenderDeps, type SenderOptions } from './sender';
 
+/** Feeds a run every pending delivery that exists already, in id order. */
+async function sendLeftovers(id: string, run: SendRun, deps: SenderDeps, options: SenderOptions): Promise<void> {
+  for (let after = 0; !run.halted; ) {
+    const leftovers = await deps.notifications.pendingAfter(id, after, options.pageSize);
+    if (leftovers.length === 0) return;
+    after = leftovers[leftovers.length - 1].id;
+    await run.add(leftovers);
+  }
+}
+
 /** Feeds a run the pending deliveries of one range, page by page. */
 async function feedRange(id: string, range: DeliveryRange, run: SendRun, deps: SenderDeps, options: SenderOptions): Promise<void> {
   for (let after = range.from; !run.halted; ) {
@@ -21,18 +31,17 @@ export async function sendWhole(id: string, deps: SenderDeps, options: SenderOpt
   if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
   await deps.notifications.markSending(id, Date.now());
   const run = startSendRun(notification, deps, options, signal);
-  for (let after = 0; !run.halted; ) {
-    const leftovers = await deps.notifications.pendingAfter(id, after, options.pageSize);
-    if (leftovers.length === 0) break;
-    after = leftovers[leftovers.length - 1].id;
-    await run.add(leftovers);
+  try {
+    await sendLeftovers(id, run, deps, options);
+    while (!run.halted) {
+      const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
+      if (!range) break;
+      await feedRange(id, range, run, deps, options);
+    }
+  } finally {
+    // Whatever went wrong, what is in flight is waited for and recorded before this returns.
+    await run.drain();
   }
-  while (!run.halted) {
-    const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
-    if (!range) break;
-    await feedRange(id, range, run, deps, options);
-  }
-  await run.drain();
   if (signal.aborted) return;
   await concludeSend(id, deps);
 }
@@ -42,17 +51,24 @@ export async function sendWhole(id: string, deps: SenderDeps, options: SenderOpt
  * batch job that any worker may take. Progress lives in the database, so a plan job that is
  * retried after a crash continues where it stopped.
  */
-export async function planSend(id: string, deps: SenderDeps, options: SenderOptions, enqueueBatch: (range: DeliveryRange) => Promise<void>): Promise<void> {
+export async function planSend(
+  id: string,
+  deps: SenderDeps,
+  options: SenderOptions,
+  enqueue: { batch(range: DeliveryRange): Promise<void>; sweep(): Promise<void> },
+): Promise<void> {
   const notification = await deps.notifications.get(id);
   if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
   await deps.notifications.markSending(id, Date.now());
   while (!(await deps.notifications.stopReason(id))) {
     const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
     if (!range) break;
-    await enqueueBatch(range);
+    await enqueue.batch(range);
   }
-  // Finishes a send whose batches all ended before planning did (or that was stopped).
+  // Finishes a send whose batches all ended before planning did (or that was stopped)...
   await concludeSend(id, deps);
+  // ...and, in case a batch job is lost on the way, a sweep sends what is left once no batch is open.
+  await enqueue.sweep();
 }
 
 /** The distributed batch job: sends the pending deliveries of one range, then ends the send if it was the last. */
@@ -60,8 +76,29 @@ export async function sendBatch(id: string, range: DeliveryRange, deps: SenderDe
   const notification = await deps.notifications.get(id);
   if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
   const run = startSendRun(notification, deps, options, signal);
-  await feedRange(id, range, run, deps, options);
-  await run.drain();
+  try {
+    await feedRange(id, range, run, deps, options);
+  } finally {
+    await run.drain();
+  }
+  if (signal.aborted) return;
+  await concludeSend(id, deps);
+}
+
+/**
+ * The distributed sweep job: once no batch of the notification is open any more, sends what is
+ * still pending (a page whose batch job was lost or gave up, a device whose delivery threw) and
+ * concludes. The caller makes sure no batch is open.
+ */
+export async function sweepSend(id: string, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
+  const notification = await deps.notifications.get(id);
+  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  const run = startSendRun(notification, deps, options, signal);
+  try {
+    await sendLeftovers(id, run, deps, options);
+  } finally {
+    await run.drain();
+  }
   if (signal.aborted) return;
   await concludeSend(id, deps);
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { DeviceRepository } from '../devices/repository';
 import { parseDeviceToken } from '../devices/device-token';
 import { badRequest, notFound, unauthorized } from '../errors';
+import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import { perMinuteLimit } from '../http/rate-limit';
 import type { LogRepository } from '../logs/repository';
@@ -30,7 +31,7 @@ const anyJson = (limit: string) => express.json({ limit, type: () => true, stric
 const userInfoSchema = z
   .object({
     userId: z
-      .union([z.string().min(1).max(255), z.number().int().safe().transform(String)])
+      .union([storedText().min(1).max(255), z.number().int().safe().transform(String)])
       .nullable()
       .optional(),
     signature: z.string().max(128).optional(),
@@ -39,7 +40,7 @@ const userInfoSchema = z
   .loose();
 
 const logBodySchema = z.object({
-  logs: z.array(z.string().max(4096, 'each message must be at most 4096 characters')).min(1).max(100),
+  logs: z.array(storedText().max(4096, 'each message must be at most 4096 characters')).min(1).max(100),
 });
 
 function apiVersion(req: Request): number {

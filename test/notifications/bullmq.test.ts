@@ -40,6 +40,35 @@ describe('QUEUE_URL: sends on BullMQ with PostgreSQL', () => {
     }
   });
 
+  test('when a planned page never got its batch job (a crash between planning and queueing), then the sweep sends it', async () => {
+    const key = createProviderKey();
+    const apns = await standIn({ providerKeys: [key], urlArgsCount: 2 });
+    const database = createTestDatabase('postgres');
+    const queueName = `test-${crypto.randomBytes(4).toString('hex')}`;
+    const env = { ...apnsEnv(apns, key), QUEUE_URL: REDIS_URL, QUEUE_NAME: queueName, SEND_PAGE_SIZE: '10', QUEUE_LOCK_MS: '1000' };
+    const api = await buildService(database, { ...env, QUEUE_WORKER_IN_API: 'false' });
+    let worker: Awaited<ReturnType<typeof buildService>> | undefined;
+    try {
+      const tokens = Array.from({ length: 25 }, () => deviceToken());
+      for (const token of tokens) await api.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'lost', now: Date.now() });
+      const accepted = await request(api.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['lost'] } }).expect(202);
+      // Plan the first page by hand and queue nothing for it: what a crash right after the commit leaves.
+      expect(await api.context.notifications.planNext(accepted.body.id, 10, Date.now())).toEqual({ from: 0, to: expect.any(Number) });
+
+      worker = await buildService(database, { ...env, DATA_DIR: api.dataDir });
+      await worker.context.queue.settled(accepted.body.id);
+      const done = (await request(api.app).get(`/api/v1/notifications/${accepted.body.id}`).set('Authorization', bearer)).body;
+      expect(done).toMatchObject({ status: 'completed', counts: { targeted: 25, sent: 25, pending: 0 } });
+      expect(apns.requests.map((r) => r.token).sort()).toEqual([...tokens].sort());
+    } finally {
+      await worker?.close();
+      await api.close();
+      await dropQueue(queueName);
+      await database.drop();
+      await apns.close();
+    }
+  });
+
   test('when a worker is killed with SIGKILL mid-broadcast, then its batch is picked up again, every device ends with exactly one outcome, and only that batch may be sent twice', async () => {
     const key = createProviderKey();
     const apns = await standIn({ providerKeys: [key], urlArgsCount: 2 });

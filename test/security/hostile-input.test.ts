@@ -150,6 +150,24 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
     expect(res.status).toBe(status);
   });
 
+  const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  test.each([
+    ['a NUL in a Safari log message', 'post', '/v2/log', { logs: ['a\u0000b'] }],
+    ['a NUL in userInfo.userId', 'post', `/v2/pushPackages/${PUSH_ID}`, { userId: 'al\u0000ice' }],
+    ['a NUL in a notification title', 'post', '/api/v1/notifications', { title: 't\u0000', body: 'b', urlArgs: ['a', 'b'], to: { all: true } }],
+    ['a NUL in a target user', 'post', '/api/v1/notifications', { title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['x\u0000'] } }],
+    ['a NUL in the userId filter', 'get', '/api/v1/devices?userId=a%00b', undefined],
+    ['a cursor whose id is text on an integer listing', 'get', `/api/v1/logs?cursor=${cursor([1, 'x'])}`, undefined],
+    ['a cursor whose id overflows the column', 'get', `/api/v1/devices?cursor=${cursor([1, 3_000_000_000])}`, undefined],
+    ['a cursor whose id is not a UUID on the notification listing', 'get', `/api/v1/notifications?cursor=${cursor([1, 5])}`, undefined],
+  ] as const)('when a request has %s, then 400 on either database', async (_label, method, path, payload) => {
+    const res = await expectRejectedCleanly(() => {
+      const req = request(service.app)[method](path).set('Authorization', bearer);
+      return payload === undefined ? req : req.send(payload);
+    });
+    expect(res.status).toBe(400);
+  });
+
   test('when the body claims gzip but is not, then 400 and nothing is kept', async () => {
     const res = await expectRejectedCleanly(() => request(service.app).post('/v2/log').set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{"logs":["x"]}'));
     expect(res.status).toBe(400);
