@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startApnsStandIn, type ApnsStandIn, type StandInOptions } from '../../src/apns-stand-in/server';
-import { REPO_ROOT, tempDir } from './service';
+import { createTestDatabase, type BackendName, type TestDatabase } from './databases';
+import { buildService, REPO_ROOT, tempDir, type TestService } from './service';
 
 const FIXTURE = path.join(REPO_ROOT, 'test/fixtures/apns-stand-in');
 
@@ -48,3 +49,34 @@ export function apnsEnv(apns: ApnsStandIn, key?: ProviderKey, extra: Record<stri
 
 /** A random device token, as Safari reports one. */
 export const deviceToken = (prefix = ''): string => (prefix + crypto.randomBytes(32).toString('hex')).slice(0, 64);
+
+/**
+ * One stand-in (token auth) and one service pointed at it, on a fresh database of `backend`, for
+ * the tests of a describe block.
+ */
+export function useApnsService(backend: BackendName, standInOptions: Omit<StandInOptions, 'tls' | 'providerKeys'> = {}) {
+  const key = createProviderKey();
+  const state: { apns?: ApnsStandIn; database?: TestDatabase; service?: TestService } = {};
+  beforeAll(async () => {
+    state.apns = await standIn({ providerKeys: [key], ...standInOptions });
+    state.database = createTestDatabase(backend);
+    state.service = await buildService(state.database, apnsEnv(state.apns, key));
+  });
+  afterAll(async () => {
+    await state.service?.close();
+    await state.database?.drop();
+    await state.apns?.close();
+  });
+  const need = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useApnsService: used before beforeAll ran');
+    return value;
+  };
+  return {
+    get apns() {
+      return need(state.apns);
+    },
+    get service() {
+      return need(state.service);
+    },
+  };
+}

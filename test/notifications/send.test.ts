@@ -1,38 +1,23 @@
 import request from 'supertest';
-import type { ApnsStandIn } from '../../src/apns-stand-in/server';
-import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
-import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
+import { apnsEnv, createProviderKey, deviceToken, standIn, useApnsService } from '../helpers/apns';
+import { BACKENDS, createTestDatabase } from '../helpers/databases';
+import { API_KEY, buildService, PUSH_ID } from '../helpers/service';
 
 const bearer = `Bearer ${API_KEY}`;
 // package-raw/website.json: "https://example.com/%@/?ref=%@"
 const URL_ARGS = ['boarding', 'A998'];
 
 describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
-  const key = createProviderKey();
-  let apns: ApnsStandIn;
-  let database: TestDatabase;
-  let service: TestService;
-
-  beforeAll(async () => {
-    apns = await standIn({ providerKeys: [key], topics: [PUSH_ID], urlArgsCount: URL_ARGS.length });
-    database = createTestDatabase(backend);
-    service = await buildService(database, apnsEnv(apns, key));
-  });
-  afterAll(async () => {
-    await service.close();
-    await database.drop();
-    await apns.close();
-  });
-  beforeEach(() => apns.reset());
+  const ctx = useApnsService(backend, { topics: [PUSH_ID], urlArgsCount: URL_ARGS.length });
+  beforeEach(() => ctx.apns.reset());
 
   const register = async (token: string, userId: string | null = null, at = Date.now()) =>
-    service.context.devices.register({ token, websitePushId: PUSH_ID, userId, now: at });
+    ctx.service.context.devices.register({ token, websitePushId: PUSH_ID, userId, now: at });
   const send = (body: object, wait = true) =>
-    request(service.app).post(`/api/v1/notifications${wait ? '?wait=true' : ''}`).set('Authorization', bearer).send(body);
+    request(ctx.service.app).post(`/api/v1/notifications${wait ? '?wait=true' : ''}`).set('Authorization', bearer).send(body);
   const notification = (to: object, extra: object = {}) => ({ title: 'Flight A998', body: 'Boarding now', action: 'View', urlArgs: URL_ARGS, to, ...extra });
   const deliveries = async (id: string) =>
-    (await request(service.app).get(`/api/v1/notifications/${id}/deliveries?limit=200`).set('Authorization', bearer).expect(200)).body.items as Array<{
+    (await request(ctx.service.app).get(`/api/v1/notifications/${id}/deliveries?limit=200`).set('Authorization', bearer).expect(200)).body.items as Array<{
       token: string;
       outcome: string;
       status: number | null;
@@ -49,14 +34,14 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
     expect(res.body).toMatchObject({ status: 'completed', counts: { targeted: 1, sent: 1, failed: 0, removed: 0 } });
     expect(res.body.finishedAt).toEqual(expect.any(String));
 
-    expect(apns.requests).toHaveLength(1);
-    const [received] = apns.requests;
+    expect(ctx.apns.requests).toHaveLength(1);
+    const [received] = ctx.apns.requests;
     expect(received).toMatchObject({ token, auth: 'token', status: 200 });
     expect(received.headers).toMatchObject({ 'apns-topic': PUSH_ID, 'apns-push-type': 'alert', 'apns-priority': '5', 'apns-collapse-id': 'a998' });
     expect(Number(received.headers['apns-expiration'])).toBeGreaterThan(Date.now() / 1000);
     expect(received.payload).toEqual({ aps: { alert: { title: 'Flight A998', body: 'Boarding now', action: 'View' }, 'url-args': URL_ARGS } });
 
-    expect(await service.context.devices.findByToken(token)).toBeDefined();
+    expect(await ctx.service.context.devices.findByToken(token)).toBeDefined();
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'sent', status: 200, attempts: 1 });
   });
 
@@ -66,37 +51,37 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
     const res = await send(notification({ tokens: [token] }), false);
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ id: expect.any(String), status: 'queued' });
-    await service.context.queue.settled(res.body.id);
-    const status = await request(service.app).get(`/api/v1/notifications/${res.body.id}`).set('Authorization', bearer).expect(200);
+    await ctx.service.context.queue.settled(res.body.id);
+    const status = await request(ctx.service.app).get(`/api/v1/notifications/${res.body.id}`).set('Authorization', bearer).expect(200);
     expect(status.body).toMatchObject({ id: res.body.id, status: 'completed', counts: { targeted: 1, sent: 1 } });
   });
 
   test.each(['BadDeviceToken', 'DeviceTokenNotForTopic'])('when APNs answers 400 %s, then the device is removed', async (reason) => {
     const token = deviceToken();
     await register(token);
-    apns.script(token, { status: 400, reason });
+    ctx.apns.script(token, { status: 400, reason });
     const res = await send(notification({ tokens: [token] }));
     expect(res.body.counts).toMatchObject({ targeted: 1, sent: 0, removed: 1, failed: 0 });
-    expect(await service.context.devices.findByToken(token)).toBeUndefined();
+    expect(await ctx.service.context.devices.findByToken(token)).toBeUndefined();
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'removed', status: 400, reason });
   });
 
   test('when APNs answers 410 with a timestamp after the last registration, then the device is removed', async () => {
     const token = deviceToken();
     await register(token, null, Date.now() - 60_000);
-    apns.script(token, { status: 410, reason: 'Unregistered', timestamp: Date.now() - 1000 });
+    ctx.apns.script(token, { status: 410, reason: 'Unregistered', timestamp: Date.now() - 1000 });
     const res = await send(notification({ tokens: [token] }));
     expect(res.body.counts).toMatchObject({ removed: 1, failed: 0 });
-    expect(await service.context.devices.findByToken(token)).toBeUndefined();
+    expect(await ctx.service.context.devices.findByToken(token)).toBeUndefined();
   });
 
   test('when APNs answers 410 but the device registered again after the timestamp, then it is kept and the delivery failed', async () => {
     const token = deviceToken();
     await register(token, null, Date.now());
-    apns.script(token, { status: 410, reason: 'ExpiredToken', timestamp: Date.now() - 60_000 });
+    ctx.apns.script(token, { status: 410, reason: 'ExpiredToken', timestamp: Date.now() - 60_000 });
     const res = await send(notification({ tokens: [token] }));
     expect(res.body.counts).toMatchObject({ removed: 0, failed: 1 });
-    expect(await service.context.devices.findByToken(token)).toBeDefined();
+    expect(await ctx.service.context.devices.findByToken(token)).toBeDefined();
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'failed', status: 410, reason: expect.stringContaining('ExpiredToken') });
   });
 
@@ -107,28 +92,28 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
   ])('when APNs answers %i once and then 200, then the retry delivers it', async (status, reason) => {
     const token = deviceToken();
     await register(token);
-    apns.script(token, { status, reason }, { status: 200 });
+    ctx.apns.script(token, { status, reason }, { status: 200 });
     const res = await send(notification({ tokens: [token] }));
     expect(res.body.counts).toMatchObject({ sent: 1, failed: 0 });
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'sent', attempts: 2 });
-    expect(apns.requests.map((r) => r.status)).toEqual([status, 200]);
+    expect(ctx.apns.requests.map((r) => r.status)).toEqual([status, 200]);
   });
 
   test('when APNs keeps answering 503, then the delivery fails after the last attempt and the device is kept', async () => {
     const token = deviceToken();
     await register(token);
-    apns.script(token, { status: 503, reason: 'ServiceUnavailable' });
+    ctx.apns.script(token, { status: 503, reason: 'ServiceUnavailable' });
     const res = await send(notification({ tokens: [token] }));
     expect(res.body).toMatchObject({ status: 'completed', counts: { sent: 0, failed: 1 } });
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'failed', status: 503, reason: 'ServiceUnavailable', attempts: 3 });
-    expect(apns.requests).toHaveLength(3);
-    expect(await service.context.devices.findByToken(token)).toBeDefined();
+    expect(ctx.apns.requests).toHaveLength(3);
+    expect(await ctx.service.context.devices.findByToken(token)).toBeDefined();
   });
 
   test('when the stream is reset and then answered, then the connection error is retried', async () => {
     const token = deviceToken();
     await register(token);
-    apns.script(token, { reset: true }, { status: 200 });
+    ctx.apns.script(token, { reset: true }, { status: 200 });
     const res = await send(notification({ tokens: [token] }));
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'sent', attempts: 2 });
   });
@@ -136,7 +121,7 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
   test('when APNs does not answer in time, then the timeout is retried', async () => {
     const token = deviceToken();
     await register(token);
-    apns.script(token, { delayMs: 3000, answer: { status: 200 } }, { status: 200 });
+    ctx.apns.script(token, { delayMs: 3000, answer: { status: 200 } }, { status: 200 });
     const res = await send(notification({ tokens: [token] }));
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'sent', attempts: 2 });
   });
@@ -144,10 +129,10 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
   test('when APNs answers another 4xx, then the delivery fails with the reason and the device is kept', async () => {
     const token = deviceToken();
     await register(token);
-    apns.script(token, { status: 400, reason: 'BadExpirationDate' });
+    ctx.apns.script(token, { status: 400, reason: 'BadExpirationDate' });
     const res = await send(notification({ tokens: [token] }));
     expect(await deliveryFor(res.body.id, token)).toMatchObject({ outcome: 'failed', status: 400, reason: 'BadExpirationDate', attempts: 1 });
-    expect(await service.context.devices.findByToken(token)).toBeDefined();
+    expect(await ctx.service.context.devices.findByToken(token)).toBeDefined();
   });
 
   test('when targeting users, then only their devices are sent to; when targeting all, every device', async () => {
@@ -158,17 +143,17 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
     await register(bob, 'bob-t');
     const res = await send(notification({ users: ['alice-t'] }));
     expect(res.body.counts).toMatchObject({ targeted: 2, sent: 2 });
-    expect(apns.requests.map((r) => r.token).sort()).toEqual([...alice].sort());
+    expect(ctx.apns.requests.map((r) => r.token).sort()).toEqual([...alice].sort());
 
-    apns.reset();
+    ctx.apns.reset();
     const everyone = await send(notification({ all: true }));
-    const total = (await service.context.devices.list({ limit: 200 })).items.length;
+    const total = (await ctx.service.context.devices.list({ limit: 200 })).items.length;
     expect(everyone.body.counts).toMatchObject({ targeted: total, sent: total });
-    expect(new Set(apns.requests.map((r) => r.token)).size).toBe(total);
+    expect(new Set(ctx.apns.requests.map((r) => r.token)).size).toBe(total);
   });
 
   describe('validation', () => {
-    const count = async () => Number((await service.context.db('notifications').count<{ n: number }[]>({ n: '*' }))[0].n);
+    const count = async () => Number((await ctx.service.context.db('notifications').count<{ n: number }[]>({ n: '*' }))[0].n);
     const registered = deviceToken();
     beforeAll(() => register(registered, 'val-user'));
 
@@ -195,24 +180,24 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
       expect(res.status).toBe(400);
       expect(res.body.error.message).toContain(message);
       expect(await count()).toBe(before);
-      expect(apns.requests).toHaveLength(0);
+      expect(ctx.apns.requests).toHaveLength(0);
     });
 
     test('when the body is not JSON, then 400', async () => {
-      const res = await request(service.app).post('/api/v1/notifications').set('Authorization', bearer).set('Content-Type', 'application/json').send('{"title":');
+      const res = await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).set('Content-Type', 'application/json').send('{"title":');
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('invalid_json');
     });
 
     test('when asking for an unknown or malformed id, then 404', async () => {
-      await request(service.app).get('/api/v1/notifications/1b4e28ba-2fa1-41d2-883f-0016d3cca427').set('Authorization', bearer).expect(404);
-      await request(service.app).get('/api/v1/notifications/../../etc').set('Authorization', bearer).expect(404);
-      await request(service.app).get('/api/v1/notifications/not-a-uuid/deliveries').set('Authorization', bearer).expect(404);
+      await request(ctx.service.app).get('/api/v1/notifications/1b4e28ba-2fa1-41d2-883f-0016d3cca427').set('Authorization', bearer).expect(404);
+      await request(ctx.service.app).get('/api/v1/notifications/../../etc').set('Authorization', bearer).expect(404);
+      await request(ctx.service.app).get('/api/v1/notifications/not-a-uuid/deliveries').set('Authorization', bearer).expect(404);
     });
 
     test('when the API key is missing, then 401 and nothing is stored', async () => {
       const before = await count();
-      await request(service.app).post('/api/v1/notifications').send(notification({ all: true })).expect(401);
+      await request(ctx.service.app).post('/api/v1/notifications').send(notification({ all: true })).expect(401);
       expect(await count()).toBe(before);
     });
   });

@@ -1,48 +1,34 @@
 import request from 'supertest';
-import type { ApnsStandIn } from '../../src/apns-stand-in/server';
-import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
-import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
+import { deviceToken, useApnsService } from '../helpers/apns';
+import { BACKENDS, createTestDatabase } from '../helpers/databases';
+import { API_KEY, buildService, PUSH_ID } from '../helpers/service';
 
 describe.each(BACKENDS)('health and metrics (%s)', (backend) => {
-  const key = createProviderKey();
-  let apns: ApnsStandIn;
-  let database: TestDatabase;
-  let service: TestService;
-  beforeAll(async () => {
-    apns = await standIn({ providerKeys: [key], urlArgsCount: 2 });
-    database = createTestDatabase(backend);
-    service = await buildService(database, apnsEnv(apns, key));
-  });
-  afterAll(async () => {
-    await service.close();
-    await database.drop();
-    await apns.close();
-  });
+  const ctx = useApnsService(backend, { urlArgsCount: 2 });
 
   test('when the process runs and the database answers, then /healthz and /readyz are 200', async () => {
-    expect((await request(service.app).get('/healthz')).body).toEqual({ status: 'ok' });
-    expect((await request(service.app).get('/readyz')).body).toEqual({ status: 'ready' });
+    expect((await request(ctx.service.app).get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await request(ctx.service.app).get('/readyz')).body).toEqual({ status: 'ready' });
   });
 
   test('when packages, registrations, logs and sends happen, then /metrics counts them by version, action, status and reason', async () => {
-    await request(service.app).post(`/v2/pushPackages/${PUSH_ID}`).send({}).expect(200);
-    await request(service.app).post(`/v1/pushPackages/${PUSH_ID}`).send({}).expect(200);
-    await request(service.app).post('/v2/log').send({ logs: ['a', 'b'] }).expect(200);
-    const token = service.context.authTokens.mint(null);
+    await request(ctx.service.app).post(`/v2/pushPackages/${PUSH_ID}`).send({}).expect(200);
+    await request(ctx.service.app).post(`/v1/pushPackages/${PUSH_ID}`).send({}).expect(200);
+    await request(ctx.service.app).post('/v2/log').send({ logs: ['a', 'b'] }).expect(200);
+    const token = ctx.service.context.authTokens.mint(null);
     const device = deviceToken();
     const dead = deviceToken();
     for (const d of [device, dead]) {
-      await request(service.app).post(`/v2/devices/${d}/registrations/${PUSH_ID}`).set('Authorization', `ApplePushNotifications ${token}`).expect(200);
+      await request(ctx.service.app).post(`/v2/devices/${d}/registrations/${PUSH_ID}`).set('Authorization', `ApplePushNotifications ${token}`).expect(200);
     }
-    apns.script(dead, { status: 410, reason: 'Unregistered', timestamp: Date.now() + 1000 });
-    await request(service.app)
+    ctx.apns.script(dead, { status: 410, reason: 'Unregistered', timestamp: Date.now() + 1000 });
+    await request(ctx.service.app)
       .post('/api/v1/notifications?wait=true')
       .set('Authorization', `Bearer ${API_KEY}`)
       .send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { tokens: [device, dead] } })
       .expect(200);
 
-    const res = await request(service.app).get('/metrics');
+    const res = await request(ctx.service.app).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     const text = res.text;
@@ -60,14 +46,14 @@ describe.each(BACKENDS)('health and metrics (%s)', (backend) => {
   });
 
   test('when shutdown has begun, then /readyz is 503 while /healthz stays 200', async () => {
-    service.context.state.shuttingDown = true;
+    ctx.service.context.state.shuttingDown = true;
     try {
-      const res = await request(service.app).get('/readyz');
+      const res = await request(ctx.service.app).get('/readyz');
       expect(res.status).toBe(503);
       expect(res.body).toEqual({ status: 'shutting_down' });
-      expect((await request(service.app).get('/healthz')).status).toBe(200);
+      expect((await request(ctx.service.app).get('/healthz')).status).toBe(200);
     } finally {
-      service.context.state.shuttingDown = false;
+      ctx.service.context.state.shuttingDown = false;
     }
   });
 });
