@@ -87,7 +87,11 @@ export function safariRouter(deps: SafariDeps): Router {
   });
   router.delete(registrationPath, ...limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
-    authenticate(req);
+    const claims = authenticate(req);
+    // Safari deletes with the token of the package it registered with, so the users match. A valid
+    // token of another user (anyone can get an anonymous one) must not remove someone's device.
+    const device = await deps.devices.findByToken(token);
+    if (device && device.userId !== claims.userId) throw unauthorized('This authenticationToken did not register this device');
     await deps.devices.unregister(token, deps.websitePushID);
     deps.metrics.registration('unregister');
     res.status(200).end();

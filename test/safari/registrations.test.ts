@@ -79,6 +79,16 @@ describe.each(BACKENDS)('device registrations (%s)', (backend) => {
     expect(await stored(device)).toBeDefined();
   });
 
+  test('when another user\'s valid token tries to delete a device, then 401 and the device stays; its own token deletes it', async () => {
+    const device = newDeviceToken();
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'owner' }))).expect(200);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service))).expect(401);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'other' }))).expect(401);
+    expect(await stored(device)).toBeDefined();
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'owner' }))).expect(200);
+    expect(await stored(device)).toBeUndefined();
+  });
+
   test.each([
     ['too short', 'abc123'],
     ['not hex', 'z'.repeat(64)],
