@@ -79,11 +79,11 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
     async enqueue(id) {
       await queue.add('plan', { kind: 'plan', id }, { jobId: `plan-${id}`, ...RETRY, removeOnComplete: true, removeOnFail: true });
     },
-    async settled(id) {
+    async settled(id, signal) {
       // The work may run on another machine: the database says when it has ended.
       for (;;) {
         const notification = await deps.notifications.get(id);
-        if (!notification || notification.status === 'completed' || notification.status === 'failed' || stopped) return;
+        if (!notification || notification.status === 'completed' || notification.status === 'failed' || stopped || signal?.aborted) return;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },

@@ -6,8 +6,11 @@ import { sendWhole } from './steps';
 export interface SendQueue {
   /** Starts sending in the background. */
   enqueue(id: string): Promise<void>;
-  /** Resolves when the notification's send has ended here (completed, failed, or interrupted by shutdown). */
-  settled(id: string): Promise<void>;
+  /**
+   * Resolves when the notification's send has ended (completed, failed, or interrupted by shutdown),
+   * or as soon as `signal` aborts (the client that waited went away).
+   */
+  settled(id: string, signal?: AbortSignal): Promise<void>;
   /** Picks up every notification a previous run left queued or sending. */
   resume(): Promise<number>;
   /** Stops taking devices, waits until every running send has recorded what it finished. */
@@ -42,9 +45,11 @@ export function createInProcessQueue(deps: SenderDeps, options: SenderOptions & 
       if (running.size < options.maxParallel) start(id);
       else waiting.push(id);
     },
-    async settled(id) {
-      while (running.has(id) || waiting.includes(id)) {
-        await (running.get(id) ?? Promise.race(running.values()));
+    async settled(id, signal) {
+      const gone = signal ? new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })) : undefined;
+      while ((running.has(id) || waiting.includes(id)) && !signal?.aborted) {
+        const next = running.get(id) ?? Promise.race(running.values());
+        await (gone ? Promise.race([next, gone]) : next);
       }
     },
     async resume() {

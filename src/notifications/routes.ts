@@ -80,7 +80,11 @@ export function notificationRouter(deps: { notifications: NotificationRepository
       res.status(202).json({ id: created.id, status: 'queued' });
       return;
     }
-    await queue.settled(created.id);
+    // Stop waiting (not sending) when the client hangs up.
+    const hungUp = new AbortController();
+    res.once('close', () => hungUp.abort());
+    await queue.settled(created.id, hungUp.signal);
+    if (hungUp.signal.aborted) return;
     res.status(200).json(await summary(notifications, await load(created.id)));
   });
 

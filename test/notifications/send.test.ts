@@ -56,6 +56,17 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
     expect(status.body).toMatchObject({ id: res.body.id, status: 'completed', counts: { targeted: 1, sent: 1 } });
   });
 
+  test('when the client waiting with ?wait=true hangs up, then the send still completes', async () => {
+    const token = deviceToken();
+    await register(token, 'hang-up');
+    ctx.apns.script(token, { delayMs: 400, answer: { status: 200 } });
+    await expect(send(notification({ users: ['hang-up'] })).timeout(100)).rejects.toThrow(/timeout/i);
+    const [latest] = (await ctx.service.context.notifications.list({ limit: 1 })).items;
+    expect(latest.target).toEqual({ users: ['hang-up'] });
+    await ctx.service.context.queue.settled(latest.id);
+    expect(await ctx.service.context.notifications.counts(latest)).toMatchObject({ sent: 1, pending: 0 });
+  });
+
   test.each(['BadDeviceToken', 'DeviceTokenNotForTopic'])('when APNs answers 400 %s, then the device is removed', async (reason) => {
     const token = deviceToken();
     await register(token);
