@@ -47,8 +47,10 @@ export function createApp(context: AppContext): Express {
       metricsGuard: config.metricsAuth === 'api-key' ? apiKey : undefined,
     }),
   );
+  // The document depends only on the configuration: built once, not per request.
+  const openApi = openApiDocument(context.website.websitePushID);
   app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument(context.website.websitePushID));
+    res.json(openApi);
   });
   app.use(
     '/api/v1',

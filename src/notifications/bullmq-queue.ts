@@ -33,7 +33,6 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
   const connection = new IORedis(queueOptions.url, { maxRetriesPerRequest: null });
   const queue = new Queue<JobData>(queueOptions.name, { connection });
   const controller = new AbortController();
-  let stopped = false;
   let stopping: Promise<void> | undefined;
 
   const addBatch = async (id: string, range: DeliveryRange) => {
@@ -83,7 +82,7 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
       // The work may run on another machine: the database says when it has ended.
       for (;;) {
         const notification = await deps.notifications.get(id);
-        if (!notification || notification.status === 'completed' || notification.status === 'failed' || stopped || signal?.aborted) return;
+        if (!notification || notification.status === 'completed' || notification.status === 'failed' || controller.signal.aborted || signal?.aborted) return;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
@@ -100,7 +99,6 @@ export function createBullQueue(deps: SenderDeps, options: SenderOptions, queueO
     stop() {
       // Idempotent: the server's shutdown and closeContext may both ask.
       stopping ??= (async () => {
-        stopped = true;
         controller.abort();
         await worker?.close();
         await queue.close();

@@ -30,6 +30,8 @@ export interface StoredNotification extends NotificationInput {
 }
 
 export type OutcomeCounts = Record<Outcome, number>;
+/** How many deliveries got each final outcome. */
+export type FinalCounts = Record<Exclude<Outcome, 'pending'>, number>;
 
 export interface Delivery {
   id: number;
@@ -144,7 +146,7 @@ export interface NotificationRepository {
    * Writes many outcomes of one notification with a few statements; a delivery that already has an
    * outcome keeps it. Returns how many deliveries each outcome actually changed.
    */
-  recordOutcomes(records: OutcomeRecord[], now: number): Promise<Record<Exclude<Outcome, 'pending'>, number>>;
+  recordOutcomes(records: OutcomeRecord[], now: number): Promise<FinalCounts>;
   /** Notes why the send stopped (credentials); every sender of it stops taking devices. */
   stop(id: string, error: string): Promise<void>;
   /** The reason a send was stopped, if it was. */
@@ -167,7 +169,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     return query;
   };
   /** Adds to the counters in the same transaction as the outcomes, so they never disagree. */
-  const addCounts = async (trx: Knex, id: string, added: Record<Exclude<Outcome, 'pending'>, number>) => {
+  const addCounts = async (trx: Knex, id: string, added: FinalCounts) => {
     if (added.sent + added.failed + added.removed === 0) return;
     await trx('notifications')
       .where({ id })
@@ -280,7 +282,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return (rows as DeliveryRow[]).map(toDelivery);
     },
     async recordOutcomes(records, now) {
-      const added: Record<Exclude<Outcome, 'pending'>, number> = { sent: 0, failed: 0, removed: 0 };
+      const added: FinalCounts = { sent: 0, failed: 0, removed: 0 };
       if (records.length === 0) return added;
       const notificationId = records[0].notificationId;
       // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome.
