@@ -21,7 +21,9 @@ export interface Child {
 
 /** Starts a compiled script (path under dist/) and waits for its output to match `ready`. Output is discarded after that. */
 export function start(script: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', script), ...args], {
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every child: a way to profile them.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', script), ...args], {
     env: { ...process.env, ...env },
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
