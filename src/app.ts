@@ -9,7 +9,10 @@ import { openApiDocument } from './http/openapi';
 import { requestLog } from './http/request-log';
 import { logAdminRouter } from './logs/admin-routes';
 import { notificationRouter } from './notifications/routes';
+import { clickRouter } from './clicks/routes';
 import { safariRouter } from './safari/routes';
+import { sdkRouter } from './sdk/routes';
+import { webPushRouter } from './webpush/routes';
 
 /** The express app, not listening: `start()` owns the process, tests use the app directly. */
 export function createApp(context: AppContext): Express {
@@ -38,6 +41,25 @@ export function createApp(context: AppContext): Express {
       rateLimitPerMinute: config.rateLimitPerMinute,
     }),
   );
+  app.use(
+    sdkRouter({ serviceUrl: context.website.webServiceURL, websitePushId: context.website.websitePushID, vapidPublicKey: context.vapid.publicKey, icon: context.icon }),
+  );
+  // Mounted even with CLICK_TRACKING off, so links already sent keep working.
+  app.use(clickRouter({ clickRefs: context.clickRefs, notifications: context.notifications, urlFormatString: context.website.urlFormatString, metrics: context.metrics }));
+  // The page-facing part of /api/v1 is public (CORS to the site's origins); the rest needs an API key.
+  app.use(
+    '/api/v1',
+    webPushRouter({
+      websitePushID: context.website.websitePushID,
+      allowedOrigins: context.website.allowedDomains,
+      vapidPublicKey: context.vapid.publicKey,
+      endpointHosts: config.webPush.endpointHosts,
+      userInfoSecret: config.userInfoSecret,
+      devices: context.devices,
+      metrics: context.metrics,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+    }),
+  );
   const apiKey = requireApiKey(context.apiKeys);
   app.use(
     operationsRouter({
@@ -57,7 +79,12 @@ export function createApp(context: AppContext): Express {
     apiKey,
     logAdminRouter(context.logs),
     deviceAdminRouter(context.devices),
-    notificationRouter({ notifications: context.notifications, queue: context.queue, urlFormatString: context.website.urlFormatString }),
+    notificationRouter({
+      notifications: context.notifications,
+      queue: context.queue,
+      urlFormatString: context.website.urlFormatString,
+      links: { clickTracking: config.clickTracking, serviceUrl: context.website.webServiceURL },
+    }),
   );
 
   app.use(notFoundHandler);

@@ -13,7 +13,10 @@ import { createInProcessQueue, type SendQueue } from './notifications/queue';
 import { createNotificationRepository, type NotificationRepository } from './notifications/repository';
 import { createAuthTokens, type AuthTokens } from './safari/auth-token';
 import { createPackageBuilder, createPackageSource, type PackageSource } from './safari/package-builder';
-import { loadRawPackage, type WebsiteTemplate } from './safari/raw-package';
+import { createClickRefs, type ClickRefs } from './clicks/click-ref';
+import { loadRawPackage, type RawPackage, type WebsiteTemplate } from './safari/raw-package';
+import { createWebPushClient, type WebPushClient } from './webpush/client';
+import { resolveVapidKeys, type VapidKeys } from './webpush/vapid-keys';
 
 /** Everything the routes need, built once at start-up. */
 export interface AppContext {
@@ -21,6 +24,8 @@ export interface AppContext {
   logger: Logger;
   db: Db;
   website: WebsiteTemplate;
+  /** The package's 256×256 icon (icon_128x128@2x.png): the default Web Push icon. */
+  icon: Buffer;
   identity: SigningIdentity;
   packages: PackageSource;
   authTokens: AuthTokens;
@@ -29,6 +34,10 @@ export interface AppContext {
   logs: LogRepository;
   notifications: NotificationRepository;
   apns: ApnsClient;
+  webPush: WebPushClient;
+  vapid: VapidKeys;
+  /** Signs and checks click links (always; sends only use them when CLICK_TRACKING is on). */
+  clickRefs: ClickRefs;
   queue: SendQueue;
   metrics: Metrics;
   /** Set when shutdown begins: /readyz answers 503 from then on. */
@@ -49,6 +58,8 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
       : loadConfiguredIdentity(config.signing);
   validateIdentity(identity, pushId, logger);
   const secrets = resolveSecrets(config.dataDir, config, logger);
+  const vapid = resolveVapidKeys(config, logger);
+  const clickRefs = createClickRefs(secrets.authTokenSecrets);
 
   const apns = createApnsClient(config.apns, identity);
   const authTokens = createAuthTokens(secrets.authTokenSecrets, pushId);
@@ -69,14 +80,18 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const devices = createDeviceRepository(db);
   const notifications = createNotificationRepository(db, pushId);
   const metrics = createMetrics();
-  const senderDeps = { apns, notifications, devices, logger, metrics };
+  const webPush = createWebPushClient(vapid, { concurrency: config.webPush.concurrency, timeoutMs: config.apns.requestTimeoutMs });
+  const senderDeps = { apns, webPush, clickRefs: config.clickTracking ? clickRefs : undefined, notifications, devices, logger, metrics };
   const senderOptions = {
     topic: pushId,
     maxAttempts: config.apns.maxAttempts,
     retryBaseMs: config.apns.retryBaseMs,
     pageSize: config.queue.pageSize,
     // Room for devices waiting out a retry delay beside the ones whose requests are in flight.
-    concurrency: 2 * config.apns.connections * config.apns.streamsPerConnection,
+    concurrency: { safari: 2 * config.apns.connections * config.apns.streamsPerConnection, webpush: 2 * config.webPush.concurrency },
+    urlFormatString: raw.website.urlFormatString,
+    serviceUrl: raw.website.webServiceURL,
+    webPushTtlSeconds: config.webPush.ttlSeconds,
   };
   const queue = config.queue.url
     ? createBullQueue(
@@ -98,18 +113,30 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     logger,
     db,
     website: raw.website,
+    icon: (raw.icons.find((entry) => entry.name.endsWith('icon_128x128@2x.png')) ?? raw.icons[raw.icons.length - 1]).data,
     identity,
-    packages: createPackageSource(createPackageBuilder(raw, identity), (userId) => authTokens.mint(userId), config.packageCache),
+    packages: createPackageSource(createPackageBuilder(config.clickTracking ? withClickTracking(raw) : raw, identity), (userId) => authTokens.mint(userId), config.packageCache),
     authTokens,
     apiKeys: secrets.apiKeys,
     devices,
     logs: createLogRepository(db),
     notifications,
     apns,
+    webPush,
+    vapid,
+    clickRefs,
     queue,
     metrics,
     state: { shuttingDown: false },
   };
+}
+
+/**
+ * With click tracking, Safari opens this service's click endpoint, which counts the click and
+ * redirects to the site's own urlFormatString; the one `%@` is a signed reference (click-ref.ts).
+ */
+function withClickTracking(raw: RawPackage): RawPackage {
+  return { ...raw, website: { ...raw.website, urlFormatString: `${raw.website.webServiceURL}/click/%@` } };
 }
 
 /** Releases what createContext opened. */

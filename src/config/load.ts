@@ -49,6 +49,14 @@ export interface Config {
   packageCache: { size: number; ttlMs: number };
   /** Where send work runs; `url` undefined = in this process. */
   queue: { url?: string; name: string; workerInApi: boolean; concurrency: number; lockMs: number; pageSize: number };
+  /** Web Push; `vapid` undefined = generate development keys in `dataDir`. */
+  webPush: {
+    vapid?: { publicKey: string; privateKey: string; subject: string };
+    endpointHosts: string[];
+    concurrency: number;
+    ttlSeconds: number;
+  };
+  clickTracking: boolean;
   rateLimitPerMinute: number;
   trustProxy: boolean | number | string;
   metricsAuth: 'none' | 'api-key';
@@ -90,6 +98,14 @@ function apnsAuth(env: ConfigInput): ApnsAuth {
   if (given === 0) return { kind: 'certificate' };
   if (given < 3) throw new ConfigError('APNS_KEY_FILE, APNS_KEY_ID and APNS_TEAM_ID go together: set all three for token auth, or none for certificate auth');
   return { kind: 'token', keyFile: APNS_KEY_FILE as string, keyId: APNS_KEY_ID as string, teamId: APNS_TEAM_ID as string };
+}
+
+function vapidKeys(env: ConfigInput): Config['webPush']['vapid'] {
+  const { VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT } = env;
+  const given = [VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT].filter(Boolean).length;
+  if (given === 0) return undefined;
+  if (given < 3) throw new ConfigError('VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT go together: set all three, or none for development keys');
+  return { publicKey: VAPID_PUBLIC_KEY as string, privateKey: VAPID_PRIVATE_KEY as string, subject: VAPID_SUBJECT as string };
 }
 
 /** `true`/`false`, a hop count, or the address list express understands. */
@@ -144,6 +160,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       lockMs: env.QUEUE_LOCK_MS,
       pageSize: env.SEND_PAGE_SIZE,
     },
+    webPush: {
+      vapid: vapidKeys(env),
+      endpointHosts: env.WEBPUSH_ENDPOINT_HOSTS,
+      concurrency: env.WEBPUSH_CONCURRENCY,
+      ttlSeconds: env.WEBPUSH_TTL_SECONDS,
+    },
+    clickTracking: env.CLICK_TRACKING === 'true',
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     trustProxy: trustProxy(env.TRUST_PROXY),
     metricsAuth: env.METRICS_AUTH,

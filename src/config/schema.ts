@@ -99,6 +99,17 @@ export const configSchema = z.object({
   SEND_PAGE_SIZE: z.coerce.number().int().min(10).max(100_000).default(1000).describe('Devices per page (and per BullMQ batch) when planning a send.'),
   PACKAGE_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(5000).describe('Signed packages of identified users kept in memory (about 6 KB each); 0 turns the cache off.'),
   PACKAGE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400 * 30).default(3600).describe('How long a cached package is served again to the same user.'),
+  VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, 'must be the base64url uncompressed P-256 public key (87 characters)').optional().describe('Web Push: the VAPID public key pages subscribe with. With `VAPID_PRIVATE_KEY` and `VAPID_SUBJECT`; unset, a development pair is generated into `DATA_DIR`.'),
+  VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be the base64url P-256 private key (43 characters)').optional().describe('Web Push: the VAPID private key (secret).'),
+  VAPID_SUBJECT: z.string().regex(/^(mailto:.+|https:\/\/.+)$/, 'must be a mailto: or https: URL').optional().describe('Web Push: how push services reach the operator, `mailto:` or `https:` (RFC 8292).'),
+  WEBPUSH_ENDPOINT_HOSTS: z
+    .string()
+    .default('fcm.googleapis.com,.push.services.mozilla.com,.push.apple.com,.notify.windows.com')
+    .transform((value) => value.split(',').map((item) => item.trim().toLowerCase()).filter((item) => item.length > 0))
+    .describe('Web Push: hosts a subscription endpoint may point at (a leading dot allows subdomains). The service POSTs to endpoints, so anything else is refused.'),
+  WEBPUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: requests to push services in flight at once.'),
+  WEBPUSH_TTL_SECONDS: z.coerce.number().int().min(0).max(2_419_200).default(2_419_200).describe('Web Push: how long push services keep a notification without `expiration` (default and maximum 28 days).'),
+  CLICK_TRACKING: z.enum(['true', 'false']).default('false').describe('`true` sends clicks through this service (`/click/…`), which counts them and redirects to the site\'s URL; Safari\'s package then points `urlFormatString` here.'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log); 0 turns limiting off.'),
   TRUST_PROXY: z
     .string()

@@ -129,6 +129,44 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Web Push subscriptions live beside Safari devices, so one target query and one delivery
+    // table serve both channels. A subscription's `token` is the SHA-256 of its endpoint: unique,
+    // 64 characters like an APNs token, while the endpoint itself can be long.
+    name: '005_web_push_and_clicks',
+    async up(db) {
+      await db.schema.alterTable('devices', (t) => {
+        t.text('endpoint').nullable();
+        t.string('p256dh', 128).nullable();
+        t.string('auth', 64).nullable();
+        t.index(['channel', 'id']);
+      });
+      await db.schema.alterTable('deliveries', (t) => {
+        t.string('channel', 16).notNullable().defaultTo('safari');
+        t.bigInteger('clicked_at').nullable();
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.integer('clicked_count').notNullable().defaultTo(0);
+        t.text('icon').nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropColumn('icon');
+        t.dropColumn('clicked_count');
+      });
+      await db.schema.alterTable('deliveries', (t) => {
+        t.dropColumn('clicked_at');
+        t.dropColumn('channel');
+      });
+      await db.schema.alterTable('devices', (t) => {
+        t.dropIndex(['channel', 'id']);
+        t.dropColumn('auth');
+        t.dropColumn('p256dh');
+        t.dropColumn('endpoint');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

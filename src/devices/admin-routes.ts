@@ -1,16 +1,18 @@
+import { z } from 'zod';
 import { Router } from 'express';
 import { notFound } from '../errors';
 import { iso, pageQuery } from '../http/paging';
 import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import { parseDeviceToken } from './device-token';
-import type { Device, DeviceRepository } from './repository';
+import { CHANNELS, type Channel, type Device, type DeviceRepository } from './repository';
 
-const listQuery = pageQuery.extend({ userId: storedText().min(1).max(255).optional() });
+const listQuery = pageQuery.extend({ userId: storedText().min(1).max(255).optional(), channel: z.enum(CHANNELS as [Channel, ...Channel[]]).optional() });
 
 const present = (device: Device) => ({
   token: device.token,
   channel: device.channel,
+  ...(device.subscription ? { endpoint: device.subscription.endpoint } : {}),
   websitePushId: device.websitePushId,
   userId: device.userId,
   createdAt: iso(device.createdAt),
@@ -21,8 +23,8 @@ const present = (device: Device) => ({
 export function deviceAdminRouter(devices: DeviceRepository): Router {
   const router = Router();
   router.get('/devices', async (req, res) => {
-    const { userId, limit, cursor } = parseInput(listQuery, req.query, 'query');
-    const page = await devices.list({ userId, limit, cursor });
+    const { userId, channel, limit, cursor } = parseInput(listQuery, req.query, 'query');
+    const page = await devices.list({ userId, channel, limit, cursor });
     res.json({ items: page.items.map(present), nextCursor: page.nextCursor });
   });
   router.get('/devices/:token', async (req, res) => {

@@ -33,6 +33,7 @@ const page = (item: string) => ({
   properties: { items: { type: 'array', items: { $ref: `#/components/schemas/${item}` } }, nextCursor: { type: ['string', 'null'] } },
 });
 const bearer = [{ apiKey: [] }];
+const clickRef = pathParam('ref', 'Signed click reference');
 
 export function openApiDocument(websitePushID: string): object {
   return {
@@ -53,7 +54,8 @@ export function openApiDocument(websitePushID: string): object {
           type: 'object',
           properties: {
             token: { type: 'string' },
-            channel: { const: 'safari' },
+            channel: { enum: ['safari', 'webpush'] },
+            endpoint: { type: 'string', description: 'Web Push only: the subscription endpoint (token is its SHA-256)' },
             websitePushId: { type: 'string' },
             userId: { type: ['string', 'null'] },
             createdAt: { type: 'string', format: 'date-time' },
@@ -88,7 +90,9 @@ export function openApiDocument(websitePushID: string): object {
             },
             expiration: { type: 'integer', minimum: 0, description: 'Unix seconds; 0 = deliver once or drop' },
             priority: { enum: [5, 10], default: 10 },
-            collapseId: { type: 'string', description: 'At most 64 bytes' },
+            collapseId: { type: 'string', description: 'At most 64 bytes; Web Push Topic (hashed to 32 characters when longer) and tag' },
+            channels: { type: 'array', items: { enum: ['safari', 'webpush'] }, minItems: 1, description: 'Restricts the target to these channels (default: all)' },
+            icon: { type: 'string', format: 'uri', description: 'Web Push icon (https); default: the package icon at /icon.png' },
           },
         },
         Notification: {
@@ -101,7 +105,7 @@ export function openApiDocument(websitePushID: string): object {
             to: { type: 'object' },
             counts: {
               type: 'object',
-              properties: { targeted: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' }, removed: { type: 'integer' }, pending: { type: 'integer' } },
+              properties: { targeted: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' }, removed: { type: 'integer' }, pending: { type: 'integer' }, clicked: { type: 'integer' } },
             },
             error: { type: ['string', 'null'] },
             createdAt: { type: 'string', format: 'date-time' },
@@ -113,11 +117,31 @@ export function openApiDocument(websitePushID: string): object {
           type: 'object',
           properties: {
             token: { type: 'string' },
+            channel: { enum: ['safari', 'webpush'] },
             outcome: { enum: ['pending', 'sent', 'failed', 'removed'] },
             status: { type: ['integer', 'null'] },
             reason: { type: ['string', 'null'] },
             attempts: { type: 'integer' },
             updatedAt: { type: 'string', format: 'date-time' },
+            clickedAt: { type: ['string', 'null'], format: 'date-time' },
+          },
+        },
+        Subscription: {
+          type: 'object',
+          required: ['subscription'],
+          properties: {
+            subscription: {
+              type: 'object',
+              required: ['endpoint', 'keys'],
+              description: 'PushSubscription.toJSON()',
+              properties: {
+                endpoint: { type: 'string', format: 'uri' },
+                keys: { type: 'object', required: ['p256dh', 'auth'], properties: { p256dh: { type: 'string' }, auth: { type: 'string' } } },
+              },
+            },
+            userId: { type: ['string', 'null'] },
+            signature: { type: 'string', description: 'hex HMAC-SHA256(USER_INFO_SECRET, userId)' },
+            userToken: { type: 'string', description: 'HS256 JWT with sub = user id' },
           },
         },
       },
@@ -172,6 +196,32 @@ export function openApiDocument(websitePushID: string): object {
       },
       '/metrics': { get: { summary: 'Prometheus metrics', tags: ['Operations'], responses: { 200: { description: 'Text exposition format' } } } },
       '/openapi.json': { get: { summary: 'This document', tags: ['Operations'], responses: { 200: { description: 'OpenAPI 3.1' } } } },
+      '/sdk.js': { get: { summary: 'Browser SDK: soft prompt, Web Push or legacy Safari subscription', tags: ['Browser'], responses: { 200: { description: 'JavaScript' } } } },
+      '/sw.js': { get: { summary: 'Service worker code for importScripts() in the site\'s worker', tags: ['Browser'], responses: { 200: { description: 'JavaScript' } } } },
+      '/icon.png': { get: { summary: 'The package icon, default Web Push icon', tags: ['Browser'], responses: { 200: { description: 'PNG' } } } },
+      '/click/{ref}': {
+        get: { summary: 'Safari click: counted, then redirected to the site', tags: ['Browser'], parameters: [clickRef], responses: { 302: { description: 'To the site\'s URL' }, ...errors(400) } },
+        post: { summary: 'Web Push click reported by the service worker', tags: ['Browser'], parameters: [clickRef], responses: { 204: { description: 'Counted' }, ...errors(400) } },
+      },
+      '/api/v1/webpush/public-key': {
+        options: { summary: 'CORS preflight', tags: ['Browser'], responses: { 204: { description: 'Allowed origin' }, ...errors(403) } },
+        get: { summary: 'The VAPID public key (applicationServerKey)', tags: ['Browser'], responses: { 200: { description: 'The key', content: json({ type: 'object', properties: { publicKey: { type: 'string' } } }) }, ...errors(403) } },
+      },
+      '/api/v1/subscriptions': {
+        options: { summary: 'CORS preflight (ALLOWED_DOMAINS)', tags: ['Browser'], responses: { 204: { description: 'Allowed origin' }, ...errors(403) } },
+        post: {
+          summary: 'Store a Web Push subscription (called by the page)',
+          tags: ['Browser'],
+          requestBody: { required: true, content: json({ $ref: '#/components/schemas/Subscription' }) },
+          responses: { 201: { description: 'Stored' }, ...errors(400, 403, 413, 429) },
+        },
+        delete: {
+          summary: 'Remove a Web Push subscription',
+          tags: ['Browser'],
+          requestBody: { required: true, content: json({ type: 'object', required: ['endpoint'], properties: { endpoint: { type: 'string' } } }) },
+          responses: { 204: { description: 'Removed' }, ...errors(400, 403, 404, 429) },
+        },
+      },
       '/api/v1/logs': {
         get: { summary: "Safari's logged errors, newest first", tags: ['Admin'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('SafariLog')) }, ...errors(400, 401) } },
       },
@@ -180,7 +230,7 @@ export function openApiDocument(websitePushID: string): object {
           summary: 'Devices, newest registration first',
           tags: ['Admin'],
           security: bearer,
-          parameters: [...paging, { name: 'userId', in: 'query', schema: { type: 'string' } }],
+          parameters: [...paging, { name: 'userId', in: 'query', schema: { type: 'string' } }, { name: 'channel', in: 'query', schema: { enum: ['safari', 'webpush'] } }],
           responses: { 200: { description: 'A page', content: json(page('Device')) }, ...errors(400, 401) },
         },
       },

@@ -18,8 +18,11 @@ export interface Metrics {
   httpMiddleware: RequestHandler;
   packageServed(version: number): void;
   registration(action: 'register' | 'unregister'): void;
+  subscription(action: 'subscribe' | 'unsubscribe'): void;
+  click(channel: 'safari' | 'webpush'): void;
   safariLogMessages(count: number): void;
   apnsResponse(status: number | null, reason: string | null): void;
+  webPushResponse(status: number | null): void;
   delivery(outcome: 'sent' | 'failed' | 'removed', count?: number): void;
   observeQueue(stats: () => Promise<QueueStats>): void;
 }
@@ -35,12 +38,20 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const packages = new client.Counter({ name: 'push_packages_served_total', help: 'Signed push packages served', labelNames: ['version'], registers: [registry] });
+  const subscriptions = new client.Counter({ name: 'webpush_subscriptions_total', help: 'Web Push subscriptions stored and removed', labelNames: ['action'], registers: [registry] });
+  const clicks = new client.Counter({ name: 'notification_clicks_total', help: 'Notification clicks counted, by channel', labelNames: ['channel'], registers: [registry] });
   const registrations = new client.Counter({ name: 'safari_registrations_total', help: 'Device registrations and unregistrations', labelNames: ['action'], registers: [registry] });
   const logMessages = new client.Counter({ name: 'safari_log_messages_total', help: 'Error messages Safari reported to /log', registers: [registry] });
   const apnsResponses = new client.Counter({
     name: 'apns_responses_total',
     help: 'APNs answers by HTTP status (none = no answer: connection error or timeout) and reason',
     labelNames: ['status', 'reason'],
+    registers: [registry],
+  });
+  const webPushResponses = new client.Counter({
+    name: 'webpush_responses_total',
+    help: 'Push service answers by HTTP status (none = no answer: connection error or timeout)',
+    labelNames: ['status'],
     registers: [registry],
   });
   // Label children looked up once: a send reports every answer, and hashing labels each time shows in profiles.
@@ -79,6 +90,8 @@ export function createMetrics(): Metrics {
     },
     packageServed: (version) => packages.inc({ version: `v${version}` }),
     registration: (action) => registrations.inc({ action }),
+    subscription: (action) => subscriptions.inc({ action }),
+    click: (channel) => clicks.inc({ channel }),
     safariLogMessages: (count) => logMessages.inc(count),
     apnsResponse(status, reason) {
       // Without an answer the reason is a free-text error: label it by kind only, to bound cardinality.
@@ -91,6 +104,7 @@ export function createMetrics(): Metrics {
       }
       child.inc();
     },
+    webPushResponse: (status) => webPushResponses.inc({ status: status === null ? 'none' : String(status) }),
     delivery: (outcome, count = 1) => deliveries.inc({ outcome }, count),
     observeQueue(stats) {
       queueStats = stats;

@@ -1,4 +1,5 @@
 import { placeholderCount } from '../safari/raw-package';
+import { buildWebPushPayload, MAX_WEB_PUSH_PAYLOAD_BYTES } from '../webpush/payload';
 import type { NotificationInput } from './repository';
 
 /** APNs refuses larger payloads with 413 PayloadTooLarge. */
@@ -15,14 +16,20 @@ export function buildSafariPayload(input: Pick<NotificationInput, 'title' | 'bod
  * What APNs or Safari would reject, as messages for a 400: Safari shows nothing when url-args
  * and `%@` counts differ, and APNs refuses payloads over 4096 bytes.
  */
-export function payloadProblems(input: NotificationInput, urlFormatString: string, nowSeconds: number): string[] {
+export function payloadProblems(input: NotificationInput, urlFormatString: string, nowSeconds: number, links: { clickTracking: boolean; serviceUrl: string }): string[] {
   const problems: string[] = [];
   const expected = placeholderCount(urlFormatString);
   if (input.urlArgs.length !== expected) {
     problems.push(`urlArgs has ${input.urlArgs.length} entries but urlFormatString "${urlFormatString}" has ${expected} %@ placeholders`);
   }
-  const size = Buffer.byteLength(JSON.stringify(buildSafariPayload(input)));
+  // With click tracking the url-args become one signed reference that carries them (click-ref.ts): measure the largest.
+  const ref = links.clickTracking ? 'x'.repeat(Math.ceil((JSON.stringify(['0'.repeat(36), Number.MAX_SAFE_INTEGER, input.urlArgs]).length * 4) / 3) + 23) : undefined;
+  const size = Buffer.byteLength(JSON.stringify(buildSafariPayload(ref ? { ...input, urlArgs: [ref] } : input)));
   if (size > MAX_PAYLOAD_BYTES) problems.push(`payload is ${size} bytes, APNs accepts at most ${MAX_PAYLOAD_BYTES}`);
+  const webPushSize = Buffer.byteLength(
+    buildWebPushPayload({ ...input, id: '0'.repeat(36) }, 'x'.repeat(urlFormatString.length + input.urlArgs.reduce((n, arg) => n + encodeURIComponent(arg).length, 0)), `${links.serviceUrl}/icon.png`, ref && `${links.serviceUrl}/click/${ref}`),
+  );
+  if (webPushSize > MAX_WEB_PUSH_PAYLOAD_BYTES) problems.push(`Web Push payload is ${webPushSize} bytes, push services accept at most ${MAX_WEB_PUSH_PAYLOAD_BYTES}`);
   if (input.collapseId !== undefined && Buffer.byteLength(input.collapseId) > 64) problems.push('collapseId must be at most 64 bytes');
   if (input.expiration !== undefined && input.expiration !== 0 && input.expiration < nowSeconds) {
     problems.push('expiration is in the past (use 0 for "deliver once or drop")');

@@ -1,10 +1,12 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { newestFirst, type Page } from '../db/pagination';
+import type { Channel, PushSubscription } from '../devices/repository';
 import { badRequest } from '../errors';
 
 export type NotificationStatus = 'queued' | 'sending' | 'completed' | 'failed';
-export type Target = { tokens: string[] } | { users: string[] } | { all: true };
+/** Who gets a notification; `channels` (default: all) restricts it to Safari or Web Push devices. */
+export type Target = ({ tokens: string[] } | { users: string[] } | { all: true }) & { channels?: Channel[] };
 export type Outcome = 'pending' | 'sent' | 'failed' | 'removed';
 
 /** What a backend asked to send. */
@@ -17,6 +19,8 @@ export interface NotificationInput {
   expiration?: number;
   priority: 5 | 10;
   collapseId?: string;
+  /** Web Push: the icon shown with the notification (Safari uses the package's icon). */
+  icon?: string;
 }
 
 export interface StoredNotification extends NotificationInput {
@@ -29,7 +33,7 @@ export interface StoredNotification extends NotificationInput {
   finishedAt: number | null;
 }
 
-export type OutcomeCounts = Record<Outcome, number>;
+export type OutcomeCounts = Record<Outcome, number> & { clicked: number };
 /** How many deliveries got each final outcome. */
 export type FinalCounts = Record<Exclude<Outcome, 'pending'>, number>;
 
@@ -38,11 +42,15 @@ export interface Delivery {
   deviceId: number | null;
   notificationId: string;
   token: string;
+  channel: Channel;
+  /** Web Push: where and how to send (read from the device when the delivery is handed out). */
+  subscription?: PushSubscription;
   outcome: Outcome;
   status: number | null;
   reason: string | null;
   attempts: number;
   updatedAt: number;
+  clickedAt: number | null;
 }
 
 /** The final word on one delivery. */
@@ -76,6 +84,8 @@ interface NotificationRow {
   sent_count: number;
   failed_count: number;
   removed_count: number;
+  clicked_count: number;
+  icon: string | null;
 }
 
 interface DeliveryRow {
@@ -88,6 +98,11 @@ interface DeliveryRow {
   attempts: number;
   updated_at: number;
   device_id: number | null;
+  channel: Channel;
+  clicked_at: number | null;
+  endpoint?: string | null;
+  p256dh?: string | null;
+  auth?: string | null;
 }
 
 const toNotification = (row: NotificationRow): StoredNotification => ({
@@ -101,6 +116,7 @@ const toNotification = (row: NotificationRow): StoredNotification => ({
   ...(row.expiration !== null ? { expiration: Number(row.expiration) } : {}),
   priority: row.priority as 5 | 10,
   ...(row.collapse_id !== null ? { collapseId: row.collapse_id } : {}),
+  ...(row.icon ? { icon: row.icon } : {}),
   targeted: row.targeted,
   error: row.error,
   createdAt: Number(row.created_at),
@@ -113,11 +129,14 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   deviceId: row.device_id === null ? null : Number(row.device_id),
   notificationId: row.notification_id,
   token: row.token,
+  channel: row.channel,
+  ...(row.endpoint && row.p256dh && row.auth ? { subscription: { endpoint: row.endpoint, keys: { p256dh: row.p256dh, auth: row.auth } } } : {}),
   outcome: row.outcome,
   status: row.status,
   reason: row.reason,
   attempts: row.attempts,
   updatedAt: Number(row.updated_at),
+  clickedAt: row.clicked_at === null || row.clicked_at === undefined ? null : Number(row.clicked_at),
 });
 
 /** A slice of a send: the deliveries of devices with `from < device id <= to`. */
@@ -158,6 +177,11 @@ export interface NotificationRepository {
   finishIfDone(id: string, now: number): Promise<boolean>;
   /** Notifications a restart must pick up again. */
   unfinished(): Promise<string[]>;
+  /**
+   * Counts a click on one delivery of a notification, once per delivery: 'counted', 'repeat' when
+   * it was counted before, 'unknown' when no such delivery exists.
+   */
+  recordClick(notificationId: string, deliveryId: number, now: number): Promise<'counted' | 'repeat' | 'unknown'>;
   deliveries(notificationId: string, request: { limit: number; cursor?: string }): Promise<Page<Delivery>>;
 }
 
@@ -166,6 +190,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     const query = trx('devices').where({ website_push_id: websitePushId });
     if ('tokens' in target) query.whereIn('token', target.tokens);
     else if ('users' in target) query.whereIn('user_id', target.users);
+    if (target.channels) query.whereIn('channel', target.channels);
     return query;
   };
   /** Adds to the counters in the same transaction as the outcomes, so they never disagree. */
@@ -179,6 +204,15 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         removed_count: trx.raw('removed_count + ?', [added.removed]),
       });
   };
+
+  // Web Push deliveries need the subscription's keys, read from the device when handed out (a
+  // subscription that was removed meanwhile has none and ends as failed, not sent blind).
+  const pendingDeliveries = () =>
+    db('deliveries')
+      .leftJoin('devices', function joinWebPushDevice() {
+        this.on('devices.id', '=', 'deliveries.device_id').andOn('deliveries.channel', '=', db.raw('?', ['webpush']));
+      })
+      .select('deliveries.*', 'devices.endpoint', 'devices.p256dh', 'devices.auth');
 
   return {
     async create(input, now) {
@@ -194,6 +228,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         title: input.title,
         body: input.body,
         action: input.action ?? null,
+        icon: input.icon ?? null,
         url_args: JSON.stringify(input.urlArgs),
         target: JSON.stringify(input.target),
         expiration: input.expiration ?? null,
@@ -209,6 +244,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         sent_count: 0,
         failed_count: 0,
         removed_count: 0,
+        clicked_count: 0,
       };
       await db('notifications').insert(row);
       return toNotification(row);
@@ -221,13 +257,14 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return newestFirst<NotificationRow, StoredNotification>(db('notifications').select('*'), 'created_at', request, toNotification, 'uuid');
     },
     async counts(notification) {
-      const row = (await db('notifications').where({ id: notification.id }).first('targeted', 'sent_count', 'failed_count', 'removed_count')) as
-        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count'>
+      const row = (await db('notifications').where({ id: notification.id }).first('targeted', 'sent_count', 'failed_count', 'removed_count', 'clicked_count')) as
+        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'clicked_count'>
         | undefined;
       const sent = Number(row?.sent_count ?? 0);
       const failed = Number(row?.failed_count ?? 0);
       const removed = Number(row?.removed_count ?? 0);
-      return { sent, failed, removed, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed) };
+      const clicked = Number(row?.clicked_count ?? 0);
+      return { sent, failed, removed, clicked, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed) };
     },
     async planNext(id, pageSize, now) {
       return db.transaction(async (trx) => {
@@ -244,9 +281,9 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
           .andWhere('id', '<=', maxId)
           .orderBy('id')
           .limit(pageSize)
-          .select(trx.raw('? as notification_id', [id]), 'id', 'token', trx.raw("'pending' as outcome"), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+          .select(trx.raw('? as notification_id', [id]), 'id', 'token', 'channel', trx.raw("'pending' as outcome"), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
         await trx
-          .into(trx.raw('?? (??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'outcome', 'attempts', 'updated_at']))
+          .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'channel', 'outcome', 'attempts', 'updated_at']))
           .insert(page);
         const [{ last, n }] = (await trx('deliveries')
           .where({ notification_id: id })
@@ -265,19 +302,19 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       });
     },
     async pendingInRange(id, range, afterDeviceId, limit) {
-      const rows = await db<DeliveryRow>('deliveries')
-        .where({ notification_id: id, outcome: 'pending' })
-        .andWhere('device_id', '>', Math.max(range.from, afterDeviceId))
-        .andWhere('device_id', '<=', range.to)
-        .orderBy('device_id')
+      const rows = await pendingDeliveries()
+        .where({ 'deliveries.notification_id': id, 'deliveries.outcome': 'pending' })
+        .andWhere('deliveries.device_id', '>', Math.max(range.from, afterDeviceId))
+        .andWhere('deliveries.device_id', '<=', range.to)
+        .orderBy('deliveries.device_id')
         .limit(limit);
       return (rows as DeliveryRow[]).map(toDelivery);
     },
     async pendingAfter(notificationId, afterId, limit) {
-      const rows = await db<DeliveryRow>('deliveries')
-        .where({ notification_id: notificationId, outcome: 'pending' })
-        .andWhere('id', '>', afterId)
-        .orderBy('id')
+      const rows = await pendingDeliveries()
+        .where({ 'deliveries.notification_id': notificationId, 'deliveries.outcome': 'pending' })
+        .andWhere('deliveries.id', '>', afterId)
+        .orderBy('deliveries.id')
         .limit(limit);
       return (rows as DeliveryRow[]).map(toDelivery);
     },
@@ -328,9 +365,9 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
           const rest = targetQuery(trx, JSON.parse(row.target) as Target)
             .where('id', '>', from)
             .andWhere('id', '<=', maxId)
-            .select(trx.raw('? as notification_id', [id]), 'id', 'token', trx.raw("'failed' as outcome"), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+            .select(trx.raw('? as notification_id', [id]), 'id', 'token', 'channel', trx.raw("'failed' as outcome"), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
           await trx
-            .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'outcome', 'reason', 'attempts', 'updated_at']))
+            .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'channel', 'outcome', 'reason', 'attempts', 'updated_at']))
             .insert(rest);
           const after = await total();
           await trx('notifications').where({ id }).update({ planned_through: maxId, targeted: after });
@@ -363,6 +400,16 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     async unfinished() {
       const rows = await db('notifications').whereIn('status', ['queued', 'sending']).orderBy('created_at').select('id');
       return rows.map((row: { id: string }) => row.id);
+    },
+    async recordClick(notificationId, deliveryId, now) {
+      return db.transaction(async (trx) => {
+        const updated = await trx('deliveries').where({ id: deliveryId, notification_id: notificationId }).whereNull('clicked_at').update({ clicked_at: now });
+        if (updated === 1) {
+          await trx('notifications').where({ id: notificationId }).update({ clicked_count: trx.raw('clicked_count + 1') });
+          return 'counted';
+        }
+        return (await trx('deliveries').where({ id: deliveryId, notification_id: notificationId }).first('id')) ? 'repeat' : 'unknown';
+      });
     },
     async deliveries(notificationId, request) {
       return newestFirst<DeliveryRow, Delivery>(db('deliveries').where({ notification_id: notificationId }).select('*'), 'id', request, toDelivery);

@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { parseDeviceToken } from '../devices/device-token';
+import { CHANNELS, type Channel } from '../devices/repository';
 import { badRequest, notFound } from '../errors';
 import { iso, pageQuery } from '../http/paging';
 import { storedText } from '../http/text';
@@ -27,6 +28,11 @@ const sendSchema = z
     expiration: z.number().int().min(0).optional(),
     priority: z.union([z.literal(5), z.literal(10)]).default(10),
     collapseId: storedText().min(1).optional(),
+    channels: z.array(z.enum(CHANNELS as [Channel, ...Channel[]])).min(1).optional(),
+    icon: z
+      .url({ protocol: /^https$/, error: 'icon must be an https:// URL' })
+      .max(1024)
+      .optional(),
   })
   .strict();
 
@@ -41,7 +47,7 @@ async function summary(notifications: NotificationRepository, notification: Stor
     title: notification.title,
     body: notification.body,
     to: notification.target,
-    counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, pending: counts.pending },
+    counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, pending: counts.pending, clicked: counts.clicked },
     error: notification.error,
     createdAt: iso(notification.createdAt),
     startedAt: notification.startedAt === null ? null : iso(notification.startedAt),
@@ -50,7 +56,12 @@ async function summary(notifications: NotificationRepository, notification: Stor
 }
 
 /** The send API for backend services; mounted behind the API key check. */
-export function notificationRouter(deps: { notifications: NotificationRepository; queue: SendQueue; urlFormatString: string }): Router {
+export function notificationRouter(deps: {
+  notifications: NotificationRepository;
+  queue: SendQueue;
+  urlFormatString: string;
+  links: { clickTracking: boolean; serviceUrl: string };
+}): Router {
   const { notifications, queue } = deps;
   const router = Router();
   const load = async (id: string) => {
@@ -67,12 +78,16 @@ export function notificationRouter(deps: { notifications: NotificationRepository
       body: body.body,
       action: body.action,
       urlArgs: body.urlArgs,
-      target: 'tokens' in body.to ? { tokens: [...new Set(body.to.tokens.map(parseDeviceToken))] } : body.to,
+      target: {
+        ...('tokens' in body.to ? { tokens: [...new Set(body.to.tokens.map(parseDeviceToken))] } : body.to),
+        ...(body.channels ? { channels: [...new Set(body.channels)] } : {}),
+      },
       expiration: body.expiration,
       priority: body.priority,
       collapseId: body.collapseId,
+      icon: body.icon,
     };
-    const problems = payloadProblems(input, deps.urlFormatString, Math.floor(Date.now() / 1000));
+    const problems = payloadProblems(input, deps.urlFormatString, Math.floor(Date.now() / 1000), deps.links);
     if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
     const created = await notifications.create(input, Date.now());
     await queue.enqueue(created.id);
@@ -101,7 +116,16 @@ export function notificationRouter(deps: { notifications: NotificationRepository
     const notification = await load(req.params.id);
     const page = await notifications.deliveries(notification.id, parseInput(pageQuery, req.query, 'query'));
     res.json({
-      items: page.items.map((d) => ({ token: d.token, outcome: d.outcome, status: d.status, reason: d.reason, attempts: d.attempts, updatedAt: iso(d.updatedAt) })),
+      items: page.items.map((d) => ({
+        token: d.token,
+        channel: d.channel,
+        outcome: d.outcome,
+        status: d.status,
+        reason: d.reason,
+        attempts: d.attempts,
+        updatedAt: iso(d.updatedAt),
+        clickedAt: d.clickedAt === null ? null : iso(d.clickedAt),
+      })),
       nextCursor: page.nextCursor,
     });
   });

@@ -1,9 +1,14 @@
-import type { ApnsClient } from '../apns/client';
-import { actionFor } from '../apns/outcomes';
-import type { DeviceRepository } from '../devices/repository';
+import type { ApnsClient, PreparedMessage } from '../apns/client';
+import { actionFor, type Action, type ApnsResult } from '../apns/outcomes';
+import type { ClickRefs } from '../clicks/click-ref';
+import { buildTargetUrl } from '../clicks/target-url';
+import type { Channel, DeviceRepository } from '../devices/repository';
 import type { Logger } from '../logger';
 import { maskToken } from '../logger';
 import type { Metrics } from '../metrics/metrics';
+import type { WebPushClient, WebPushMessage } from '../webpush/client';
+import { webPushActionFor, type WebPushResult } from '../webpush/outcomes';
+import { buildWebPushPayload, topicFor, ttlFor, urgencyFor } from '../webpush/payload';
 import { buildSafariPayload } from './payload';
 import type { Delivery, NotificationRepository, OutcomeRecord, StoredNotification } from './repository';
 
@@ -13,13 +18,22 @@ export interface SenderOptions {
   retryBaseMs: number;
   /** Devices planned, read and handed out per page. */
   pageSize: number;
-  /** Devices being worked on at once (sending or waiting to retry). */
-  concurrency: number;
+  /** Devices of each channel being worked on at once (sending or waiting to retry). */
+  concurrency: Record<Channel, number>;
+  /** The site's own urlFormatString: where a click lands. */
+  urlFormatString: string;
+  /** This service's public URL (webServiceURL): click links and the default Web Push icon live there. */
+  serviceUrl: string;
+  /** Web Push TTL when the notification has no expiration. */
+  webPushTtlSeconds: number;
 }
 
 export interface SenderDeps {
   apns: ApnsClient;
-  metrics: Pick<Metrics, 'apnsResponse' | 'delivery'>;
+  webPush: WebPushClient;
+  /** Set when CLICK_TRACKING is on: every device gets its own signed click link. */
+  clickRefs?: ClickRefs;
+  metrics: Pick<Metrics, 'apnsResponse' | 'webPushResponse' | 'delivery'>;
   notifications: NotificationRepository;
   devices: DeviceRepository;
   logger: Logger;
@@ -31,7 +45,7 @@ export interface SendRun {
   add(deliveries: Delivery[]): Promise<void>;
   /** Waits until every device handed over has its outcome recorded. */
   drain(): Promise<void>;
-  /** True once no more devices should be taken: credentials refused (here or by another worker) or shutdown. */
+  /** True once no more devices should be taken: shutdown. */
   readonly halted: boolean;
 }
 
@@ -64,24 +78,57 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * devices: what is not finished stays pending for the next run.
  */
 export function startSendRun(notification: StoredNotification, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): SendRun {
-  const { apns, notifications, devices, metrics } = deps;
+  const { apns, webPush, notifications, devices, metrics, clickRefs } = deps;
   const log = deps.logger.child({ notificationId: notification.id });
-  const message = apns.prepare({
-    topic: options.topic,
-    payload: buildSafariPayload(notification),
-    expiration: notification.expiration,
-    priority: notification.priority,
-    collapseId: notification.collapseId,
-  });
-  let stopped = false;
+  const safariMessage = (urlArgs: string[]) =>
+    apns.prepare({
+      topic: options.topic,
+      payload: buildSafariPayload({ ...notification, urlArgs }),
+      expiration: notification.expiration,
+      priority: notification.priority,
+      collapseId: notification.collapseId,
+    });
+  // Without click tracking every Safari device gets the same compiled message; with it, its own link.
+  const sharedSafariMessage = clickRefs ? undefined : safariMessage(notification.urlArgs);
+  const refFor = (delivery: Delivery) => clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs: notification.urlArgs });
+  const targetUrl = buildTargetUrl(options.urlFormatString, notification.urlArgs) ?? options.serviceUrl;
+  const webPushBase: Omit<WebPushMessage, 'payload'> = {
+    ttl: ttlFor(notification.expiration, Math.floor(Date.now() / 1000), options.webPushTtlSeconds),
+    urgency: urgencyFor(notification.priority),
+    topic: topicFor(notification.collapseId),
+  };
+  const webPushMessage = (delivery: Delivery): WebPushMessage => {
+    const ref = refFor(delivery);
+    const click = ref === undefined ? undefined : `${options.serviceUrl}/click/${ref}`;
+    return { ...webPushBase, payload: buildWebPushPayload(notification, targetUrl, `${options.serviceUrl}/icon.png`, click) };
+  };
+  const messageFor = (delivery: Delivery): PreparedMessage => sharedSafariMessage ?? safariMessage([refFor(delivery) as string]);
+
+  /** One attempt on the delivery's channel, and what its answer means. */
+  const attempt = async (delivery: Delivery): Promise<{ result: ApnsResult | WebPushResult; action: Action }> => {
+    if (delivery.channel === 'webpush') {
+      if (!delivery.subscription) return { result: { ok: false, status: null, reason: 'Unsubscribed: the subscription was removed before it was sent' }, action: 'fail' };
+      const result = await webPush.send(delivery.subscription, webPushMessage(delivery));
+      metrics.webPushResponse(result.ok ? 201 : result.status);
+      return { result, action: webPushActionFor(result) };
+    }
+    const result = await apns.send(delivery.token, messageFor(delivery));
+    metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
+    return { result, action: actionFor(result) };
+  };
+  // APNs refused our credentials (here or, seen through the database, on another worker): Safari
+  // devices are failed as not sent from then on; Web Push goes on.
+  let stopped: string | undefined;
   let lastStopCheck = 0;
   // Devices in progress, and the one waiter (add or drain) to wake when one finishes. A counter, not
   // Promise.race over the in-flight set: racing N promises per device costs O(N) reactions each time.
   let active = 0;
+  const activeIn: Record<Channel, number> = { safari: 0, webpush: 0 };
   let wake: (() => void) | undefined;
   const slotFreed = () => new Promise<void>((resolve) => (wake = resolve));
-  const settle = () => {
+  const settle = (channel: Channel) => {
     active--;
+    activeIn[channel]--;
     const waiter = wake;
     wake = undefined;
     waiter?.();
@@ -110,45 +157,49 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
 
   const noteStop = async (status: number | null, reason: string) => {
     if (stopped) return;
-    stopped = true;
     const error = `APNs refused the credentials (${status} ${reason}): fix the APNs key or certificate; no device was removed`;
+    stopped = error;
     log.error({ status, reason }, error);
     await notifications.stop(notification.id, error);
   };
 
   const deliver = async (delivery: Delivery): Promise<OutcomeRecord | undefined> => {
-    for (let attempt = delivery.attempts + 1; ; attempt++) {
-      // A stopped send leaves the device pending: the orchestrator fails all such devices at once.
-      if (stopped || signal.aborted) return undefined;
-      const result = await apns.send(delivery.token, message);
-      metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
-      const record = (outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
-        notificationId: notification.id,
-        deliveryId: delivery.id,
-        outcome,
-        status,
-        reason,
-        attempts: attempt,
-      });
-      if (result.ok) return record('sent', 200, null);
-      switch (actionFor(result)) {
+    const record = (attempts: number, outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
+      notificationId: notification.id,
+      deliveryId: delivery.id,
+      outcome,
+      status,
+      reason,
+      attempts,
+    });
+    for (let attemptNo = delivery.attempts + 1; ; attemptNo++) {
+      // After a shutdown the device stays pending for the next run.
+      if (signal.aborted) return undefined;
+      if (stopped && delivery.channel === 'safari') return record(attemptNo - 1, 'failed', null, `NotSent: ${stopped.slice(0, 200)}`);
+      const { result, action } = await attempt(delivery);
+      if (result.ok) return record(attemptNo, 'sent', delivery.channel === 'webpush' ? 201 : 200, null);
+      switch (action) {
         case 'remove':
           await devices.removeToken(delivery.token);
-          return record('removed', result.status, result.reason);
+          return record(attemptNo, 'removed', result.status, result.reason);
         case 'remove-unless-reregistered': {
-          const removal = await devices.removeUnlessRegisteredAfter(delivery.token, result.timestamp ?? Date.now());
-          return removal === 'kept' ? record('failed', result.status, `${result.reason} (kept: registered again after APNs' timestamp)`) : record('removed', result.status, result.reason);
+          const removal = await devices.removeUnlessRegisteredAfter(delivery.token, ('timestamp' in result ? result.timestamp : undefined) ?? Date.now());
+          return removal === 'kept'
+            ? record(attemptNo, 'failed', result.status, `${result.reason} (kept: registered again after APNs' timestamp)`)
+            : record(attemptNo, 'removed', result.status, result.reason);
         }
         case 'stop':
           await noteStop(result.status, result.reason);
-          return record('failed', result.status, result.reason);
-        case 'retry':
-          if (attempt >= options.maxAttempts) return record('failed', result.status, result.reason);
-          log.debug({ token: maskToken(delivery.token), attempt, status: result.status, reason: result.reason }, 'APNs transient failure, retrying');
-          await sleep(retryDelay(attempt, options.retryBaseMs), signal);
+          return record(attemptNo, 'failed', result.status, result.reason);
+        case 'retry': {
+          if (attemptNo >= options.maxAttempts) return record(attemptNo, 'failed', result.status, result.reason);
+          log.debug({ token: maskToken(delivery.token), channel: delivery.channel, attempt: attemptNo, status: result.status, reason: result.reason }, 'Transient failure, retrying');
+          const asked = 'retryAfterMs' in result ? result.retryAfterMs ?? 0 : 0;
+          await sleep(Math.min(MAX_RETRY_DELAY_MS, Math.max(asked, retryDelay(attemptNo, options.retryBaseMs))), signal);
           break;
+        }
         default:
-          return record('failed', result.status, result.reason);
+          return record(attemptNo, 'failed', result.status, result.reason);
       }
     }
   };
@@ -158,30 +209,31 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     if (stopped || Date.now() - lastStopCheck < STOP_CHECK_MS) return undefined;
     lastStopCheck = Date.now();
     return notifications.stopReason(notification.id).then((reason) => {
-      if (reason) stopped = true;
+      if (reason) stopped = reason;
     });
   };
 
   return {
     get halted() {
-      return stopped || signal.aborted;
+      return signal.aborted;
     },
     async add(deliveries) {
       for (const delivery of deliveries) {
         const checking = checkStopped();
         if (checking) await checking;
-        if (stopped || signal.aborted) return;
-        while (active >= options.concurrency) await slotFreed();
+        if (signal.aborted) return;
+        while (activeIn[delivery.channel] >= options.concurrency[delivery.channel]) await slotFreed();
         active++;
+        activeIn[delivery.channel]++;
         void deliver(delivery).then(
           (record) => {
-            settle();
+            settle(delivery.channel);
             if (!record) return;
             buffer.push(record);
             if (buffer.length >= FLUSH_EVERY) void flush();
           },
           (error: unknown) => {
-            settle();
+            settle(delivery.channel);
             // The device stays pending (a later run or the next start sends it); the send goes on.
             log.error({ err: error, token: maskToken(delivery.token) }, 'Delivery failed unexpectedly');
           },

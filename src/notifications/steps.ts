@@ -60,7 +60,7 @@ export async function planSend(
   const notification = await deps.notifications.get(id);
   if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
   await deps.notifications.markSending(id, Date.now());
-  while (!(await deps.notifications.stopReason(id))) {
+  for (;;) {
     const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
     if (!range) break;
     await enqueue.batch(range);

@@ -1,0 +1,42 @@
+import crypto from 'node:crypto';
+
+/** What a click link carries: which delivery was clicked and the site's url-args for the redirect. */
+export interface ClickRef {
+  notificationId: string;
+  deliveryId: number;
+  urlArgs: string[];
+}
+
+export interface ClickRefs {
+  /** A URL-safe reference: the data and a MAC, so a link cannot be forged or pointed elsewhere. */
+  sign(ref: ClickRef): string;
+  /** The data of a valid reference, or undefined. Every configured secret is tried (rotation). */
+  verify(value: string): ClickRef | undefined;
+}
+
+const MAC_CHARS = 22; // 128 bits of HMAC-SHA256, base64url
+
+/** Click references signed with keys derived from AUTH_TOKEN_SECRET (the first one signs). */
+export function createClickRefs(secrets: readonly string[]): ClickRefs {
+  const keys = secrets.map((secret) => crypto.createHmac('sha256', secret).update('safari-push click reference').digest());
+  const mac = (key: Buffer, data: string) => crypto.createHmac('sha256', key).update(data).digest('base64url').slice(0, MAC_CHARS);
+  return {
+    sign({ notificationId, deliveryId, urlArgs }) {
+      const data = Buffer.from(JSON.stringify([notificationId, deliveryId, urlArgs])).toString('base64url');
+      return `${data}.${mac(keys[0], data)}`;
+    },
+    verify(value) {
+      const [data, given, extra] = value.split('.');
+      if (!data || !given || extra !== undefined || given.length !== MAC_CHARS) return undefined;
+      const valid = keys.some((key) => crypto.timingSafeEqual(Buffer.from(mac(key, data)), Buffer.from(given)));
+      if (!valid) return undefined;
+      try {
+        const [notificationId, deliveryId, urlArgs] = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as [unknown, unknown, unknown];
+        if (typeof notificationId !== 'string' || !Number.isSafeInteger(deliveryId) || !Array.isArray(urlArgs) || !urlArgs.every((a) => typeof a === 'string')) return undefined;
+        return { notificationId, deliveryId: deliveryId as number, urlArgs: urlArgs as string[] };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

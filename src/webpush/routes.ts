@@ -1,0 +1,104 @@
+import crypto from 'node:crypto';
+import express, { Router } from 'express';
+import { z } from 'zod';
+import type { DeviceRepository, PushSubscription } from '../devices/repository';
+import { badRequest, notFound } from '../errors';
+import { siteCors } from '../http/cors';
+import { perMinuteLimit } from '../http/rate-limit';
+import { storedText } from '../http/text';
+import { parseInput } from '../http/validate';
+import type { Metrics } from '../metrics/metrics';
+import { verifiedUserId } from '../safari/user-identity';
+
+export interface WebPushRouteDeps {
+  websitePushID: string;
+  allowedOrigins: readonly string[];
+  vapidPublicKey: string;
+  /** WEBPUSH_ENDPOINT_HOSTS: a leading dot allows every subdomain. */
+  endpointHosts: readonly string[];
+  userInfoSecret?: string;
+  devices: DeviceRepository;
+  metrics: Pick<Metrics, 'subscription'>;
+  rateLimitPerMinute: number;
+}
+
+const base64url = (bytes: number, what: string) =>
+  z.string().refine((value) => /^[A-Za-z0-9_-]+={0,2}$/.test(value) && Buffer.from(value, 'base64url').length === bytes, `${what} must be ${bytes} bytes, base64url-encoded`);
+
+const subscriptionSchema = z.object({
+  endpoint: z.url({ protocol: /^https$/, error: 'endpoint must be an https:// URL' }).max(2048),
+  expirationTime: z.number().nullable().optional(),
+  keys: z.object({
+    p256dh: base64url(65, 'keys.p256dh').refine(isP256Point, 'keys.p256dh is not a point on P-256'),
+    auth: base64url(16, 'keys.auth'),
+  }),
+});
+
+const subscribeSchema = z.object({
+  subscription: subscriptionSchema,
+  userId: storedText().min(1).max(255).nullable().optional(),
+  signature: z.string().max(128).optional(),
+  userToken: z.string().max(4096).optional(),
+});
+
+const unsubscribeSchema = z.object({ endpoint: z.string().min(1).max(2048) });
+
+function isP256Point(value: string): boolean {
+  try {
+    crypto.ECDH.convertKey(Buffer.from(value, 'base64url'), 'prime256v1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The endpoint in canonical form (no padding in keys either), so one subscription is stored once. */
+function canonical(subscription: z.infer<typeof subscriptionSchema>): PushSubscription {
+  const key = (value: string) => Buffer.from(value, 'base64url').toString('base64url');
+  return { endpoint: new URL(subscription.endpoint).toString(), keys: { p256dh: key(subscription.keys.p256dh), auth: key(subscription.keys.auth) } };
+}
+
+/**
+ * The Web Push endpoints a site's pages call (public, CORS limited to the site's origins): the
+ * VAPID public key, and storing or removing a subscription.
+ */
+export function webPushRouter(deps: WebPushRouteDeps): Router {
+  const router = Router();
+  const hostAllowed = (endpoint: string) => {
+    const host = new URL(endpoint).hostname.toLowerCase();
+    return deps.endpointHosts.some((allowed) => (allowed.startsWith('.') ? host.endsWith(allowed) && host.length > allowed.length : host === allowed));
+  };
+  const cors = siteCors(deps.allowedOrigins, ['GET', 'POST', 'DELETE']);
+  const limit = perMinuteLimit(deps.rateLimitPerMinute);
+
+  router.options('/webpush/public-key', cors);
+  router.get('/webpush/public-key', cors, (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json({ publicKey: deps.vapidPublicKey });
+  });
+
+  router.options('/subscriptions', cors);
+  router.post('/subscriptions', cors, ...limit, express.json({ limit: '8kb' }), async (req, res) => {
+    const body = parseInput(subscribeSchema, req.body, 'subscription');
+    const subscription = canonical(body.subscription);
+    if (!hostAllowed(subscription.endpoint)) {
+      throw badRequest(`endpoint host ${new URL(subscription.endpoint).hostname} is not a known push service (WEBPUSH_ENDPOINT_HOSTS)`, 'endpoint_not_allowed');
+    }
+    const userId = verifiedUserId(body, deps.userInfoSecret);
+    const device = await deps.devices.subscribe({ subscription, websitePushId: deps.websitePushID, userId, now: Date.now() });
+    deps.metrics.subscription('subscribe');
+    res.status(201).json({ token: device.token, channel: device.channel, userId: device.userId });
+  });
+  router.delete('/subscriptions', cors, ...limit, express.json({ limit: '8kb' }), async (req, res) => {
+    const { endpoint } = parseInput(unsubscribeSchema, req.body, 'body');
+    let canonicalEndpoint: string;
+    try {
+      canonicalEndpoint = new URL(endpoint).toString();
+    } catch {
+      throw badRequest('endpoint must be a URL', 'invalid_body');
+    }
+    if (!(await deps.devices.unsubscribe(canonicalEndpoint, deps.websitePushID))) throw notFound('No subscription with that endpoint');
+    deps.metrics.subscription('unsubscribe');
+    res.status(204).end();
+  });
+  return router;
+}
