@@ -51,7 +51,7 @@
   }
 
   function urlBase64ToBytes(value) {
-    var padded = (value + '===='.slice((value.length + 3) % 4)).replace(/-/g, '+').replace(/_/g, '/');
+    var padded = (value + '='.repeat((4 - (value.length % 4)) % 4)).replace(/-/g, '+').replace(/_/g, '/');
     var raw = atob(padded);
     var bytes = new Uint8Array(raw.length);
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);

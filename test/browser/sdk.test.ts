@@ -1,0 +1,161 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import request from 'supertest';
+import { httpsOrigin, launchChromium, serveSite } from '../helpers/browser';
+import { createTestDatabase, type TestDatabase } from '../helpers/databases';
+import { API_KEY, buildService, type TestService } from '../helpers/service';
+import { pushStandIn, webPushEnv } from '../helpers/webpush';
+import type { PushStandIn, StandInSubscription } from '../../src/webpush-stand-in/server';
+
+/**
+ * The SDK and service worker in real headless Chromium, on a page of a site served by the test.
+ * The offline machine cannot reach a browser vendor's push service, so only pushManager.subscribe()
+ * is replaced: it returns a subscription of the push service stand-in, which then receives the
+ * real encrypted push; the test hands the decrypted message to the service worker through the
+ * DevTools protocol, as the browser's push service would.
+ */
+describe('browser SDK and service worker in Chromium', () => {
+  let browser: Browser;
+  let push: PushStandIn;
+  let database: TestDatabase;
+  let service: TestService;
+  let api: Awaited<ReturnType<typeof httpsOrigin>>;
+  let site: Awaited<ReturnType<typeof serveSite>>;
+  let standInSubscription: StandInSubscription;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    push = await pushStandIn();
+    standInSubscription = push.subscribe();
+    api = await httpsOrigin();
+    site = await serveSite(() => ({
+      '/': {
+        type: 'text/html',
+        body: `<!doctype html><html><head><title>Example site</title><script src="${api.origin}/sdk.js"></script></head><body><h1>News</h1></body></html>`,
+      },
+      '/push-sw.js': { type: 'text/javascript', body: `importScripts(${JSON.stringify(`${api.origin}/sw.js`)});` },
+    }));
+    database = createTestDatabase('sqlite');
+    service = await buildService(database, { ...webPushEnv, WEB_SERVICE_URL: api.origin, ALLOWED_DOMAINS: site.origin, CLICK_TRACKING: 'true' });
+    api.serve(service.app);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+    await database?.drop();
+    await Promise.all([push?.close(), api?.close(), site?.close()]);
+  });
+
+  async function openSite(context: BrowserContext): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(site.origin + '/');
+    return page;
+  }
+  const init = (page: Page, options: object) => page.evaluate((o) => (window as unknown as { SafariPush: { init(o: object): Promise<string> } }).SafariPush.init(o), options);
+  const prompt = { title: 'Stay in the loop', text: 'Departure changes, as they happen.', allow: 'Yes please', deny: 'Not now' };
+
+  test('when the visitor says "Not now", then the soft prompt (with the configured texts) is not shown again before the interval, and is after it', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await openSite(context);
+      const result = init(page, { prompt, askAgainAfterDays: 3 });
+      const dialog = page.locator('#safari-push-prompt');
+      await dialog.waitFor();
+      expect(await dialog.locator('strong').textContent()).toBe(prompt.title);
+      expect(await dialog.locator('p').textContent()).toBe(prompt.text);
+      expect(await dialog.locator('[data-action=allow]').textContent()).toBe(prompt.allow);
+      await dialog.locator('[data-action=deny]').click();
+      expect(await result).toBe('dismissed');
+      expect(await dialog.count()).toBe(0);
+
+      await page.reload();
+      expect(await init(page, { prompt, askAgainAfterDays: 3 })).toBe('snoozed');
+      expect(await page.locator('#safari-push-prompt').count()).toBe(0);
+
+      // Four days later (the stored answer moved back): the prompt comes again.
+      await page.evaluate(() => localStorage.setItem('safari-push:dismissed-at', String(Date.now() - 4 * 24 * 3600 * 1000)));
+      await page.reload();
+      const again = init(page, { prompt, askAgainAfterDays: 3 });
+      await page.locator('#safari-push-prompt').waitFor();
+      await page.locator('#safari-push-prompt [data-action=deny]').click();
+      expect(await again).toBe('dismissed');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('when the visitor allows, then the service worker is registered, the subscription is stored for the user, a push is shown, and its click is reported', async () => {
+    const context = await browser.newContext();
+    try {
+      await context.addInitScript((subscription) => {
+        // The one replaced call: the push service the browser would ask is not reachable offline.
+        PushManager.prototype.subscribe = async function subscribe() {
+          return { endpoint: subscription.endpoint, toJSON: () => ({ endpoint: subscription.endpoint, expirationTime: null, keys: subscription.keys }) } as unknown as PushSubscription;
+        };
+      }, { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys });
+      const page = await openSite(context);
+      const result = init(page, { prompt, userId: 'web-visitor', serviceWorker: '/push-sw.js' });
+      await page.locator('#safari-push-prompt').waitFor();
+      // The browser's own prompt cannot be answered headless: the permission is granted as a visitor would.
+      await context.grantPermissions(['notifications'], { origin: site.origin });
+      await page.locator('#safari-push-prompt [data-action=allow]').click();
+      expect(await result).toBe('subscribed');
+
+      const stored = (await service.context.devices.list({ channel: 'webpush', limit: 10 })).items;
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({ userId: 'web-visitor', subscription: { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys } });
+      expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.scriptURL)).toBe(`${site.origin}/push-sw.js`);
+
+      // A later visit does not prompt again and refreshes the stored subscription.
+      await page.reload();
+      expect(await init(page, { prompt, userId: 'web-visitor', serviceWorker: '/push-sw.js' })).toBe('already-subscribed');
+
+      const sent = await request(service.app)
+        .post('/api/v1/notifications?wait=true')
+        .set('Authorization', `Bearer ${API_KEY}`)
+        .send({ title: 'Gate change', body: 'A998 now boards at gate 4', urlArgs: ['flights', 'A998'], to: { users: ['web-visitor'] } })
+        .expect(200);
+      expect(sent.body.counts).toMatchObject({ sent: 1 });
+      const [delivered] = await push.waitFor(1);
+
+      const cdp = await context.newCDPSession(page);
+      const registrationId = new Promise<string>((resolve) =>
+        cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+          const found = registrations.find((r: { scopeURL: string; isDeleted: boolean }) => r.scopeURL === `${site.origin}/` && !r.isDeleted);
+          if (found) resolve(found.registrationId);
+        }),
+      );
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.origin, registrationId: await registrationId, data: delivered.payload as string });
+
+      const shown = await page.waitForFunction(async () => {
+        const list = await (await navigator.serviceWorker.ready).getNotifications();
+        return list.length > 0 ? list.map((n) => ({ title: n.title, body: n.body, icon: n.icon, data: n.data })) : undefined;
+      });
+      const notifications = (await shown.jsonValue()) as Array<{ title: string; body: string; icon: string; data: { url: string; click: string } }>;
+      expect(notifications).toHaveLength(1);
+      expect(notifications[0]).toMatchObject({ title: 'Gate change', body: 'A998 now boards at gate 4', icon: `${api.origin}/icon.png`, data: { url: 'https://example.com/flights/?ref=A998' } });
+      expect(notifications[0].data.click.startsWith(`${api.origin}/click/`)).toBe(true);
+
+      // A click, as the browser dispatches it to the worker when the visitor clicks the notification.
+      const [worker] = context.serviceWorkers();
+      await worker.evaluate(async () => {
+        const scope = self as unknown as { registration: ServiceWorkerRegistration; dispatchEvent(e: Event): boolean };
+        const [notification] = await scope.registration.getNotifications();
+        const Click = (self as unknown as { NotificationEvent: new (type: string, init: { notification: Notification }) => Event }).NotificationEvent;
+        try {
+          scope.dispatchEvent(new Click('notificationclick', { notification }));
+        } catch {
+          // waitUntil() refuses untrusted events; the handler has already sent its report.
+        }
+      });
+      let clicked = 0;
+      for (let i = 0; i < 100 && clicked === 0; i++) {
+        clicked = (await request(service.app).get(`/api/v1/notifications/${sent.body.id}`).set('Authorization', `Bearer ${API_KEY}`)).body.counts.clicked;
+        if (clicked === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(clicked).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+});
