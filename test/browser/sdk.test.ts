@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
 import { httpsOrigin, launchChromium, serveSite } from '../helpers/browser';
