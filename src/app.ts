@@ -9,6 +9,7 @@ import { openApiDocument } from './http/openapi';
 import { requestLog } from './http/request-log';
 import { logAdminRouter } from './logs/admin-routes';
 import { notificationRouter } from './notifications/routes';
+import { adminHealthRouter, adminPageRouter } from './admin/routes';
 import { clickRouter } from './clicks/routes';
 import { safariRouter } from './safari/routes';
 import { sdkRouter } from './sdk/routes';
@@ -60,6 +61,7 @@ export function createApp(context: AppContext): Express {
       rateLimitPerMinute: config.rateLimitPerMinute,
     }),
   );
+  app.use(adminPageRouter());
   const apiKey = requireApiKey(context.apiKeys);
   app.use(
     operationsRouter({
@@ -79,6 +81,13 @@ export function createApp(context: AppContext): Express {
     apiKey,
     logAdminRouter(context.logs),
     deviceAdminRouter(context.devices),
+    adminHealthRouter({
+      config,
+      identity: context.identity,
+      vapidPublicKey: context.vapid.publicKey,
+      vapidSubject: context.vapid.subject,
+      notifications: context.notifications,
+    }),
     notificationRouter({
       notifications: context.notifications,
       queue: context.queue,

@@ -27,6 +27,10 @@ export function deviceAdminRouter(devices: DeviceRepository): Router {
     const page = await devices.list({ userId, channel, limit, cursor });
     res.json({ items: page.items.map(present), nextCursor: page.nextCursor });
   });
+  router.get('/devices/totals', async (_req, res) => {
+    const totals = await devices.totals();
+    res.json({ ...totals, all: totals.safari + totals.webpush });
+  });
   router.get('/devices/:token', async (req, res) => {
     const device = await devices.findByToken(parseDeviceToken(req.params.token));
     if (!device) throw notFound('No device with that token');

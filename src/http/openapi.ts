@@ -222,8 +222,35 @@ export function openApiDocument(websitePushID: string): object {
           responses: { 204: { description: 'Removed' }, ...errors(400, 403, 404, 429) },
         },
       },
+      '/admin': { get: { summary: 'Admin console (static page; log in with an API key)', tags: ['Admin'], responses: { 200: { description: 'HTML' } } } },
+      '/admin/{file}': {
+        get: { summary: "The console's script and style", tags: ['Admin'], parameters: [pathParam('file', 'admin.js or admin.css')], responses: { 200: { description: 'Asset' }, 404: { description: 'No such file' } } },
+      },
+      '/api/v1/admin/health': {
+        get: { summary: 'Certificate expiry, last APNs and Web Push answers, settings (no secrets)', tags: ['Admin'], security: bearer, responses: { 200: { description: 'Health' }, ...errors(401) } },
+      },
+      '/api/v1/devices/totals': {
+        get: {
+          summary: 'Devices per channel',
+          tags: ['Admin'],
+          security: bearer,
+          responses: { 200: { description: 'Totals', content: json({ type: 'object', properties: { safari: { type: 'integer' }, webpush: { type: 'integer' }, all: { type: 'integer' } } }) }, ...errors(401) },
+        },
+      },
+      '/api/v1/logs/summary': {
+        get: {
+          summary: 'Distinct Safari log messages with counts, per UTC day',
+          tags: ['Admin'],
+          security: bearer,
+          parameters: [
+            { name: 'days', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 365, default: 30 } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 20 } },
+          ],
+          responses: { 200: { description: 'Summary' }, ...errors(400, 401) },
+        },
+      },
       '/api/v1/logs': {
-        get: { summary: "Safari's logged errors, newest first", tags: ['Admin'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('SafariLog')) }, ...errors(400, 401) } },
+        get: { summary: "Safari's logged errors, newest first", tags: ['Admin'], security: bearer, parameters: [...paging, { name: 'search', in: 'query', description: 'Only messages containing this text', schema: { type: 'string' } }], responses: { 200: { description: 'A page', content: json(page('SafariLog')) }, ...errors(400, 401) } },
       },
       '/api/v1/devices': {
         get: {
@@ -273,7 +300,7 @@ export function openApiDocument(websitePushID: string): object {
           summary: 'One record per targeted device',
           tags: ['Send'],
           security: bearer,
-          parameters: [pathParam('id', 'Notification id'), ...paging],
+          parameters: [pathParam('id', 'Notification id'), ...paging, { name: 'outcome', in: 'query', schema: { enum: ['pending', 'sent', 'failed', 'removed'] } }],
           responses: { 200: { description: 'A page', content: json(page('Delivery')) }, ...errors(400, 401, 404) },
         },
       },

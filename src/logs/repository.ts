@@ -21,9 +21,25 @@ interface LogRow {
 export interface LogRepository {
   /** Stores all messages of one report in one transaction: all or none. */
   add(messages: string[], meta: { clientIp: string | null; userAgent: string | null; now: number }): Promise<void>;
-  /** Newest first. */
-  list(query: { limit: number; cursor?: string }): Promise<Page<SafariLog>>;
+  /** Newest first; `search` keeps messages containing it (case-insensitive). */
+  list(query: { limit: number; cursor?: string; search?: string }): Promise<Page<SafariLog>>;
+  /** The most frequent distinct messages since `since`, with a count per UTC day. */
+  summary(query: { since: number; limit: number }): Promise<MessageSummary[]>;
 }
+
+/** How often one distinct message was logged, in all and per day. */
+export interface MessageSummary {
+  message: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  /** UTC days (YYYY-MM-DD) with at least one report, oldest first. */
+  perDay: Array<{ day: string; count: number }>;
+}
+
+const DAY_MS = 86_400_000;
+/** LIKE treats % and _ as wildcards: a search for them means the characters. */
+const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export function createLogRepository(db: Knex): LogRepository {
   return {
@@ -33,8 +49,34 @@ export function createLogRepository(db: Knex): LogRepository {
         await trx('safari_logs').insert(rows);
       });
     },
+    async summary({ since, limit }) {
+      const top = (await db('safari_logs')
+        .where('created_at', '>=', since)
+        .groupBy('message')
+        .select('message', db.raw('count(*) as n'), db.raw('min(created_at) as first_at'), db.raw('max(created_at) as last_at'))
+        .orderBy([{ column: 'n', order: 'desc' }, { column: 'last_at', order: 'desc' }])
+        .limit(limit)) as Array<{ message: string; n: number; first_at: number; last_at: number }>;
+      if (top.length === 0) return [];
+      const days = (await db('safari_logs')
+        .where('created_at', '>=', since)
+        .whereIn('message', top.map((row) => row.message))
+        .groupBy('message', 'day')
+        .select('message', db.raw('(created_at / ?) as day', [DAY_MS]), db.raw('count(*) as n'))
+        .orderBy('day')) as Array<{ message: string; day: number; n: number }>;
+      return top.map((row) => ({
+        message: row.message,
+        count: Number(row.n),
+        firstAt: Number(row.first_at),
+        lastAt: Number(row.last_at),
+        perDay: days
+          .filter((day) => day.message === row.message)
+          .map((day) => ({ day: new Date(Math.floor(Number(day.day)) * DAY_MS).toISOString().slice(0, 10), count: Number(day.n) })),
+      }));
+    },
     async list(request) {
-      return newestFirst<LogRow, SafariLog>(db('safari_logs').select('*'), 'created_at', request, (row) => ({
+      const query = db('safari_logs').select('*');
+      if (request.search) query.whereRaw("lower(message) like ? escape '\\'", [likePattern(request.search)]);
+      return newestFirst<LogRow, SafariLog>(query, 'created_at', request, (row) => ({
         id: row.id,
         message: row.message,
         clientIp: row.client_ip,

@@ -182,7 +182,9 @@ export interface NotificationRepository {
    * it was counted before, 'unknown' when no such delivery exists.
    */
   recordClick(notificationId: string, deliveryId: number, now: number): Promise<'counted' | 'repeat' | 'unknown'>;
-  deliveries(notificationId: string, request: { limit: number; cursor?: string }): Promise<Page<Delivery>>;
+  deliveries(notificationId: string, request: { limit: number; cursor?: string; outcome?: Outcome }): Promise<Page<Delivery>>;
+  /** The newest recorded answer of each channel: is APNs (or a push service) reachable and accepting us? */
+  lastAnswers(): Promise<Partial<Record<Channel, { at: number; outcome: Outcome; status: number | null; reason: string | null }>>>;
 }
 
 export function createNotificationRepository(db: Knex, websitePushId: string): NotificationRepository {
@@ -412,7 +414,20 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       });
     },
     async deliveries(notificationId, request) {
-      return newestFirst<DeliveryRow, Delivery>(db('deliveries').where({ notification_id: notificationId }).select('*'), 'id', request, toDelivery);
+      const query = db('deliveries').where({ notification_id: notificationId }).select('*');
+      if (request.outcome) query.andWhere({ outcome: request.outcome });
+      return newestFirst<DeliveryRow, Delivery>(query, 'id', request, toDelivery);
+    },
+    async lastAnswers() {
+      const answers: Awaited<ReturnType<NotificationRepository['lastAnswers']>> = {};
+      for (const channel of ['safari', 'webpush'] as const) {
+        // Attempts > 0: an answer (or a failed attempt to reach the service), not a device failed unsent.
+        const row = (await db('deliveries').where({ channel }).whereNot({ outcome: 'pending' }).andWhere('attempts', '>', 0).orderBy('id', 'desc').first('updated_at', 'outcome', 'status', 'reason')) as
+          | Pick<DeliveryRow, 'updated_at' | 'outcome' | 'status' | 'reason'>
+          | undefined;
+        if (row) answers[channel] = { at: Number(row.updated_at), outcome: row.outcome, status: row.status, reason: row.reason };
+      }
+      return answers;
     },
   };
 }

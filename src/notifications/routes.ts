@@ -36,6 +36,8 @@ const sendSchema = z
   })
   .strict();
 
+const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed']).optional() });
+
 const waitQuery = z.object({ wait: z.enum(['true', 'false']).optional() });
 
 /** The API's view of a notification: what was asked, where it stands, and the counts. */
@@ -114,7 +116,7 @@ export function notificationRouter(deps: {
 
   router.get('/notifications/:id/deliveries', async (req, res) => {
     const notification = await load(req.params.id);
-    const page = await notifications.deliveries(notification.id, parseInput(pageQuery, req.query, 'query'));
+    const page = await notifications.deliveries(notification.id, parseInput(deliveriesQuery, req.query, 'query'));
     res.json({
       items: page.items.map((d) => ({
         token: d.token,

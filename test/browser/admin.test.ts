@@ -1,0 +1,144 @@
+/// <reference lib="dom" />
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Browser, Page } from 'playwright-core';
+import request from 'supertest';
+import { deviceToken, useApnsService } from '../helpers/apns';
+import { launchChromium } from '../helpers/browser';
+import { API_KEY, PUSH_ID } from '../helpers/service';
+
+const HOSTILE = '<img src=x onerror="window.__pwned = 1"><b>bold</b><script>window.__pwned = 2</script>';
+
+describe('admin console in Chromium', () => {
+  const ctx = useApnsService('sqlite', { topics: [PUSH_ID], urlArgsCount: 2 });
+  let browser: Browser;
+  let server: Server;
+  let base: string;
+  const aliceToken = deviceToken();
+  const failingToken = deviceToken('fa11');
+  let notificationId: string;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    server = ctx.service.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Safari posts its logs to the public endpoint: anyone can write anything there.
+    await request(ctx.service.app).post('/v2/log').send({ logs: ['Push package signature verification failed', HOSTILE] }).expect(200);
+    await ctx.service.context.devices.register({ token: aliceToken, websitePushId: PUSH_ID, userId: 'alice', now: Date.now() });
+    await ctx.service.context.devices.register({ token: failingToken, websitePushId: PUSH_ID, userId: 'alice', now: Date.now() });
+    ctx.apns.scriptPrefix('fa11', { status: 400, reason: 'BadExpirationDate' });
+    const sent = await request(ctx.service.app)
+      .post('/api/v1/notifications?wait=true')
+      .set('Authorization', `Bearer ${API_KEY}`)
+      .send({ title: 'Gate change', body: 'A998 boards at gate 4', urlArgs: ['a', 'b'], to: { users: ['alice'] } })
+      .expect(200);
+    notificationId = sent.body.id;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  async function logIn(page: Page) {
+    await page.goto(`${base}/admin`);
+    await page.fill('#api-key', API_KEY);
+    await page.click('#login button[type=submit]');
+    await page.locator('.log-row').first().waitFor();
+  }
+
+  test('when a wrong key is typed, then the console says so and shows no data', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${base}/admin`);
+      await page.fill('#api-key', 'not-the-key-0123456789');
+      await page.click('#login button[type=submit]');
+      await page.locator('#login-error').filter({ hasText: 'not valid' }).waitFor();
+      expect(await page.locator('#logs').isHidden()).toBe(true);
+      expect(await page.locator('.log-row').count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('when an admin logs in, then the logged messages show newest first, an HTML message as plain text, and the key stays out of the URL', async () => {
+    const page = await browser.newPage();
+    try {
+      await logIn(page);
+      const messages = await page.locator('.log-message').allTextContents();
+      expect(messages).toContain('Push package signature verification failed');
+      expect(messages).toContain(HOSTILE);
+      expect(await page.locator('#log-rows img, #log-rows b, #log-rows script, #log-summary img').count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(page.url()).toBe(`${base}/admin`);
+      expect(page.url()).not.toContain(API_KEY);
+      expect(await page.evaluate(() => sessionStorage.getItem('safari-push-admin-key'))).toBe(API_KEY);
+
+      await page.fill('#log-query', 'signature');
+      await page.click('#log-search button');
+      await page.waitForFunction(() => document.querySelectorAll('.log-row').length === 1);
+      expect(await page.locator('.log-message').allTextContents()).toEqual(['Push package signature verification failed']);
+      expect(await page.locator('#log-summary').textContent()).toContain('Push package signature verification failed');
+
+      // A reload keeps the session (sessionStorage); logging out forgets the key.
+      await page.reload();
+      await page.locator('.log-row').first().waitFor();
+      await page.click('#logout');
+      expect(await page.evaluate(() => sessionStorage.getItem('safari-push-admin-key'))).toBeNull();
+      expect(await page.locator('#login').isVisible()).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('when an admin looks up a user and a token, then the devices are found, with totals per channel', async () => {
+    const page = await browser.newPage();
+    try {
+      await logIn(page);
+      await page.click('[data-tab=devices]');
+      await page.locator('#device-totals').filter({ hasText: 'Safari devices:' }).waitFor();
+      expect(await page.locator('#device-totals').textContent()).toContain('Web Push subscriptions: 0');
+      await page.fill('#device-query', 'alice');
+      await page.click('#device-lookup button');
+      await page.waitForFunction(() => document.querySelectorAll('.device-row').length >= 1);
+      expect(await page.locator('#device-rows').textContent()).toContain(aliceToken);
+      await page.selectOption('#device-by', 'token');
+      await page.fill('#device-query', aliceToken);
+      await page.click('#device-lookup button');
+      await page.waitForFunction(() => document.querySelectorAll('.device-row').length === 1);
+      expect(await page.locator('.device-row').first().textContent()).toContain('alice');
+      await page.fill('#device-query', 'f'.repeat(64));
+      await page.click('#device-lookup button');
+      await page.locator('#device-message').filter({ hasText: 'No device found' }).waitFor();
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('when an admin opens a notification, then its counts and its failed deliveries with reasons show, and health shows the certificate and APNs', async () => {
+    const page = await browser.newPage();
+    try {
+      await logIn(page);
+      await page.click('[data-tab=notifications]');
+      const row = page.locator('.notification-row', { hasText: 'Gate change' });
+      await row.waitFor();
+      expect(await row.locator('td').allTextContents()).toEqual(expect.arrayContaining(['completed', '2', '1', '0']));
+      await row.locator('button').click();
+      await page.locator('.failed-row').first().waitFor();
+      expect(await page.locator('#detail-summary').textContent()).toContain('targeted 2, sent 1, failed 1, removed 0, clicked 0');
+      const failed = await page.locator('.failed-row td').allTextContents();
+      expect(failed).toEqual(['safari', failingToken, '400', 'BadExpirationDate', '1']);
+      expect(notificationId).toBeTruthy();
+
+      await page.click('[data-tab=health]');
+      await page.locator('#health-list dt').first().waitFor();
+      const health = await page.locator('#health-list').textContent();
+      expect(health).toContain('Website push certificate');
+      expect(health).toMatch(/expires .+ \(\d+ days\)/);
+      expect(health).toContain('DEVELOPMENT certificate');
+      expect(health).toContain('reachable — ');
+    } finally {
+      await page.close();
+    }
+  });
+});
