@@ -39,12 +39,13 @@ export const OUTCOME_TABLE: ReadonlyArray<{ status: number | null | 'other5xx'; 
   { status: null, action: 'retry' },
 ];
 
+/** Whether an answer's status (null = no answer) matches a table row's status; 'other5xx' is any 5xx not listed before it. */
+export function statusMatches(row: number | null | 'other5xx', status: number | null): boolean {
+  return row === 'other5xx' ? status !== null && status >= 500 : row === status;
+}
+
 export function actionFor(result: ApnsResult): Action {
   if (result.ok) return 'sent';
-  const row = OUTCOME_TABLE.find((candidate) => {
-    const statusMatches =
-      candidate.status === 'other5xx' ? result.status !== null && result.status >= 500 : candidate.status === result.status;
-    return statusMatches && (!candidate.reasons || candidate.reasons.includes(result.reason));
-  });
+  const row = OUTCOME_TABLE.find((candidate) => statusMatches(candidate.status, result.status) && (!candidate.reasons || candidate.reasons.includes(result.reason)));
   return row?.action ?? 'fail';
 }

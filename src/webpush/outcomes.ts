@@ -1,4 +1,4 @@
-import type { Action } from '../apns/outcomes';
+import { statusMatches, type Action } from '../apns/outcomes';
 
 /** What a push service answered for one subscription: accepted, or a typed failure. */
 export type WebPushResult = { ok: true } | WebPushFailure;
@@ -29,8 +29,6 @@ export const WEB_PUSH_OUTCOME_TABLE: ReadonlyArray<{ status: number | null | 'ot
 
 export function webPushActionFor(result: WebPushResult): Action {
   if (result.ok) return 'sent';
-  const row = WEB_PUSH_OUTCOME_TABLE.find((candidate) =>
-    candidate.status === 'other5xx' ? result.status !== null && result.status >= 500 : candidate.status === result.status,
-  );
+  const row = WEB_PUSH_OUTCOME_TABLE.find((candidate) => statusMatches(candidate.status, result.status));
   return row?.action ?? 'fail';
 }
