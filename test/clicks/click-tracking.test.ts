@@ -1,12 +1,10 @@
 import request from 'supertest';
 import { buildTargetUrl } from '../../src/clicks/target-url';
-import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
+import { deviceToken } from '../helpers/apns';
+import { BACKENDS } from '../helpers/databases';
 import { fetchPackage } from '../helpers/package';
-import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
-import { pushStandIn, SITE_ORIGIN, webPushEnv } from '../helpers/webpush';
-import type { ApnsStandIn } from '../../src/apns-stand-in/server';
-import type { PushStandIn } from '../../src/webpush-stand-in/server';
+import { API_KEY, PUSH_ID } from '../helpers/service';
+import { SITE_ORIGIN, useBothStandIns } from '../helpers/webpush';
 
 const bearer = `Bearer ${API_KEY}`;
 
@@ -23,73 +21,58 @@ describe('buildTargetUrl', () => {
 });
 
 describe.each(BACKENDS)('click tracking (%s)', (backend) => {
-  const key = createProviderKey();
-  let apns: ApnsStandIn;
-  let push: PushStandIn;
-  let database: TestDatabase;
-  let service: TestService;
-  beforeAll(async () => {
-    // With tracking, Safari's url-args are one signed reference.
-    apns = await standIn({ providerKeys: [key], topics: [PUSH_ID], urlArgsCount: 1 });
-    push = await pushStandIn();
-    database = createTestDatabase(backend);
-    service = await buildService(database, { ...apnsEnv(apns, key), ...webPushEnv, CLICK_TRACKING: 'true' });
-  });
-  afterAll(async () => {
-    await service.close();
-    await database.drop();
-    await Promise.all([apns.close(), push.close()]);
-  });
-  const counts = async (id: string) => (await request(service.app).get(`/api/v1/notifications/${id}`).set('Authorization', bearer).expect(200)).body.counts;
+  // With tracking, Safari's url-args are one signed reference.
+  const ctx = useBothStandIns(backend, 1, { CLICK_TRACKING: 'true' });
+  const counts = async (id: string) => (await request(ctx.service.app).get(`/api/v1/notifications/${id}`).set('Authorization', bearer).expect(200)).body.counts;
 
   test('when tracking is on, then the push package sends Safari clicks to the service', async () => {
-    const { files } = await fetchPackage(service, 'v2', { userId: 'u' });
+    const { files } = await fetchPackage(ctx.service, 'v2', { userId: 'u' });
     expect(JSON.parse(files.get('website.json')!.toString('utf8')).urlFormatString).toBe('https://push.example.com/click/%@');
   });
 
   test('when a Safari notification is clicked, then the click is counted once per device and the browser lands on the site URL', async () => {
     const tokens = [deviceToken(), deviceToken()];
-    for (const token of tokens) await service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'clicker', now: Date.now() });
-    const sent = await request(service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['gate 4', 'A998'], to: { users: ['clicker'] } });
+    for (const token of tokens) await ctx.service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'clicker', now: Date.now() });
+    const sent = await request(ctx.service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['gate 4', 'A998'], to: { users: ['clicker'] } });
     expect(sent.body.counts).toMatchObject({ sent: 2, clicked: 0 });
-    const refs = apns.requests.filter((r) => tokens.includes(r.token)).map((r) => (r.payload as { aps: { 'url-args': string[] } }).aps['url-args']);
+    const refs = ctx.apns.requests.filter((r) => tokens.includes(r.token)).map((r) => (r.payload as { aps: { 'url-args': string[] } }).aps['url-args']);
     expect(refs).toHaveLength(2);
     expect(refs[0][0]).not.toBe(refs[1][0]);
 
-    const click = await request(service.app).get(`/click/${refs[0][0]}`).expect(302);
+    const click = await request(ctx.service.app).get(`/click/${refs[0][0]}`).expect(302);
     expect(click.headers.location).toBe('https://example.com/gate%204/?ref=A998');
-    await request(service.app).get(`/click/${refs[0][0]}`).expect(302);
+    await request(ctx.service.app).get(`/click/${refs[0][0]}`).expect(302);
     expect(await counts(sent.body.id)).toMatchObject({ clicked: 1 });
-    await request(service.app).get(`/click/${refs[1][0]}`).expect(302);
+    await request(ctx.service.app).get(`/click/${refs[1][0]}`).expect(302);
     expect(await counts(sent.body.id)).toMatchObject({ clicked: 2 });
-    const clickedAt = (await request(service.app).get(`/api/v1/notifications/${sent.body.id}/deliveries`).set('Authorization', bearer)).body.items.map((d: { clickedAt: string | null }) => d.clickedAt);
+    const clickedAt = (await request(ctx.service.app).get(`/api/v1/notifications/${sent.body.id}/deliveries`).set('Authorization', bearer)).body.items.map((d: { clickedAt: string | null }) => d.clickedAt);
     expect(clickedAt.every((at: string | null) => typeof at === 'string')).toBe(true);
   });
 
   test('when a click link is forged or altered, then it is refused with 400, nothing is counted and nobody is redirected', async () => {
     const token = deviceToken();
-    await service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'forger', now: Date.now() });
-    const sent = await request(service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['forger'] } });
-    const ref = (apns.requests.find((r) => r.token === token)!.payload as { aps: { 'url-args': string[] } }).aps['url-args'][0];
+    await ctx.service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'forger', now: Date.now() });
+    const sent = await request(ctx.service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['forger'] } });
+    const ref = (ctx.apns.requests.find((r) => r.token === token)!.payload as { aps: { 'url-args': string[] } }).aps['url-args'][0];
     const [data, mac] = ref.split('.');
     const redirected = Buffer.from(JSON.stringify([sent.body.id, 1, ['//evil.com', 'x']])).toString('base64url');
     for (const bad of [`${redirected}.${mac}`, `${data}.${mac.slice(0, -1)}A`, data, 'x', `${data}.${mac}.extra`]) {
-      const res = await request(service.app).get(`/click/${encodeURIComponent(bad)}`).expect(400);
+      const res = await request(ctx.service.app).get(`/click/${encodeURIComponent(bad)}`).expect(400);
       expect(res.headers.location).toBeUndefined();
       expect(res.body.error.code).toBe('invalid_click_ref');
     }
-    await request(service.app).post(`/click/${redirected}.${mac}`).expect(400);
+    await request(ctx.service.app).post(`/click/${redirected}.${mac}`).expect(400);
     expect(await counts(sent.body.id)).toMatchObject({ clicked: 0 });
   });
 
   test('when the service worker reports a Web Push click, then it is counted', async () => {
-    const subscription = push.subscribe();
-    await request(service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId: 'web-clicker' }).expect(201);
-    const sent = await request(service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['web-clicker'] } });
-    const payload = JSON.parse(push.received.find((r) => r.subscriptionId === subscription.id)!.payload as string) as { url: string; click: string };
+    const subscription = ctx.push.subscribe();
+    await request(ctx.service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId: 'web-clicker' }).expect(201);
+    const sent = await request(ctx.service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['web-clicker'] } });
+    const payload = JSON.parse(ctx.push.received.find((r) => r.subscriptionId === subscription.id)!.payload as string) as { url: string; click: string };
     expect(payload.url).toBe('https://example.com/a/?ref=b');
     expect(payload.click).toMatch(/^https:\/\/push\.example\.com\/click\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
-    const res = await request(service.app).post(new URL(payload.click).pathname).expect(204);
+    const res = await request(ctx.service.app).post(new URL(payload.click).pathname).expect(204);
     expect(res.headers['cross-origin-resource-policy']).toBe('cross-origin');
     expect(await counts(sent.body.id)).toMatchObject({ sent: 1, clicked: 1 });
   });

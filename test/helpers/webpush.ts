@@ -1,6 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ApnsStandIn } from '../../src/apns-stand-in/server';
 import { startPushStandIn, type PushStandIn } from '../../src/webpush-stand-in/server';
+import { apnsEnv, createProviderKey, standIn } from './apns';
+import { createTestDatabase, type BackendName, type TestDatabase } from './databases';
+import { buildService, PUSH_ID, type TestService } from './service';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/apns-stand-in');
 
@@ -17,3 +21,39 @@ export const webPushEnv = { WEBPUSH_ENDPOINT_HOSTS: '127.0.0.1' };
 
 /** An origin the packaged website.json allows (ALLOWED_DOMAINS). */
 export const SITE_ORIGIN = 'https://example.com';
+
+/**
+ * An APNs stand-in (token auth), a push service stand-in and a service sending to both, on a fresh
+ * database of `backend`, for the tests of a describe block.
+ */
+export function useBothStandIns(backend: BackendName, urlArgsCount: number, env: Record<string, string> = {}) {
+  const key = createProviderKey();
+  const state: { apns?: ApnsStandIn; push?: PushStandIn; database?: TestDatabase; service?: TestService } = {};
+  beforeAll(async () => {
+    state.apns = await standIn({ providerKeys: [key], topics: [PUSH_ID], urlArgsCount });
+    state.push = await pushStandIn();
+    state.database = createTestDatabase(backend);
+    state.service = await buildService(state.database, { ...apnsEnv(state.apns, key), ...webPushEnv, ...env });
+  });
+  afterAll(async () => {
+    await state.service?.close();
+    await state.database?.drop();
+    await Promise.all([state.apns?.close(), state.push?.close()]);
+  });
+  const get = <K extends keyof typeof state>(name: K): NonNullable<(typeof state)[K]> => {
+    const value = state[name];
+    if (!value) throw new Error(`${name} not started yet`);
+    return value as NonNullable<(typeof state)[K]>;
+  };
+  return {
+    get apns() {
+      return get('apns');
+    },
+    get push() {
+      return get('push');
+    },
+    get service() {
+      return get('service');
+    },
+  };
+}

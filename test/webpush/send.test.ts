@@ -1,57 +1,40 @@
 import request from 'supertest';
 import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
-import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
-import { pushStandIn, SITE_ORIGIN, webPushEnv } from '../helpers/webpush';
-import type { ApnsStandIn } from '../../src/apns-stand-in/server';
-import type { PushStandIn, StandInSubscription } from '../../src/webpush-stand-in/server';
+import { BACKENDS, createTestDatabase } from '../helpers/databases';
+import { API_KEY, buildService, PUSH_ID } from '../helpers/service';
+import { pushStandIn, SITE_ORIGIN, useBothStandIns, webPushEnv } from '../helpers/webpush';
+import type { StandInSubscription } from '../../src/webpush-stand-in/server';
 
 const bearer = `Bearer ${API_KEY}`;
 const URL_ARGS = ['boarding', 'A998'];
 
 describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
-  const key = createProviderKey();
-  let apns: ApnsStandIn;
-  let push: PushStandIn;
-  let database: TestDatabase;
-  let service: TestService;
-  beforeAll(async () => {
-    apns = await standIn({ providerKeys: [key], topics: [PUSH_ID], urlArgsCount: URL_ARGS.length });
-    push = await pushStandIn();
-    database = createTestDatabase(backend);
-    service = await buildService(database, { ...apnsEnv(apns, key), ...webPushEnv });
-  });
-  afterAll(async () => {
-    await service.close();
-    await database.drop();
-    await Promise.all([apns.close(), push.close()]);
-  });
-
+  const ctx = useBothStandIns(backend, URL_ARGS.length);
   const subscribe = async (userId: string): Promise<StandInSubscription> => {
-    const subscription = push.subscribe();
-    await request(service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId }).expect(201);
+    const subscription = ctx.push.subscribe();
+    await request(ctx.service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId }).expect(201);
     return subscription;
   };
-  const send = (body: object) => request(service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send(body);
+  const send = (body: object) => request(ctx.service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send(body);
   const deliveries = async (id: string) =>
-    (await request(service.app).get(`/api/v1/notifications/${id}/deliveries?limit=200`).set('Authorization', bearer).expect(200)).body.items as Array<{
+    (await request(ctx.service.app).get(`/api/v1/notifications/${id}/deliveries?limit=200`).set('Authorization', bearer).expect(200)).body.items as Array<{
       channel: string;
       outcome: string;
       status: number | null;
       reason: string | null;
       attempts: number;
     }>;
-  const received = (subscription: StandInSubscription) => push.received.filter((r) => r.subscriptionId === subscription.id);
+  const received = (subscription: StandInSubscription) => ctx.push.received.filter((r) => r.subscriptionId === subscription.id);
 
   test('when a user has a Safari device and a Web Push subscription, then one send reaches both, and the push service gets the decryptable payload with TTL, urgency and topic', async () => {
     const token = deviceToken();
-    await service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'both', now: Date.now() });
+    await ctx.service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'both', now: Date.now() });
     const subscription = await subscribe('both');
     const expiration = Math.floor(Date.now() / 1000) + 3600;
     const res = await send({ title: 'Flight A998', body: 'Boarding now', urlArgs: URL_ARGS, to: { users: ['both'] }, expiration, priority: 5, collapseId: 'flight-a998' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'completed', counts: { targeted: 2, sent: 2, failed: 0, removed: 0, pending: 0, clicked: 0 } });
-    expect(apns.requests.filter((r) => r.token === token)).toHaveLength(1);
+    expect(ctx.apns.requests.filter((r) => r.token === token)).toHaveLength(1);
     const [push1] = received(subscription);
     expect(push1.status).toBe(201);
     expect(JSON.parse(push1.payload as string)).toEqual({
@@ -66,7 +49,7 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
     expect(push1.ttl).toBeLessThanOrEqual(3600);
     expect(push1.urgency).toBe('normal');
     expect(push1.topic).toBe('flight-a998');
-    expect(push1.vapid).toMatchObject({ publicKey: service.context.vapid.publicKey, audience: push.origin, subject: 'mailto:webmaster@localhost' });
+    expect(push1.vapid).toMatchObject({ publicKey: ctx.service.context.vapid.publicKey, audience: ctx.push.origin, subject: 'mailto:webmaster@localhost' });
     expect((await deliveries(res.body.id)).map((d) => [d.channel, d.outcome, d.status]).sort()).toEqual([
       ['safari', 'sent', 200],
       ['webpush', 'sent', 201],
@@ -75,11 +58,11 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
 
   test('when channels is ["webpush"], then only Web Push subscriptions are sent to', async () => {
     const token = deviceToken();
-    await service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'only-web', now: Date.now() });
+    await ctx.service.context.devices.register({ token, websitePushId: PUSH_ID, userId: 'only-web', now: Date.now() });
     const subscription = await subscribe('only-web');
     const res = await send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['only-web'] }, channels: ['webpush'], collapseId: 'a long collapse id with spaces, longer than thirty-two' });
     expect(res.body).toMatchObject({ status: 'completed', counts: { targeted: 1, sent: 1 } });
-    expect(apns.requests.some((r) => r.token === token)).toBe(false);
+    expect(ctx.apns.requests.some((r) => r.token === token)).toBe(false);
     const [push1] = received(subscription);
     expect(push1.topic).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(push1.urgency).toBe('high');
@@ -88,17 +71,17 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
   test('when the push service answers 404 or 410, then the subscription is removed and the outcome is removed', async () => {
     const gone = await subscribe('gone');
     const missing = await subscribe('gone');
-    push.expire(gone.id);
-    push.script(missing.id, [{ status: 404, body: 'no such subscription' }]);
+    ctx.push.expire(gone.id);
+    ctx.push.script(missing.id, [{ status: 404, body: 'no such subscription' }]);
     const res = await send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['gone'] } });
     expect(res.body).toMatchObject({ status: 'completed', counts: { targeted: 2, sent: 0, removed: 2 } });
     expect((await deliveries(res.body.id)).map((d) => d.status).sort()).toEqual([404, 410]);
-    expect((await service.context.devices.list({ userId: 'gone', limit: 10 })).items).toHaveLength(0);
+    expect((await ctx.service.context.devices.list({ userId: 'gone', limit: 10 })).items).toHaveLength(0);
   });
 
   test('when the push service answers 429 (Retry-After) and 500, then the send retries and the device is sent', async () => {
     const subscription = await subscribe('flaky');
-    push.script(subscription.id, [{ status: 429, headers: { 'Retry-After': '0' }, body: 'slow down' }, { status: 500 }]);
+    ctx.push.script(subscription.id, [{ status: 429, headers: { 'Retry-After': '0' }, body: 'slow down' }, { status: 500 }]);
     const res = await send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['flaky'] } });
     expect(res.body).toMatchObject({ status: 'completed', counts: { sent: 1, failed: 0 } });
     expect(received(subscription).map((r) => r.status)).toEqual([429, 500, 201]);
@@ -107,29 +90,29 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
 
   test('when the push service keeps failing, then the delivery fails after the last attempt and the subscription is kept', async () => {
     const subscription = await subscribe('down');
-    push.script(subscription.id, [{ status: 503 }, { status: 503 }, { status: 503 }]);
+    ctx.push.script(subscription.id, [{ status: 503 }, { status: 503 }, { status: 503 }]);
     const res = await send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['down'] } });
     expect(res.body).toMatchObject({ status: 'completed', counts: { sent: 0, failed: 1 } });
     expect((await deliveries(res.body.id))[0]).toMatchObject({ outcome: 'failed', status: 503, attempts: 3 });
-    expect((await service.context.devices.list({ userId: 'down', limit: 10 })).items).toHaveLength(1);
+    expect((await ctx.service.context.devices.list({ userId: 'down', limit: 10 })).items).toHaveLength(1);
   });
 
   test('when the push service refuses our VAPID credentials (403), then the delivery fails and the subscription is kept', async () => {
     const subscription = await subscribe('vapid');
-    push.script(subscription.id, [{ status: 403, body: 'VAPID key does not match' }]);
+    ctx.push.script(subscription.id, [{ status: 403, body: 'VAPID key does not match' }]);
     const res = await send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['vapid'] } });
     expect(res.body).toMatchObject({ counts: { sent: 0, failed: 1, removed: 0 } });
     expect((await deliveries(res.body.id))[0]).toMatchObject({ outcome: 'failed', status: 403, reason: '403 VAPID key does not match' });
-    expect((await service.context.devices.list({ userId: 'vapid', limit: 10 })).items).toHaveLength(1);
+    expect((await ctx.service.context.devices.list({ userId: 'vapid', limit: 10 })).items).toHaveLength(1);
   });
 
   test('when the Web Push payload would be too large, then the send is refused with 400 and nothing is stored', async () => {
-    const before = (await request(service.app).get('/api/v1/notifications?limit=200').set('Authorization', bearer)).body.items.length;
-    const res = await request(service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'é'.repeat(2000), urlArgs: URL_ARGS, to: { all: true } }).expect(400);
+    const before = (await request(ctx.service.app).get('/api/v1/notifications?limit=200').set('Authorization', bearer)).body.items.length;
+    const res = await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'é'.repeat(2000), urlArgs: URL_ARGS, to: { all: true } }).expect(400);
     expect(res.body.error.message).toContain('Web Push payload is');
-    await request(service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { all: true }, channels: ['fax'] }).expect(400);
-    await request(service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { all: true }, icon: 'http://example.com/i.png' }).expect(400);
-    expect((await request(service.app).get('/api/v1/notifications?limit=200').set('Authorization', bearer)).body.items.length).toBe(before);
+    await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { all: true }, channels: ['fax'] }).expect(400);
+    await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { all: true }, icon: 'http://example.com/i.png' }).expect(400);
+    expect((await request(ctx.service.app).get('/api/v1/notifications?limit=200').set('Authorization', bearer)).body.items.length).toBe(before);
   });
 });
 
