@@ -16,10 +16,15 @@ export interface Child {
   match: RegExpMatchArray;
   /** Peak resident memory so far, in MB (VmHWM). */
   peakRssMb(): number;
+  /** CPU time used so far (user + system, all threads), in seconds. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
-/** Starts a compiled script (path under dist/) and waits for its output to match `ready`. Output is discarded after that. */
+/**
+ * Starts a compiled script (path under dist/) and waits for its output to match `ready`. After that
+ * only the last few KB of output are kept, printed if the process dies before it is stopped.
+ */
 export function start(script: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every child: a way to profile them.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -31,9 +36,13 @@ export function start(script: string, args: string[], env: Record<string, string
   let output = '';
   let started = false;
   return new Promise((resolve, reject) => {
+    let stopping = false;
     const onData = (chunk: Buffer) => {
-      if (started) return;
       output += chunk.toString();
+      if (started) {
+        output = output.slice(-4000);
+        return;
+      }
       const match = output.match(ready);
       if (match) {
         started = true;
@@ -44,7 +53,13 @@ export function start(script: string, args: string[], env: Record<string, string
             const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
             return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
           },
+          cpuSeconds() {
+            // Fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+            const fields = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+            return (Number(fields[11]) + Number(fields[12])) / 100;
+          },
           stop() {
+            stopping = true;
             if (child.exitCode !== null) return Promise.resolve();
             const exited = new Promise<void>((done) => child.once('exit', () => done()));
             child.kill('SIGTERM');
@@ -55,7 +70,10 @@ export function start(script: string, args: string[], env: Record<string, string
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${output.slice(-2000)}`)));
+    child.once('exit', (code, signal) => {
+      if (!started) reject(new Error(`${script} exited with ${code}:\n${output.slice(-2000)}`));
+      else if (!stopping) process.stderr.write(`[bench] ${script} died (${code ?? signal}) while in use:\n${output}\n`);
+    });
   });
 }
 

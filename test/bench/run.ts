@@ -161,16 +161,29 @@ async function signingAndRegistrations(dir: string, apnsPort: number, key: Retur
   }
 }
 
-async function sends(dir: string, apnsPort: number, key: ReturnType<typeof providerKey>): Promise<void> {
+async function sends(dir: string, apns: Child, key: ReturnType<typeof providerKey>): Promise<void> {
+  const apnsPort = Number(apns.match[1]);
   const database = await freshDatabase(dir, 'sends');
   log(`sends: seeding ${fmt(SEND_DEVICES)} devices`);
   const tokens = seedDevices(database, SEND_DEVICES);
   log('sends: bare node:http2 client baseline');
+  const standInBefore = apns.cpuSeconds();
+  const bareBefore = process.cpuUsage();
   const bare = await bareHttp2Rate({ port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD });
+  const bareCpu = process.cpuUsage(bareBefore);
+  const standInBare = apns.cpuSeconds() - standInBefore;
   const { child, base } = await service(dir, database, apnsPort, key);
   try {
     log('sends: broadcast through the service');
+    const serviceBefore = child.cpuSeconds();
+    const standInBeforeService = apns.cpuSeconds();
     const result = await broadcast(base);
+    const perDevice = (seconds: number) => `${((seconds * 1e6) / SEND_DEVICES).toFixed(0)} µs`;
+    notes.push(
+      `CPU time per device in the ${fmt(SEND_DEVICES)}-device send (user + system, all threads of each process, ${os.cpus().length} cores in all): bare client ${perDevice((bareCpu.user + bareCpu.system) / 1e6)}, ` +
+        `stand-in ${perDevice(standInBare)} while serving it; service ${perDevice(child.cpuSeconds() - serviceBefore)}, stand-in ${perDevice(apns.cpuSeconds() - standInBeforeService)} while serving it.`,
+      '',
+    );
     rows.push({
       name: `Broadcast to ${fmt(SEND_DEVICES)} devices through the service (APNs stand-in, 2 connections × 100 streams)`,
       measured: `${fmt(result.rate)} devices/s (sent ${fmt(result.counts.sent)})`,
@@ -239,7 +252,7 @@ async function main(): Promise<void> {
     // BENCH_ONLY=signing,sends,broadcast runs a subset (for iterating on one figure; the report says which ran).
     const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast').split(',');
     if (only.includes('signing')) await signingAndRegistrations(dir, apnsPort, key);
-    if (only.includes('sends')) await sends(dir, apnsPort, key);
+    if (only.includes('sends')) await sends(dir, apns, key);
     if (only.includes('broadcast')) await millionBroadcast(dir, apnsPort, key);
   } finally {
     await apns.stop();
