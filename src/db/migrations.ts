@@ -6,6 +6,9 @@ interface Migration {
   down(db: Knex): Promise<void>;
 }
 
+/** Outcomes with their own partial index on deliveries (migration 006); sent is the bulk and has none. */
+const PARTIAL_OUTCOMES = ['pending', 'failed', 'removed'] as const;
+
 // Migrations live in code, not in a folder, so the same list runs from ts sources and compiled output.
 // Append only: a released migration is never edited.
 const migrations: Migration[] = [
@@ -164,6 +167,25 @@ const migrations: Migration[] = [
         t.dropColumn('auth');
         t.dropColumn('p256dh');
         t.dropColumn('endpoint');
+      });
+    },
+  },
+  {
+    // A send moves every delivery once, from pending to its outcome. An index over all outcomes
+    // moved each row inside the index as well; partial indexes hold only the rows looked up by
+    // outcome: pending (what a send or a restart picks up), failed and removed (the admin lists).
+    // A delivery that ends as sent simply leaves the pending index.
+    name: '006_partial_outcome_indexes',
+    async up(db) {
+      await db.schema.alterTable('deliveries', (t) => {
+        t.dropIndex(['notification_id', 'outcome', 'id']);
+        for (const outcome of PARTIAL_OUTCOMES) t.index(['notification_id', 'id'], `deliveries_${outcome}_index`, { predicate: db.whereRaw(`outcome = '${outcome}'`) });
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('deliveries', (t) => {
+        for (const outcome of PARTIAL_OUTCOMES) t.dropIndex(['notification_id', 'id'], `deliveries_${outcome}_index`);
+        t.index(['notification_id', 'outcome', 'id']);
       });
     },
   },

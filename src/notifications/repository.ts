@@ -105,6 +105,14 @@ interface DeliveryRow {
   auth?: string | null;
 }
 
+/** The keys of a Web Push device, as read for its pending deliveries. */
+interface DeviceKeysRow {
+  id: number;
+  endpoint: string | null;
+  p256dh: string | null;
+  auth: string | null;
+}
+
 const toNotification = (row: NotificationRow): StoredNotification => ({
   id: row.id,
   status: row.status,
@@ -208,13 +216,17 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
   };
 
   // Web Push deliveries need the subscription's keys, read from the device when handed out (a
-  // subscription that was removed meanwhile has none and ends as failed, not sent blind).
-  const pendingDeliveries = () =>
-    db('deliveries')
-      .leftJoin('devices', function joinWebPushDevice() {
-        this.on('devices.id', '=', 'deliveries.device_id').andOn('deliveries.channel', '=', db.raw('?', ['webpush']));
-      })
-      .select('deliveries.*', 'devices.endpoint', 'devices.p256dh', 'devices.auth');
+  // subscription that was removed meanwhile has none and ends as failed, not sent blind). A second
+  // query, only for pages that hold Web Push deliveries: a join would cost every Safari row too.
+  const withSubscriptions = async (rows: DeliveryRow[]): Promise<Delivery[]> => {
+    const deviceIds = rows.filter((row) => row.channel === 'webpush' && row.device_id !== null).map((row) => row.device_id as number);
+    const subscriptions = new Map<number, Pick<DeviceKeysRow, 'endpoint' | 'p256dh' | 'auth'>>();
+    for (let i = 0; i < deviceIds.length; i += 500) {
+      const found = (await db('devices').whereIn('id', deviceIds.slice(i, i + 500)).select('id', 'endpoint', 'p256dh', 'auth')) as Array<Pick<DeviceKeysRow, 'id' | 'endpoint' | 'p256dh' | 'auth'>>;
+      for (const { id, endpoint, p256dh, auth } of found) subscriptions.set(Number(id), { endpoint, p256dh, auth });
+    }
+    return rows.map((row) => toDelivery(row.channel === 'webpush' && row.device_id !== null ? { ...row, ...subscriptions.get(Number(row.device_id)) } : row));
+  };
 
   return {
     async create(input, now) {
@@ -304,21 +316,18 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       });
     },
     async pendingInRange(id, range, afterDeviceId, limit) {
-      const rows = await pendingDeliveries()
-        .where({ 'deliveries.notification_id': id, 'deliveries.outcome': 'pending' })
-        .andWhere('deliveries.device_id', '>', Math.max(range.from, afterDeviceId))
-        .andWhere('deliveries.device_id', '<=', range.to)
-        .orderBy('deliveries.device_id')
-        .limit(limit);
-      return (rows as DeliveryRow[]).map(toDelivery);
+      const rows = await db('deliveries')
+        .where({ notification_id: id, outcome: 'pending' })
+        .andWhere('device_id', '>', Math.max(range.from, afterDeviceId))
+        .andWhere('device_id', '<=', range.to)
+        .orderBy('device_id')
+        .limit(limit)
+        .select('*');
+      return withSubscriptions(rows as DeliveryRow[]);
     },
     async pendingAfter(notificationId, afterId, limit) {
-      const rows = await pendingDeliveries()
-        .where({ 'deliveries.notification_id': notificationId, 'deliveries.outcome': 'pending' })
-        .andWhere('deliveries.id', '>', afterId)
-        .orderBy('deliveries.id')
-        .limit(limit);
-      return (rows as DeliveryRow[]).map(toDelivery);
+      const rows = await db('deliveries').where({ notification_id: notificationId, outcome: 'pending' }).andWhere('id', '>', afterId).orderBy('id').limit(limit).select('*');
+      return withSubscriptions(rows as DeliveryRow[]);
     },
     async recordOutcomes(records, now) {
       const added: FinalCounts = { sent: 0, failed: 0, removed: 0 };
