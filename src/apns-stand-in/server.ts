@@ -57,14 +57,25 @@ export interface ApnsStandIn {
 
 const UID_PATTERN = /UID=([^,\n/]+)/;
 
-function clientTopic(stream: http2.ServerHttp2Stream): { authorized: boolean; uid?: string } {
+/**
+ * Whether the client certificate was issued (and signed) by one of `trusted`, and is within its
+ * validity period. Checked here rather than by OpenSSL's own chain verification: a certificate
+ * whose issuer has the name but not the key of a trusted CA left an RSA error behind in OpenSSL
+ * that later broke the whole HTTP/2 session, where APNs answers 403 BadCertificate.
+ */
+function issuedByTrusted(leaf: crypto.X509Certificate, trusted: crypto.X509Certificate[]): boolean {
+  const now = Date.now();
+  if (now < Date.parse(leaf.validFrom) || now > Date.parse(leaf.validTo)) return false;
+  return trusted.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
+}
+
+function clientTopic(stream: http2.ServerHttp2Stream, trusted: crypto.X509Certificate[]): { authorized: boolean; uid?: string } {
   const socket = stream.session?.socket as tls.TLSSocket | undefined;
-  if (!socket?.getPeerCertificate) return { authorized: false };
-  const peer = socket.getPeerCertificate();
-  if (!peer || Object.keys(peer).length === 0) return { authorized: false };
-  const subject = peer.subject as unknown as Record<string, string | undefined>;
-  const uid = subject.UID ?? UID_PATTERN.exec(String(peer.subject))?.[1];
-  return { authorized: socket.authorized, uid };
+  const leaf = socket?.getPeerX509Certificate?.();
+  if (!socket || !leaf) return { authorized: false };
+  const subject = socket.getPeerCertificate().subject as unknown as Record<string, string | undefined>;
+  const uid = subject.UID ?? UID_PATTERN.exec(leaf.subject)?.[1];
+  return { authorized: issuedByTrusted(leaf, trusted), uid };
 }
 
 /**
@@ -77,11 +88,12 @@ export async function startApnsStandIn(options: StandInOptions): Promise<ApnsSta
   const prefixes: Array<[string, Answer | (() => Answer)]> = [];
   const requests: ReceivedRequest[] = [];
 
+  const trustedClientCas = (options.clientCa ?? []).map((pem) => new crypto.X509Certificate(pem));
   const server = http2.createSecureServer({
     cert: options.tls.cert,
     key: options.tls.key,
-    ca: options.clientCa,
-    requestCert: Boolean(options.clientCa?.length),
+    // Client certificates are asked for, and judged per request by issuedByTrusted, not by OpenSSL.
+    requestCert: trustedClientCas.length > 0,
     rejectUnauthorized: false,
     settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? 1000 },
   });
@@ -116,7 +128,7 @@ export async function startApnsStandIn(options: StandInOptions): Promise<ApnsSta
       if (options.topics && !options.topics.includes(topic)) return { auth: 'token', rejection: { status: 400, reason: 'TopicDisallowed' } };
       return { auth: 'token' };
     }
-    const client = clientTopic(stream);
+    const client = clientTopic(stream, trustedClientCas);
     if (!client.authorized) return { auth: 'certificate', rejection: { status: 403, reason: 'BadCertificate' } };
     if (client.uid !== topic) return { auth: 'certificate', rejection: { status: 400, reason: 'TopicDisallowed' } };
     return { auth: 'certificate' };
