@@ -21,12 +21,41 @@ export interface ApnsClient {
   send(token: string, message: PreparedMessage): Promise<ApnsResult>;
   prepare(message: ApnsMessage): PreparedMessage;
   close(): Promise<void>;
-  /** Requests sent and not yet answered. */
+  /** Requests handed to the client and not answered yet (on the wire, or waiting for a stream). */
   readonly inFlight: number;
 }
 
-/** A message compiled once by node-apn, sent to every device of a notification. */
-export type PreparedMessage = apn.Notification;
+/** A message compiled once, sent to every device of a notification; only the client that prepared it can send it. */
+export interface PreparedMessage {
+  readonly message: ApnsMessage;
+}
+
+/** A notification as node-apn writes it: its headers and its compiled JSON body. */
+interface BuiltNotification {
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+/** This client's prepared message: built once by node-apn, written to each device. */
+interface NodeApnMessage extends PreparedMessage {
+  readonly built: BuiltNotification;
+}
+
+/**
+ * The round-robin pool of HTTP/2 clients inside node-apn's MultiProvider. MultiProvider.send()
+ * rebuilds the headers and wraps every call in Promise.allSettled; a message sent to a million
+ * devices needs its headers built once, so the sender writes through the pool with the message
+ * built in prepare(). Checked when the client is created: a node-apn without it fails at start.
+ */
+interface NodeApnPool {
+  write(notification: BuiltNotification, token: string, type: 'device', method: 'post'): Promise<NodeApnFailure>;
+}
+
+/** node-apn's Notification methods that build what its Provider sends (not in its type definitions). */
+interface NotificationInternals {
+  headers(): Record<string, unknown>;
+  compile(): string;
+}
 
 interface NodeApnFailure {
   status?: number | string;
@@ -80,6 +109,9 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`APNs credentials were refused by node-apn: ${(error as Error).message}`);
   }
+  const found = (provider as unknown as { client?: Partial<NodeApnPool> }).client;
+  if (typeof found?.write !== 'function') throw new Error('@parse/node-apn: MultiProvider has no client pool with write(); this version is not supported');
+  const pool = found as NodeApnPool;
   const window = createSemaphore(config.connections * config.streamsPerConnection);
 
   return {
@@ -91,14 +123,17 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
       if (message.expiration !== undefined) note.expiry = message.expiration;
       if (message.collapseId !== undefined) note.collapseId = message.collapseId;
       note.rawPayload = message.payload;
-      return note;
+      const internals = note as unknown as NotificationInternals;
+      return { message, built: { headers: internals.headers(), body: internals.compile() } } satisfies NodeApnMessage;
     },
-    send(token, note) {
-      // The hot path of every send: one promise chain, no async wrappers.
+    send(token, prepared) {
+      const { built } = prepared as NodeApnMessage;
+      // The hot path of every send: one promise chain, no async wrappers. Like MultiProvider.send,
+      // an answer that carries a status or an error is a failure.
       return window.run(() =>
-        provider.send(note, token).then(
-          ({ failed }) => (failed.length === 0 ? OK : toResult(failed[0] as NodeApnFailure)),
-          (error: unknown) => toResult({ error: error as Error }),
+        pool.write(built, token, 'device', 'post').then(
+          (answer) => (answer.status || answer.error ? toResult(answer) : OK),
+          (failure: unknown) => toResult(failure instanceof Error ? { error: failure } : (failure as NodeApnFailure)),
         ),
       );
     },
@@ -106,7 +141,7 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
       await provider.shutdown();
     },
     get inFlight() {
-      return window.active;
+      return window.active + window.waiting;
     },
   };
 }
