@@ -1,4 +1,5 @@
-import { createApnsClient, type ApnsClient } from './apns/client';
+import type { ApnsClient } from './apns/client';
+import { startApnsClient } from './apns/threaded-client';
 import { ensureDevelopmentIdentity } from './certs/dev-chain';
 import { loadConfiguredIdentity, validateIdentity, type SigningIdentity } from './certs/identity';
 import { resolveSecrets } from './config/dev-secrets';
@@ -61,7 +62,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const vapid = resolveVapidKeys(config, logger);
   const clickRefs = createClickRefs(secrets.authTokenSecrets);
 
-  const apns = createApnsClient(config.apns, identity);
+  const apns = await startApnsClient(config.apns, identity, config.apns.threads, logger);
   const authTokens = createAuthTokens(secrets.authTokenSecrets, pushId);
 
   let db: Db;

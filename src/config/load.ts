@@ -25,6 +25,8 @@ export interface ApnsConfig {
   port: number;
   auth: ApnsAuth;
   connections: number;
+  /** Worker threads sharing the connections; 0 = on the main event loop. */
+  threads: number;
   streamsPerConnection: number;
   requestTimeoutMs: number;
   maxAttempts: number;
@@ -124,6 +126,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   const parsed = configSchema.safeParse(environment);
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
   const env = parsed.data;
+  if (env.APNS_THREADS > env.APNS_CONNECTIONS) {
+    throw new ConfigError(`APNS_THREADS (${env.APNS_THREADS}) is more than APNS_CONNECTIONS (${env.APNS_CONNECTIONS}): each thread needs a connection of its own`);
+  }
   const config: Config = {
     port: env.PORT,
     host: env.HOST,
@@ -145,6 +150,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       port: env.APNS_PORT,
       auth: apnsAuth(env),
       connections: env.APNS_CONNECTIONS,
+      threads: env.APNS_THREADS,
       streamsPerConnection: env.APNS_STREAMS_PER_CONNECTION,
       requestTimeoutMs: env.APNS_REQUEST_TIMEOUT_MS,
       maxAttempts: env.APNS_MAX_ATTEMPTS,

@@ -83,6 +83,13 @@ export const configSchema = z.object({
   APNS_HOST: z.string().min(1).default('api.push.apple.com').describe('APNs host; point it at a stand-in for development (trust its certificate with `NODE_EXTRA_CA_CERTS`).'),
   APNS_PORT: z.coerce.number().int().min(1).max(65535).default(443).describe('APNs port.'),
   APNS_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(2).describe('HTTP/2 connections to APNs, used round-robin.'),
+  APNS_THREADS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(16)
+    .default(1)
+    .describe('Worker threads that talk to APNs, sharing `APNS_CONNECTIONS` (at most one thread per connection); TLS, HTTP/2 and node-apn then run beside the event loop that answers HTTP. 0 keeps APNs on the event loop.'),
   APNS_STREAMS_PER_CONNECTION: z.coerce.number().int().min(1).max(1000).default(100).describe('Most requests in flight on one connection; APNs refuses streams past its limit.'),
   APNS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000).describe('A request without an answer by then counts as a transient failure.'),
   APNS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5).describe('Attempts per device for transient failures (429, 5xx, connection errors, timeouts).'),

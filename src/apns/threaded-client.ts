@@ -1,0 +1,218 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { SigningIdentity } from '../certs/identity';
+import { ConfigError, type ApnsConfig } from '../config/load';
+import type { Logger } from '../logger';
+import { createApnsClient, type ApnsClient, type ApnsMessage, type PreparedMessage } from './client';
+import type { ApnsResult } from './outcomes';
+import type { SendBatch, ThreadData, ThreadReport } from './thread';
+
+/** A message prepared for the threads: defined in a thread the first time it is sent there. */
+interface ThreadedMessage extends PreparedMessage {
+  readonly id: number;
+}
+
+const START_TIMEOUT_MS = 30_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** The compiled thread body: beside this file, or in dist/ when the tests run the TypeScript sources. */
+function threadEntry(): string {
+  const entry = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../dist/src/apns/thread.js') : path.join(__dirname, 'thread.js');
+  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run npm run build`);
+  return entry;
+}
+
+/** Spreads `connections` over `threads` as evenly as possible. */
+export function connectionsOfThread(connections: number, threads: number, index: number): number {
+  return Math.floor(connections / threads) + (index < connections % threads ? 1 : 0);
+}
+
+/** One APNs thread: its worker, what it has been told, and the requests waiting for its answers. */
+class Lane {
+  private worker: Worker | undefined;
+  private readonly known = new Set<number>();
+  private readonly waiting = new Map<number, (result: ApnsResult) => void>();
+  private batch: SendBatch = Lane.emptyBatch();
+  private flushing = false;
+  private closing = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly data: ThreadData,
+    private readonly entry: string,
+    private readonly logger: Logger,
+  ) {}
+
+  private static emptyBatch(): SendBatch {
+    return { type: 'send', define: [], release: [], requests: [], tokens: [], messages: [] };
+  }
+
+  get inFlight(): number {
+    return this.waiting.size;
+  }
+
+  get thread(): Worker | undefined {
+    return this.worker;
+  }
+
+  /** Starts the thread; resolves once its node-apn client exists, rejects with its error otherwise. */
+  start(): Promise<void> {
+    const worker = new Worker(this.entry, { name: this.name, workerData: this.data });
+    this.worker = worker;
+    worker.unref();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      timer.unref();
+      worker.on('message', (report: ThreadReport) => {
+        if (report.type === 'results') return this.settle(report);
+        clearTimeout(timer);
+        if (report.type === 'ready') return resolve();
+        reject(report.config ? new ConfigError(report.message) : new Error(report.message));
+      });
+      worker.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+        this.stopped(worker, `it failed: ${error.message}`);
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited with ${code} while starting`));
+        this.stopped(worker, `it exited with ${code}`);
+      });
+    });
+  }
+
+  send(token: string, message: ThreadedMessage): Promise<ApnsResult> {
+    if (this.closing) return Promise.resolve({ ok: false, status: null, reason: 'APNs client closed' });
+    // A thread that died is replaced on the next send; a failing start shows in these results.
+    if (!this.worker) this.start().catch(() => undefined);
+    const request = nextRequest++;
+    if (!this.known.has(message.id)) {
+      this.known.add(message.id);
+      this.batch.define.push([message.id, message.message]);
+    }
+    this.batch.requests.push(request);
+    this.batch.tokens.push(token);
+    this.batch.messages.push(message.id);
+    if (!this.flushing) {
+      this.flushing = true;
+      // Everything sent in one turn of the event loop goes to the thread as one message.
+      setImmediate(() => this.flush());
+    }
+    return new Promise((resolve) => this.waiting.set(request, resolve));
+  }
+
+  /** A handle was collected: the thread may forget its message (told with the next batch). */
+  forget(id: number): void {
+    if (this.known.delete(id)) this.batch.release.push(id);
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    const batch = this.batch;
+    this.batch = Lane.emptyBatch();
+    this.worker?.postMessage(batch);
+  }
+
+  private settle(report: Extract<ThreadReport, { type: 'results' }>): void {
+    for (const request of report.sent) this.resolve(request, OK);
+    for (const [request, result] of report.failed) this.resolve(request, result);
+  }
+
+  private resolve(request: number, result: ApnsResult): void {
+    const resolve = this.waiting.get(request);
+    this.waiting.delete(request);
+    resolve?.(result);
+  }
+
+  /**
+   * The thread is gone: its requests fail as unanswered (the sender retries them; a request may
+   * have reached APNs, as with any lost connection), and the next send starts a new thread.
+   */
+  private stopped(worker: Worker, why: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.known.clear();
+    this.batch = Lane.emptyBatch();
+    if (!this.closing) this.logger.error({ thread: this.name, inFlight: this.waiting.size }, `APNs thread stopped: ${why}; its requests are retried on a new thread`);
+    const reason = this.closing ? 'APNs client closed' : `APNs thread stopped: ${why}`;
+    for (const request of [...this.waiting.keys()]) this.resolve(request, { ok: false, status: null, reason });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'close' });
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const OK: ApnsResult = Object.freeze({ ok: true });
+let nextRequest = 1;
+let nextMessage = 1;
+
+/**
+ * APNs through `threads` worker threads, each with its own node-apn client, its share of the
+ * connections and its own stream window. TLS, HTTP/2 and node-apn's per-request work then run
+ * beside the main event loop, which keeps answering HTTP and recording outcomes during a broadcast.
+ * Requests go round-robin, batched per turn of the event loop; answers come back batched.
+ */
+export interface ThreadedApnsClient extends ApnsClient {
+  /** The running threads (a stopped one is replaced on the next send). */
+  readonly threads: Worker[];
+}
+
+export async function startThreadedApnsClient(config: ApnsConfig, identity: SigningIdentity, threads: number, logger: Logger): Promise<ThreadedApnsClient> {
+  const entry = threadEntry();
+  const lanes = Array.from(
+    { length: threads },
+    (_, index) =>
+      new Lane(
+        `apns-thread-${index + 1}`,
+        { config: { ...config, connections: connectionsOfThread(config.connections, threads, index) }, identity: { certificatePem: identity.certificatePem, privateKeyPem: identity.privateKeyPem } },
+        entry,
+        logger,
+      ),
+  );
+  try {
+    await Promise.all(lanes.map((lane) => lane.start()));
+  } catch (error) {
+    await Promise.all(lanes.map((lane) => lane.close()));
+    throw error;
+  }
+  // A message lives in the threads as long as its handle lives here.
+  const handles = new FinalizationRegistry<number>((id) => lanes.forEach((lane) => lane.forget(id)));
+  let next = 0;
+  return {
+    prepare(message: ApnsMessage): PreparedMessage {
+      const prepared: ThreadedMessage = { id: nextMessage++, message };
+      handles.register(prepared, prepared.id);
+      return prepared;
+    },
+    send(token, message) {
+      const lane = lanes[next];
+      next = (next + 1) % lanes.length;
+      return lane.send(token, message as ThreadedMessage);
+    },
+    async close() {
+      await Promise.all(lanes.map((lane) => lane.close()));
+    },
+    get inFlight() {
+      return lanes.reduce((sum, lane) => sum + lane.inFlight, 0);
+    },
+    get threads() {
+      return lanes.map((lane) => lane.thread).filter((worker): worker is Worker => worker !== undefined);
+    },
+  };
+}
+
+/** The APNs client the configuration asks for: `APNS_THREADS=0` keeps it on the main event loop. */
+export async function startApnsClient(config: ApnsConfig, identity: SigningIdentity, threads: number, logger: Logger): Promise<ApnsClient> {
+  if (threads === 0) return createApnsClient(config, identity);
+  return startThreadedApnsClient(config, identity, threads, logger);
+}

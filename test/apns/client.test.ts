@@ -1,0 +1,164 @@
+import pino from 'pino';
+import type { ApnsStandIn } from '../../src/apns-stand-in/server';
+import { createApnsClient, type ApnsClient, type ApnsMessage } from '../../src/apns/client';
+import { connectionsOfThread, startThreadedApnsClient } from '../../src/apns/threaded-client';
+import type { SigningIdentity } from '../../src/certs/identity';
+import { ConfigError, loadConfig, type ApnsConfig } from '../../src/config/load';
+import { createProviderKey, deviceToken, standIn, type ProviderKey } from '../helpers/apns';
+import { LogCapture } from '../helpers/service';
+
+// Token auth needs no certificate; the identity is only read for certificate auth.
+const NO_IDENTITY = { certificatePem: '', privateKeyPem: '' } as SigningIdentity;
+const MESSAGE: ApnsMessage = { topic: 'web.com.example', payload: { aps: { alert: { title: 'Gate change', body: 'B12' }, 'url-args': [] } }, priority: 10, expiration: 0 };
+
+function apnsConfig(apns: ApnsStandIn, key: ProviderKey, overrides: Partial<ApnsConfig> = {}): ApnsConfig {
+  return {
+    host: 'localhost',
+    port: apns.port,
+    auth: { kind: 'token', keyFile: key.file, keyId: key.keyId, teamId: key.teamId },
+    connections: 2,
+    threads: 0,
+    streamsPerConnection: 100,
+    requestTimeoutMs: 500,
+    maxAttempts: 3,
+    retryBaseMs: 5,
+    ...overrides,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (const until = Date.now() + 5000; !condition(); await sleep(10)) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+type Kind = 'on the event loop' | 'in one thread' | 'in two threads';
+const KINDS: Kind[] = ['on the event loop', 'in one thread', 'in two threads'];
+
+function startClient(kind: Kind, config: ApnsConfig, logs = new LogCapture()): Promise<ApnsClient> {
+  if (kind === 'on the event loop') return Promise.resolve(createApnsClient(config, NO_IDENTITY));
+  return startThreadedApnsClient(config, NO_IDENTITY, kind === 'in one thread' ? 1 : 2, pino(logs));
+}
+
+describe.each(KINDS)('APNs client %s', (kind) => {
+  const key = createProviderKey();
+  let apns: ApnsStandIn;
+  let client: ApnsClient | undefined;
+
+  beforeEach(async () => {
+    apns = await standIn({ providerKeys: [key] });
+  });
+
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    await apns.close();
+  });
+
+  test('when APNs answers, then each answer comes back typed for its own device, and APNs saw the prepared message', async () => {
+    client = await startClient(kind, apnsConfig(apns, key));
+    const tokens = { ok: deviceToken(), bad: deviceToken(), gone: deviceToken(), busy: deviceToken(), reset: deviceToken(), slow: deviceToken() };
+    apns.script(tokens.bad, { status: 400, reason: 'BadDeviceToken' });
+    apns.script(tokens.gone, { status: 410, reason: 'Unregistered', timestamp: 1_700_000_000_000 });
+    apns.script(tokens.busy, { status: 429, reason: 'TooManyRequests' });
+    apns.script(tokens.reset, { reset: true });
+    apns.script(tokens.slow, { delayMs: 2000, answer: { status: 200 } });
+    const prepared = client.prepare(MESSAGE);
+    const results = await Promise.all(Object.values(tokens).map((token) => client!.send(token, prepared)));
+    expect(results).toEqual([
+      { ok: true },
+      { ok: false, status: 400, reason: 'BadDeviceToken' },
+      { ok: false, status: 410, reason: 'Unregistered', timestamp: 1_700_000_000_000 },
+      { ok: false, status: 429, reason: 'TooManyRequests' },
+      { ok: false, status: null, reason: expect.any(String) },
+      { ok: false, status: null, reason: expect.any(String) },
+    ]);
+    const seen = apns.requests.find((request) => request.token === tokens.ok);
+    expect(seen).toMatchObject({ status: 200, headers: { 'apns-topic': 'web.com.example', 'apns-priority': '10', 'apns-push-type': 'alert' } });
+    expect(seen!.payload).toEqual(MESSAGE.payload);
+  });
+
+  test('when many devices are sent at once, then no more requests are in flight than connections × streams', async () => {
+    client = await startClient(kind, apnsConfig(apns, key, { connections: 2, streamsPerConnection: 5, requestTimeoutMs: 5000 }));
+    let arrived = 0;
+    apns.reset();
+    apns.scriptPrefix('', () => {
+      arrived++;
+      return { delayMs: 1000, answer: { status: 200 } };
+    });
+    const prepared = client.prepare(MESSAGE);
+    const sends = Array.from({ length: 30 }, () => client!.send(deviceToken(), prepared));
+    await waitFor(() => arrived >= 10, 'the first ten requests');
+    // Nothing is answered for a second: a client past its window would have sent more by now.
+    await sleep(200);
+    expect(arrived).toBe(10);
+    expect(client.inFlight).toBe(30);
+    expect((await Promise.all(sends)).every((result) => result.ok)).toBe(true);
+    expect(arrived).toBe(30);
+  });
+});
+
+describe('APNs threads', () => {
+  const key = createProviderKey();
+  let apns: ApnsStandIn;
+
+  beforeEach(async () => {
+    apns = await standIn({ providerKeys: [key] });
+  });
+
+  afterEach(async () => {
+    await apns.close();
+  });
+
+  test('when a thread dies with requests in flight, then they fail as unanswered (to be retried), the error is logged without secrets, and the next send starts a new thread', async () => {
+    const logs = new LogCapture();
+    const client = await startThreadedApnsClient(apnsConfig(apns, key), NO_IDENTITY, 1, pino(logs));
+    try {
+      const slow = deviceToken();
+      apns.script(slow, { delayMs: 3000, answer: { status: 200 } });
+      const prepared = client.prepare(MESSAGE);
+      const pending = client.send(slow, prepared);
+      await waitFor(() => apns.requests.some((request) => request.token === slow), 'the slow request');
+      const [thread] = client.threads;
+      await thread.terminate();
+      expect(await pending).toEqual({ ok: false, status: null, reason: expect.stringMatching(/^APNs thread stopped/) });
+      expect(logs.messages().join('\n')).toMatch(/APNs thread stopped/);
+      expect(logs.raw.join('\n')).not.toMatch(/PRIVATE KEY/);
+
+      expect(await client.send(deviceToken(), prepared)).toEqual({ ok: true });
+      expect(client.threads).toHaveLength(1);
+      expect(client.threads[0]).not.toBe(thread);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('when the client closes with a request in flight, then the request ends as not answered and the threads stop', async () => {
+    const client = await startThreadedApnsClient(apnsConfig(apns, key), NO_IDENTITY, 2, pino(new LogCapture()));
+    const slow = deviceToken();
+    apns.script(slow, { delayMs: 3000, answer: { status: 200 } });
+    const pending = client.send(slow, client.prepare(MESSAGE));
+    await waitFor(() => apns.requests.some((request) => request.token === slow), 'the slow request');
+    await client.close();
+    expect(await pending).toMatchObject({ ok: false, status: null });
+    expect(client.threads).toHaveLength(0);
+  });
+
+  test('when the provider key cannot be read, then starting the threads fails with a configuration error', async () => {
+    const config = apnsConfig(apns, key, { auth: { kind: 'token', keyFile: '/nonexistent/AuthKey.p8', keyId: key.keyId, teamId: key.teamId } });
+    await expect(startThreadedApnsClient(config, NO_IDENTITY, 1, pino(new LogCapture()))).rejects.toThrow(ConfigError);
+  });
+
+  test('when connections are spread over threads, then every connection goes to exactly one thread', () => {
+    expect([0, 1].map((index) => connectionsOfThread(5, 2, index))).toEqual([3, 2]);
+    expect([0, 1].map((index) => connectionsOfThread(2, 2, index))).toEqual([1, 1]);
+    expect(connectionsOfThread(4, 1, 0)).toBe(4);
+  });
+
+  test('when there are more threads than connections, then the configuration is refused', () => {
+    expect(() => loadConfig({ APNS_THREADS: '3', APNS_CONNECTIONS: '2' })).toThrow(/APNS_THREADS \(3\) is more than APNS_CONNECTIONS \(2\)/);
+    expect(loadConfig({}).apns.threads).toBe(1);
+  });
+});
