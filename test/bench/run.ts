@@ -17,6 +17,7 @@ const API_KEY = 'bench-api-key-0123456789';
 const AUTH_SECRET = 'bench-auth-token-secret-0123456789abcdef';
 const SEND_DEVICES = Number(process.env.BENCH_SEND_DEVICES ?? 100_000);
 const BROADCAST_DEVICES = Number(process.env.BENCH_BROADCAST_DEVICES ?? 1_000_000);
+const SEND_TRIALS = Number(process.env.BENCH_SEND_TRIALS ?? 3);
 const PAYLOAD = { aps: { alert: { title: 'Flight A998', body: 'Boarding now' }, 'url-args': ['boarding', 'A998'] } };
 
 interface Row {
@@ -161,40 +162,70 @@ async function signingAndRegistrations(dir: string, apnsPort: number, key: Retur
   }
 }
 
-async function sends(dir: string, apns: Child, key: ReturnType<typeof providerKey>): Promise<void> {
+/** One trial of the send benchmark: the bare client, then the service on its own copy of the seeded database. */
+async function sendTrial(dir: string, seeded: string, tokens: string[], trial: number, apns: Child, key: ReturnType<typeof providerKey>) {
   const apnsPort = Number(apns.match[1]);
-  const database = await freshDatabase(dir, 'sends');
-  log(`sends: seeding ${fmt(SEND_DEVICES)} devices`);
-  const tokens = seedDevices(database, SEND_DEVICES);
-  log('sends: bare node:http2 client baseline');
   const standInBefore = apns.cpuSeconds();
   const bareBefore = process.cpuUsage();
   const bare = await bareHttp2Rate({ port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD });
   const bareCpu = process.cpuUsage(bareBefore);
   const standInBare = apns.cpuSeconds() - standInBefore;
+  const database = path.join(dir, `sends-${trial}.sqlite`);
+  fs.copyFileSync(seeded, database);
   const { child, base } = await service(dir, database, apnsPort, key);
   try {
-    log('sends: broadcast through the service');
     const serviceBefore = child.cpuSeconds();
     const standInBeforeService = apns.cpuSeconds();
     const result = await broadcast(base);
-    const perDevice = (seconds: number) => `${((seconds * 1e6) / SEND_DEVICES).toFixed(0)} µs`;
-    notes.push(
-      `CPU time per device in the ${fmt(SEND_DEVICES)}-device send (user + system, all threads of each process, ${os.cpus().length} cores in all): bare client ${perDevice((bareCpu.user + bareCpu.system) / 1e6)}, ` +
-        `stand-in ${perDevice(standInBare)} while serving it; service ${perDevice(child.cpuSeconds() - serviceBefore)}, stand-in ${perDevice(apns.cpuSeconds() - standInBeforeService)} while serving it.`,
-      '',
-    );
-    rows.push({
-      name: `Broadcast to ${fmt(SEND_DEVICES)} devices through the service (APNs stand-in, 2 connections × 100 streams)`,
-      measured: `${fmt(result.rate)} devices/s (sent ${fmt(result.counts.sent)})`,
-      baseline: `${fmt(bare.rate)} req/s (bare node:http2 client, same requests, same stand-in, ${fmt(bare.ok)} answered 200)`,
+    const perDevice = (seconds: number) => (seconds * 1e6) / SEND_DEVICES;
+    return {
+      bare,
+      result,
       ratio: result.rate / bare.rate,
-      target: '≥ 0.70',
-      met: result.rate / bare.rate >= 0.7 && result.counts.sent === SEND_DEVICES,
-    });
+      cpu: {
+        bare: perDevice((bareCpu.user + bareCpu.system) / 1e6),
+        standInBare: perDevice(standInBare),
+        service: perDevice(child.cpuSeconds() - serviceBefore),
+        standInService: perDevice(apns.cpuSeconds() - standInBeforeService),
+      },
+    };
   } finally {
     await child.stop();
   }
+}
+
+async function sends(dir: string, apns: Child, key: ReturnType<typeof providerKey>): Promise<void> {
+  const seeded = await freshDatabase(dir, 'sends');
+  log(`sends: seeding ${fmt(SEND_DEVICES)} devices`);
+  const tokens = seedDevices(seeded, SEND_DEVICES);
+  // Alternating trials, each with its own baseline, and the median ratio: one trial on a shared
+  // two-core machine moves by ±0.05.
+  const trials = [];
+  for (let trial = 1; trial <= SEND_TRIALS; trial++) {
+    log(`sends: trial ${trial} of ${SEND_TRIALS} (bare node:http2 client, then the service)`);
+    trials.push(await sendTrial(dir, seeded, tokens, trial, apns, key));
+  }
+  const median = [...trials].sort((a, b) => a.ratio - b.ratio)[Math.floor(trials.length / 2)];
+  const µs = (n: number) => `${n.toFixed(0)} µs`;
+  notes.push(
+    `Send trials (${fmt(SEND_DEVICES)} devices each; the table shows the median). CPU time per device is user + system over all threads of each process, ${os.cpus().length} cores in all:`,
+    '',
+    '| trial | bare client | service | ratio | CPU: bare client / stand-in | CPU: service / stand-in |',
+    '|---|---|---|---|---|---|',
+    ...trials.map(
+      (t, i) =>
+        `| ${i + 1} | ${fmt(t.bare.rate)} req/s | ${fmt(t.result.rate)} devices/s | ${t.ratio.toFixed(2)} | ${µs(t.cpu.bare)} / ${µs(t.cpu.standInBare)} | ${µs(t.cpu.service)} / ${µs(t.cpu.standInService)} |`,
+    ),
+    '',
+  );
+  rows.push({
+    name: `Broadcast to ${fmt(SEND_DEVICES)} devices through the service (APNs stand-in, 2 connections × 100 streams; median of ${trials.length} trials)`,
+    measured: `${fmt(median.result.rate)} devices/s (sent ${fmt(median.result.counts.sent)})`,
+    baseline: `${fmt(median.bare.rate)} req/s (bare node:http2 client, same requests, same stand-in, ${fmt(median.bare.ok)} answered 200)`,
+    ratio: median.ratio,
+    target: '≥ 0.70',
+    met: median.ratio >= 0.7 && trials.every((t) => t.result.counts.sent === SEND_DEVICES),
+  });
 }
 
 async function millionBroadcast(dir: string, apnsPort: number, key: ReturnType<typeof providerKey>): Promise<void> {
@@ -279,7 +310,7 @@ async function main(): Promise<void> {
     '- The service runs as its own process (compiled, `LOG_LEVEL=warn`, `RATE_LIMIT_PER_MINUTE=0`, SQLite), as does the APNs stand-in (`--quiet`); the load generator (autocannon, 32 connections, 8 s) and the baselines run in the bench process.',
     '- Signing baseline: a loop of `crypto.sign("sha256", 1.2 KB, RSA-2048 key)` for 4 s on one core. Distinct users: requests rotate through 20,000 random `userId`s, four times the package cache\'s 5,000 entries, so the LRU cache never hits (the service signs every package); a second run posts one `userId` throughout to show the cached rate.',
     '- Registrations baseline: a bare express app with one route answering 200; both get a new random device token per request with a valid `ApplePushNotifications` token.',
-    '- Sends baseline: a bare `node:http2` client with the same APNs requests (headers, payload, ES256 provider token), 2 sessions × 100 streams, the same window the service uses by default, to the same stand-in. The service figure runs from the POST to `status: completed`, so it includes planning, the database and recording every outcome.',
+    '- Sends baseline: a bare `node:http2` client with the same APNs requests (headers, payload, ES256 provider token), 2 sessions × 100 streams, the same window the service uses by default, to the same stand-in. The service figure runs from the POST to `status: completed`, so it includes planning, the database and recording every outcome. Three trials alternate baseline and service (each service run on its own copy of the seeded database); the table gives the median ratio.',
     '- Peak memory is the service process\'s `VmHWM` from `/proc`.',
   ];
   fs.writeFileSync(path.join(REPO_ROOT, 'BENCHMARKS.md'), `${report.join('\n')}\n`);
