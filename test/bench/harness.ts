@@ -72,7 +72,7 @@ export function start(script: string, args: string[], env: Record<string, string
     child.stderr?.on('data', onData);
     child.once('exit', (code, signal) => {
       if (!started) reject(new Error(`${script} exited with ${code}:\n${output.slice(-2000)}`));
-      else if (!stopping) process.stderr.write(`[bench] ${script} died (${code ?? signal}) while in use:\n${output}\n`);
+      else if (!stopping && code !== 0) process.stderr.write(`[bench] ${script} died (${code ?? signal}) while in use:\n${output}\n`);
     });
   });
 }
