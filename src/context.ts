@@ -62,7 +62,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const vapid = resolveVapidKeys(config, logger);
   const clickRefs = createClickRefs(secrets.authTokenSecrets);
 
-  const apns = await startApnsClient(config.apns, identity, config.apns.threads, logger);
+  const apns = await startApnsClient(config.apns, identity, logger);
   const authTokens = createAuthTokens(secrets.authTokenSecrets, pushId);
 
   let db: Db;

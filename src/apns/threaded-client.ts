@@ -37,6 +37,7 @@ class Lane {
   private batch: SendBatch = Lane.emptyBatch();
   private flushing = false;
   private closing = false;
+  private nextRequest = 1;
 
   constructor(
     private readonly name: string,
@@ -90,7 +91,7 @@ class Lane {
     if (this.closing) return Promise.resolve({ ok: false, status: null, reason: 'APNs client closed' });
     // A thread that died is replaced on the next send; a failing start shows in these results.
     if (!this.worker) this.start().catch(() => undefined);
-    const request = nextRequest++;
+    const request = this.nextRequest++;
     if (!this.known.has(message.id)) {
       this.known.add(message.id);
       this.batch.define.push([message.id, message.message]);
@@ -156,11 +157,9 @@ class Lane {
 }
 
 const OK: ApnsResult = Object.freeze({ ok: true });
-let nextRequest = 1;
-let nextMessage = 1;
 
 /**
- * APNs through `threads` worker threads, each with its own node-apn client, its share of the
+ * APNs through `config.threads` worker threads, each with its own node-apn client, its share of the
  * connections and its own stream window. TLS, HTTP/2 and node-apn's per-request work then run
  * beside the main event loop, which keeps answering HTTP and recording outcomes during a broadcast.
  * Requests go round-robin, batched per turn of the event loop; answers come back batched.
@@ -170,14 +169,15 @@ export interface ThreadedApnsClient extends ApnsClient {
   readonly threads: Worker[];
 }
 
-export async function startThreadedApnsClient(config: ApnsConfig, identity: SigningIdentity, threads: number, logger: Logger): Promise<ThreadedApnsClient> {
+export async function startThreadedApnsClient(config: ApnsConfig, identity: SigningIdentity, logger: Logger): Promise<ThreadedApnsClient> {
+  const { threads } = config;
   const entry = threadEntry();
   const lanes = Array.from(
     { length: threads },
     (_, index) =>
       new Lane(
         `apns-thread-${index + 1}`,
-        { config: { ...config, connections: connectionsOfThread(config.connections, threads, index) }, identity: { certificatePem: identity.certificatePem, privateKeyPem: identity.privateKeyPem } },
+        { config: { ...config, connections: connectionsOfThread(config.connections, threads, index), threads: 0 }, identity: { certificatePem: identity.certificatePem, privateKeyPem: identity.privateKeyPem } },
         entry,
         logger,
       ),
@@ -191,6 +191,7 @@ export async function startThreadedApnsClient(config: ApnsConfig, identity: Sign
   // A message lives in the threads as long as its handle lives here.
   const handles = new FinalizationRegistry<number>((id) => lanes.forEach((lane) => lane.forget(id)));
   let next = 0;
+  let nextMessage = 1;
   return {
     prepare(message: ApnsMessage): PreparedMessage {
       const prepared: ThreadedMessage = { id: nextMessage++, message };
@@ -215,7 +216,7 @@ export async function startThreadedApnsClient(config: ApnsConfig, identity: Sign
 }
 
 /** The APNs client the configuration asks for: `APNS_THREADS=0` keeps it on the main event loop. */
-export async function startApnsClient(config: ApnsConfig, identity: SigningIdentity, threads: number, logger: Logger): Promise<ApnsClient> {
-  if (threads === 0) return createApnsClient(config, identity);
-  return startThreadedApnsClient(config, identity, threads, logger);
+export async function startApnsClient(config: ApnsConfig, identity: SigningIdentity, logger: Logger): Promise<ApnsClient> {
+  if (config.threads === 0) return createApnsClient(config, identity);
+  return startThreadedApnsClient(config, identity, logger);
 }

@@ -39,7 +39,7 @@ const KINDS: Kind[] = ['on the event loop', 'in one thread', 'in two threads'];
 
 function startClient(kind: Kind, config: ApnsConfig, logs = new LogCapture()): Promise<ApnsClient> {
   if (kind === 'on the event loop') return Promise.resolve(createApnsClient(config, NO_IDENTITY));
-  return startThreadedApnsClient(config, NO_IDENTITY, kind === 'in one thread' ? 1 : 2, pino(logs));
+  return startThreadedApnsClient({ ...config, threads: kind === 'in one thread' ? 1 : 2 }, NO_IDENTITY, pino(logs));
 }
 
 describe.each(KINDS)('APNs client %s', (kind) => {
@@ -114,7 +114,7 @@ describe('APNs threads', () => {
 
   test('when a thread dies with requests in flight, then they fail as unanswered (to be retried), the error is logged without secrets, and the next send starts a new thread', async () => {
     const logs = new LogCapture();
-    const client = await startThreadedApnsClient(apnsConfig(apns, key), NO_IDENTITY, 1, pino(logs));
+    const client = await startThreadedApnsClient(apnsConfig(apns, key, { threads: 1 }), NO_IDENTITY, pino(logs));
     try {
       const slow = deviceToken();
       apns.script(slow, { delayMs: 3000, answer: { status: 200 } });
@@ -136,7 +136,7 @@ describe('APNs threads', () => {
   });
 
   test('when the client closes with a request in flight, then the request ends as not answered and the threads stop', async () => {
-    const client = await startThreadedApnsClient(apnsConfig(apns, key), NO_IDENTITY, 2, pino(new LogCapture()));
+    const client = await startThreadedApnsClient(apnsConfig(apns, key, { threads: 2 }), NO_IDENTITY, pino(new LogCapture()));
     const slow = deviceToken();
     apns.script(slow, { delayMs: 3000, answer: { status: 200 } });
     const pending = client.send(slow, client.prepare(MESSAGE));
@@ -147,8 +147,8 @@ describe('APNs threads', () => {
   });
 
   test('when the provider key cannot be read, then starting the threads fails with a configuration error', async () => {
-    const config = apnsConfig(apns, key, { auth: { kind: 'token', keyFile: '/nonexistent/AuthKey.p8', keyId: key.keyId, teamId: key.teamId } });
-    await expect(startThreadedApnsClient(config, NO_IDENTITY, 1, pino(new LogCapture()))).rejects.toThrow(ConfigError);
+    const config = apnsConfig(apns, key, { threads: 1, auth: { kind: 'token', keyFile: '/nonexistent/AuthKey.p8', keyId: key.keyId, teamId: key.teamId } });
+    await expect(startThreadedApnsClient(config, NO_IDENTITY, pino(new LogCapture()))).rejects.toThrow(ConfigError);
   });
 
   test('when connections are spread over threads, then every connection goes to exactly one thread', () => {
