@@ -72,10 +72,9 @@ function issuedByTrusted(leaf: crypto.X509Certificate, trusted: crypto.X509Certi
 function clientTopic(stream: http2.ServerHttp2Stream, trusted: crypto.X509Certificate[]): { authorized: boolean; uid?: string } {
   const socket = stream.session?.socket as tls.TLSSocket | undefined;
   const leaf = socket?.getPeerX509Certificate?.();
-  if (!socket || !leaf) return { authorized: false };
-  const subject = socket.getPeerCertificate().subject as unknown as Record<string, string | undefined>;
-  const uid = subject.UID ?? UID_PATTERN.exec(leaf.subject)?.[1];
-  return { authorized: issuedByTrusted(leaf, trusted), uid };
+  if (!leaf) return { authorized: false };
+  // X509Certificate.subject is one "KEY=value" line per attribute, UID among them.
+  return { authorized: issuedByTrusted(leaf, trusted), uid: UID_PATTERN.exec(leaf.subject)?.[1] };
 }
 
 /**
