@@ -113,6 +113,11 @@ interface DeviceKeysRow {
   auth: string | null;
 }
 
+/** Ids in slices small enough for one `IN (…)` list on either backend. */
+function* chunks(ids: number[], size = 500): Generator<number[]> {
+  for (let i = 0; i < ids.length; i += size) yield ids.slice(i, i + size);
+}
+
 const toNotification = (row: NotificationRow): StoredNotification => ({
   id: row.id,
   status: row.status,
@@ -219,13 +224,17 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
   // subscription that was removed meanwhile has none and ends as failed, not sent blind). A second
   // query, only for pages that hold Web Push deliveries: a join would cost every Safari row too.
   const withSubscriptions = async (rows: DeliveryRow[]): Promise<Delivery[]> => {
-    const deviceIds = rows.filter((row) => row.channel === 'webpush' && row.device_id !== null).map((row) => row.device_id as number);
+    const deviceIds = rows.filter((row) => row.channel === 'webpush' && row.device_id !== null).map((row) => Number(row.device_id));
     const subscriptions = new Map<number, Pick<DeviceKeysRow, 'endpoint' | 'p256dh' | 'auth'>>();
-    for (let i = 0; i < deviceIds.length; i += 500) {
-      const found = (await db('devices').whereIn('id', deviceIds.slice(i, i + 500)).select('id', 'endpoint', 'p256dh', 'auth')) as Array<Pick<DeviceKeysRow, 'id' | 'endpoint' | 'p256dh' | 'auth'>>;
+    for (const ids of chunks(deviceIds)) {
+      const found = (await db('devices').whereIn('id', ids).select('id', 'endpoint', 'p256dh', 'auth')) as DeviceKeysRow[];
       for (const { id, endpoint, p256dh, auth } of found) subscriptions.set(Number(id), { endpoint, p256dh, auth });
     }
-    return rows.map((row) => toDelivery(row.channel === 'webpush' && row.device_id !== null ? { ...row, ...subscriptions.get(Number(row.device_id)) } : row));
+    // Device ids are unique across channels, so only Web Push rows find keys here.
+    return rows.map((row) => {
+      const keys = row.device_id === null ? undefined : subscriptions.get(Number(row.device_id));
+      return toDelivery(keys ? { ...row, ...keys } : row);
+    });
   };
 
   return {
@@ -343,9 +352,9 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       }
       await db.transaction(async (trx) => {
         for (const { record, ids } of groups.values()) {
-          for (let i = 0; i < ids.length; i += 500) {
+          for (const chunk of chunks(ids)) {
             added[record.outcome] += await trx('deliveries')
-              .whereIn('id', ids.slice(i, i + 500))
+              .whereIn('id', chunk)
               .andWhere({ outcome: 'pending' })
               .update({ outcome: record.outcome, status: record.status, reason: record.reason, attempts: record.attempts, updated_at: now });
           }
