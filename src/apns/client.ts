@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import apn from '@parse/node-apn';
 import type { SigningIdentity } from '../certs/identity';
 import { ConfigError, type ApnsConfig } from '../config/load';
@@ -30,45 +31,58 @@ export interface PreparedMessage {
   readonly message: ApnsMessage;
 }
 
-/** A notification as node-apn writes it: its headers and its compiled JSON body. */
-interface BuiltNotification {
-  headers: Record<string, unknown>;
-  body: string;
-}
-
-/** This client's prepared message: built once by node-apn, written to each device. */
+/** A message as this client writes it: the request headers every device shares, and the JSON body. */
 interface NodeApnMessage extends PreparedMessage {
-  readonly built: BuiltNotification;
-}
-
-/**
- * The round-robin pool of HTTP/2 clients inside node-apn's MultiProvider. MultiProvider.send()
- * rebuilds the headers and wraps every call in Promise.allSettled; a message sent to a million
- * devices needs its headers built once, so the sender writes through the pool with the message
- * built in prepare(). Checked when the client is created: a node-apn without it fails at start.
- */
-interface NodeApnPool {
-  write(notification: BuiltNotification, token: string, type: 'device', method: 'post'): Promise<NodeApnFailure>;
+  readonly headers: http2.OutgoingHttpHeaders;
+  readonly body: string;
 }
 
 /** node-apn's Notification methods that build what its Provider sends (not in its type definitions). */
 interface NotificationInternals {
-  headers(): Record<string, unknown>;
+  headers(): Record<string, string | number>;
   compile(): string;
 }
 
-interface NodeApnFailure {
-  status?: number | string;
-  response?: { reason?: string; timestamp?: number };
-  error?: Error;
+/** node-apn's provider token: ES256, signed again when it gets old or APNs calls it expired. */
+interface NodeApnToken {
+  readonly current: string;
+  readonly generation: number;
+  isExpired(validSeconds: number): boolean;
+  regenerate(generation: number): void;
 }
 
+/**
+ * One of node-apn's HTTP/2 clients (the round-robin pool inside MultiProvider), as far as this
+ * client uses it: node-apn opens, pings and closes the session, and keeps the provider token; the
+ * requests themselves are written here (see createApnsClient). Checked when the client is created.
+ */
+interface NodeApnConnection {
+  session?: http2.ClientHttp2Session;
+  isDestroyed: boolean;
+  connect(): Promise<void>;
+  config: { address: string; token?: NodeApnToken };
+}
+
+/** node-apn signs a new provider token when the current one is this old (it lives an hour at APNs). */
+const TOKEN_REFRESH_SECONDS = 3300;
+const STATUS = http2.constants.HTTP2_HEADER_STATUS;
 const OK: ApnsResult = Object.freeze({ ok: true });
 
-function toResult(failure: NodeApnFailure): ApnsResult {
-  const status = typeof failure.status === 'number' ? failure.status : null;
-  const reason = failure.response?.reason ?? failure.error?.message ?? 'UnknownError';
-  return { ok: false, status, reason, ...(failure.response?.timestamp !== undefined ? { timestamp: Number(failure.response.timestamp) } : {}) };
+function noAnswer(reason: string): ApnsResult {
+  return { ok: false, status: null, reason };
+}
+
+/** APNs' failure body: {"reason": "...", "timestamp": ms} (timestamp with 410 only). */
+function failure(status: number, body: string): ApnsResult {
+  let parsed: { reason?: unknown; timestamp?: unknown } = {};
+  try {
+    parsed = JSON.parse(body) as typeof parsed;
+  } catch {
+    // an answer without a JSON body keeps its status; the reason says what came
+  }
+  const reason = typeof parsed.reason === 'string' ? parsed.reason : `HTTP ${status}${body ? `: ${body.slice(0, 100)}` : ''}`;
+  const timestamp = Number(parsed.timestamp);
+  return { ok: false, status, reason, ...(parsed.timestamp !== undefined && Number.isFinite(timestamp) ? { timestamp } : {}) };
 }
 
 function credentials(config: ApnsConfig, identity: SigningIdentity): Partial<apn.ProviderOptions> {
@@ -87,13 +101,24 @@ function credentials(config: ApnsConfig, identity: SigningIdentity): Partial<apn
   return { cert: identity.certificatePem, key: identity.privateKeyPem };
 }
 
+function isNodeApnConnection(candidate: unknown): candidate is NodeApnConnection {
+  const connection = candidate as Partial<NodeApnConnection> | null;
+  return typeof connection?.connect === 'function' && typeof connection.config?.address === 'string' && typeof connection.isDestroyed === 'boolean';
+}
+
 /**
- * APNs over HTTP/2 through @parse/node-apn: `connections` long-lived sessions used round-robin,
- * and at most `connections × streamsPerConnection` requests in flight, so a large send never
- * opens more streams than APNs accepts. node-apn's own retries are off: the sender retries with
- * backoff and records every attempt.
+ * APNs over HTTP/2 with @parse/node-apn: `connections` long-lived sessions used round-robin, and at
+ * most `connections × streamsPerConnection` requests in flight, so a large send never opens more
+ * streams than APNs accepts. node-apn's own retries are off: the sender retries with backoff and
+ * records every attempt.
+ *
+ * node-apn opens the sessions (TLS, certificate or provider token), pings them, replaces one that
+ * closed, and signs the provider token. The request itself is written here, on node-apn's session:
+ * node-apn's write() costs more than the request it sends (an async chain per device, the body and
+ * its end as two DATA frames, seven listeners), and a broadcast makes millions of them.
  */
 export function createApnsClient(config: ApnsConfig, identity: SigningIdentity): ApnsClient {
+  if (config.connections < 1 || config.streamsPerConnection < 1) throw new ConfigError('APNs needs at least one connection with at least one stream');
   let provider: apn.MultiProvider;
   try {
     provider = new apn.MultiProvider({
@@ -109,10 +134,76 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
     if (error instanceof ConfigError) throw error;
     throw new ConfigError(`APNs credentials were refused by node-apn: ${(error as Error).message}`);
   }
-  const found = (provider as unknown as { client?: Partial<NodeApnPool> }).client;
-  if (typeof found?.write !== 'function') throw new Error('@parse/node-apn: MultiProvider has no client pool with write(); this version is not supported');
-  const pool = found as NodeApnPool;
+  const found = (provider as unknown as { client?: { clients?: unknown } }).client?.clients;
+  if (!Array.isArray(found) || found.length === 0 || !found.every(isNodeApnConnection)) {
+    throw new Error('@parse/node-apn: MultiProvider has no pool of clients with connect() and a session; this version is not supported');
+  }
+  const connections: NodeApnConnection[] = found;
   const window = createSemaphore(config.connections * config.streamsPerConnection);
+  const timeoutMs = config.requestTimeoutMs;
+  let next = 0;
+
+  /** One request on a session: headers, then the body with END_STREAM in one DATA frame. Never rejects. */
+  function write(connection: NodeApnConnection, session: http2.ClientHttp2Session, token: string, message: NodeApnMessage): Promise<ApnsResult> {
+    const headers: http2.OutgoingHttpHeaders = { ...message.headers, ':path': `/3/device/${token}` };
+    const providerToken = connection.config.token;
+    let generation = 0;
+    if (providerToken) {
+      if (providerToken.isExpired(TOKEN_REFRESH_SECONDS)) providerToken.regenerate(providerToken.generation);
+      headers.authorization = `bearer ${providerToken.current}`;
+      generation = providerToken.generation;
+    }
+    return new Promise((resolve) => {
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = session.request(headers);
+      } catch (error) {
+        resolve(noAnswer(`APNs request failed: ${(error as Error).message}`));
+        return;
+      }
+      let status = 0;
+      let problem = '';
+      const answer: Buffer[] = [];
+      stream.on('response', (received) => {
+        status = Number(received[STATUS]);
+      });
+      // APNs answers 200 with no body; a failure's body is a small JSON reason.
+      stream.on('data', (chunk: Buffer) => answer.push(chunk));
+      stream.on('error', (error) => {
+        problem = error.message;
+      });
+      stream.setTimeout(timeoutMs, () => {
+        problem = `no answer from APNs within ${timeoutMs} ms`;
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      });
+      stream.on('close', () => {
+        if (status === 200) return resolve(OK);
+        if (status === 0) return resolve(noAnswer(problem || `APNs closed the stream without an answer (code ${stream.rstCode})`));
+        const result = failure(status, Buffer.concat(answer).toString('utf8'));
+        // As node-apn does: a token APNs calls expired is signed again for the requests after this one.
+        if (providerToken && !result.ok && result.reason === 'ExpiredProviderToken') providerToken.regenerate(generation);
+        resolve(result);
+      });
+      stream.end(message.body);
+    });
+  }
+
+  function send(token: string, message: NodeApnMessage): Promise<ApnsResult> {
+    const connection = connections[next];
+    next = (next + 1) % connections.length;
+    if (connection.isDestroyed) return Promise.resolve(noAnswer('the APNs client is closed'));
+    const session = connection.session;
+    if (session && !session.closed && !session.destroyed) return write(connection, session, token, message);
+    // No session yet, or node-apn dropped a closed one: it opens a new one (a failed connect
+    // then fails the stream, which answers as no answer).
+    return connection.connect().then(
+      () => {
+        const opened = connection.session;
+        return opened && !opened.closed && !opened.destroyed ? write(connection, opened, token, message) : noAnswer('APNs connection closed before the request');
+      },
+      (error: unknown) => noAnswer(`APNs connection failed: ${(error as Error)?.message ?? String(error)}`),
+    );
+  }
 
   return {
     prepare(message) {
@@ -124,18 +215,16 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
       if (message.collapseId !== undefined) note.collapseId = message.collapseId;
       note.rawPayload = message.payload;
       const internals = note as unknown as NotificationInternals;
-      return { message, built: { headers: internals.headers(), body: internals.compile() } } satisfies NodeApnMessage;
+      const headers: http2.OutgoingHttpHeaders = {
+        ':scheme': 'https',
+        ':method': 'POST',
+        ':authority': connections[0].config.address,
+        ...internals.headers(),
+      };
+      return { message, headers, body: internals.compile() } satisfies NodeApnMessage;
     },
     send(token, prepared) {
-      const { built } = prepared as NodeApnMessage;
-      // The hot path of every send: one promise chain, no async wrappers. Like MultiProvider.send,
-      // an answer that carries a status or an error is a failure.
-      return window.run(() =>
-        pool.write(built, token, 'device', 'post').then(
-          (answer) => (answer.status || answer.error ? toResult(answer) : OK),
-          (failure: unknown) => toResult(failure instanceof Error ? { error: failure } : (failure as NodeApnFailure)),
-        ),
-      );
+      return window.run(() => send(token, prepared as NodeApnMessage));
     },
     async close() {
       await provider.shutdown();

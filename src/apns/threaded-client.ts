@@ -171,6 +171,8 @@ export interface ThreadedApnsClient extends ApnsClient {
 
 export async function startThreadedApnsClient(config: ApnsConfig, identity: SigningIdentity, logger: Logger): Promise<ThreadedApnsClient> {
   const { threads } = config;
+  // Config loading refuses this too; a thread without a connection would never send.
+  if (threads < 1 || threads > config.connections) throw new ConfigError(`APNs threads (${threads}) must be between 1 and the number of connections (${config.connections})`);
   const entry = threadEntry();
   const lanes = Array.from(
     { length: threads },

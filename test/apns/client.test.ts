@@ -98,6 +98,45 @@ describe.each(KINDS)('APNs client %s', (kind) => {
     expect((await Promise.all(sends)).every((result) => result.ok)).toBe(true);
     expect(arrived).toBe(30);
   });
+
+  test('when APNs calls the provider token expired, then that request fails with 403 and its connection signs a new token for later requests', async () => {
+    client = await startClient(kind, apnsConfig(apns, key));
+    const prepared = client.prepare(MESSAGE);
+    const sendInTurn = async (tokens: string[]) => {
+      const results = [];
+      for (const token of tokens) results.push(await client!.send(token, prepared));
+      return results;
+    };
+    // Two connections, used in turn: each has its own provider token.
+    expect(await sendInTurn([deviceToken(), deviceToken()])).toEqual([{ ok: true }, { ok: true }]);
+    const signedBefore = new Set(apns.requests.map((request) => request.headers.authorization));
+    const expired = deviceToken();
+    apns.script(expired, { status: 403, reason: 'ExpiredProviderToken' });
+    expect(await sendInTurn([expired])).toEqual([{ ok: false, status: 403, reason: 'ExpiredProviderToken' }]);
+    expect(await sendInTurn([deviceToken(), deviceToken()])).toEqual([{ ok: true }, { ok: true }]);
+    const signedAfter = apns.requests.slice(3).map((request) => request.headers.authorization);
+    expect(signedAfter.every((authorization) => /^bearer [\w-]+\.[\w-]+\.[\w-]+$/.test(authorization))).toBe(true);
+    // Exactly the refused connection's token was replaced; the other one is still in use.
+    expect(signedAfter.filter((authorization) => !signedBefore.has(authorization))).toHaveLength(1);
+  });
+
+  test('when APNs drops the connections between sends, then the next sends open new ones and are answered', async () => {
+    client = await startClient(kind, apnsConfig(apns, key));
+    const prepared = client.prepare(MESSAGE);
+    expect(await Promise.all([client.send(deviceToken(), prepared), client.send(deviceToken(), prepared)])).toEqual([{ ok: true }, { ok: true }]);
+    const port = apns.port;
+    await apns.close();
+    apns = await standIn({ providerKeys: [key], port });
+    // A request written while the client still thinks the old session is open may fail as unanswered
+    // (the sender retries those); once node-apn has dropped the closed sessions, requests go through.
+    let results: Array<{ ok: boolean }> = [];
+    for (const until = Date.now() + 5000; Date.now() < until; await sleep(50)) {
+      results = await Promise.all(Array.from({ length: 4 }, () => client!.send(deviceToken(), prepared)));
+      if (results.every((result) => result.ok)) break;
+    }
+    expect(results).toEqual(Array.from({ length: 4 }, () => ({ ok: true })));
+    expect(apns.requests.length).toBeGreaterThanOrEqual(4);
+  });
 });
 
 describe('APNs threads', () => {
@@ -160,5 +199,12 @@ describe('APNs threads', () => {
   test('when there are more threads than connections, then the configuration is refused', () => {
     expect(() => loadConfig({ APNS_THREADS: '3', APNS_CONNECTIONS: '2' })).toThrow(/APNS_THREADS \(3\) is more than APNS_CONNECTIONS \(2\)/);
     expect(loadConfig({}).apns.threads).toBe(1);
+  });
+
+  test('when a client is started directly with more threads than connections, then it is refused instead of never sending', async () => {
+    const key = createProviderKey();
+    const config: ApnsConfig = { ...loadConfig({}).apns, auth: { kind: 'token', keyFile: key.file, keyId: key.keyId, teamId: key.teamId } };
+    await expect(startThreadedApnsClient({ ...config, connections: 1, threads: 2 }, NO_IDENTITY, pino(new LogCapture()))).rejects.toThrow(ConfigError);
+    expect(() => createApnsClient({ ...config, connections: 0, threads: 0 }, NO_IDENTITY)).toThrow(ConfigError);
   });
 });
