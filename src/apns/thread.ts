@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { SigningIdentity } from '../certs/identity';
 import type { ApnsConfig } from '../config/load';
 import { createApnsClient, type ApnsClient, type ApnsMessage, type PreparedMessage } from './client';
+import { useLeanAsyncBind } from './lean-async-bind';
 import type { ApnsResult } from './outcomes';
 
 /**
@@ -37,6 +38,8 @@ function run(): void {
   const port = parentPort;
   if (!port) throw new Error('src/apns/thread.js runs as a worker thread of the APNs client');
   const { config, identity } = workerData as ThreadData;
+  // Every HTTP/2 request binds one function; see lean-async-bind.ts for why this thread binds leanly.
+  useLeanAsyncBind();
   let client: ApnsClient;
   try {
     client = createApnsClient(config, identity as SigningIdentity);
