@@ -42,11 +42,23 @@ export function createMetrics(): Metrics {
   const clicks = new client.Counter({ name: 'notification_clicks_total', help: 'Notification clicks counted, by channel', labelNames: ['channel'], registers: [registry] });
   const registrations = new client.Counter({ name: 'safari_registrations_total', help: 'Device registrations and unregistrations', labelNames: ['action'], registers: [registry] });
   const logMessages = new client.Counter({ name: 'safari_log_messages_total', help: 'Error messages Safari reported to /log', registers: [registry] });
-  const apnsResponses = new client.Counter({
+  // A send reports every answer; prom-client hashes the labels on each inc(). Answers are tallied
+  // here (a 200 is one addition) and handed to the counter when it is read.
+  const apnsTallies = new Map<string, { labels: [string, string]; count: number }>();
+  let apnsOk = 0;
+  new client.Counter({
     name: 'apns_responses_total',
     help: 'APNs answers by HTTP status (none = no answer: connection error or timeout) and reason',
     labelNames: ['status', 'reason'],
     registers: [registry],
+    collect() {
+      if (apnsOk > 0) this.inc({ status: '200', reason: '' }, apnsOk);
+      apnsOk = 0;
+      for (const tally of apnsTallies.values()) {
+        if (tally.count > 0) this.inc({ status: tally.labels[0], reason: tally.labels[1] }, tally.count);
+        tally.count = 0;
+      }
+    },
   });
   const webPushResponses = new client.Counter({
     name: 'webpush_responses_total',
@@ -54,8 +66,6 @@ export function createMetrics(): Metrics {
     labelNames: ['status'],
     registers: [registry],
   });
-  // Label children looked up once: a send reports every answer, and hashing labels each time shows in profiles.
-  const apnsChildren = new Map<string, client.Counter.Internal>();
   const deliveries = new client.Counter({ name: 'deliveries_total', help: 'Final delivery outcomes', labelNames: ['outcome'], registers: [registry] });
   let queueStats: () => Promise<QueueStats> = async () => ({ waiting: 0, running: 0, inFlight: 0 });
   new client.Gauge({
@@ -94,15 +104,16 @@ export function createMetrics(): Metrics {
     click: (channel) => clicks.inc({ channel }),
     safariLogMessages: (count) => logMessages.inc(count),
     apnsResponse(status, reason) {
-      // Without an answer the reason is a free-text error: label it by kind only, to bound cardinality.
-      const labels = status === null ? ['none', 'no_answer'] : [String(status), (reason ?? '').slice(0, 64)];
-      const key = `${labels[0]}\n${labels[1]}`;
-      let child = apnsChildren.get(key);
-      if (!child) {
-        child = apnsResponses.labels(...labels);
-        apnsChildren.set(key, child);
+      if (status === 200) {
+        apnsOk++;
+        return;
       }
-      child.inc();
+      // Without an answer the reason is a free-text error: label it by kind only, to bound cardinality.
+      const labels: [string, string] = status === null ? ['none', 'no_answer'] : [String(status), (reason ?? '').slice(0, 64)];
+      const key = `${labels[0]}\n${labels[1]}`;
+      const tally = apnsTallies.get(key);
+      if (tally) tally.count++;
+      else apnsTallies.set(key, { labels, count: 1 });
     },
     webPushResponse: (status) => webPushResponses.inc({ status: status === null ? 'none' : String(status) }),
     delivery: (outcome, count = 1) => deliveries.inc({ outcome }, count),

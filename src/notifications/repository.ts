@@ -342,16 +342,20 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       const added: FinalCounts = { sent: 0, failed: 0, removed: 0 };
       if (records.length === 0) return added;
       const notificationId = records[0].notificationId;
-      // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome.
-      const groups = new Map<string, { record: OutcomeRecord; ids: number[] }>();
+      // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome. A record
+      // is compared with the group of the one before it first: runs of alike records are the rule.
+      const alike = (a: OutcomeRecord, b: OutcomeRecord) => a.outcome === b.outcome && a.status === b.status && a.attempts === b.attempts && a.reason === b.reason;
+      const groups: Array<{ record: OutcomeRecord; ids: number[] }> = [];
+      let group: { record: OutcomeRecord; ids: number[] } | undefined;
       for (const record of records) {
-        const key = `${record.outcome}\n${record.status}\n${record.attempts}\n${record.reason}`;
-        const group = groups.get(key) ?? { record, ids: [] };
+        if (!group || !alike(group.record, record)) {
+          group = groups.find((candidate) => alike(candidate.record, record));
+          if (!group) groups.push((group = { record, ids: [] }));
+        }
         group.ids.push(record.deliveryId);
-        groups.set(key, group);
       }
       await db.transaction(async (trx) => {
-        for (const { record, ids } of groups.values()) {
+        for (const { record, ids } of groups) {
           for (const chunk of chunks(ids)) {
             added[record.outcome] += await trx('deliveries')
               .whereIn('id', chunk)

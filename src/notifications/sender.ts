@@ -104,6 +104,10 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   };
   const messageFor = (delivery: Delivery): PreparedMessage => sharedSafariMessage ?? safariMessage([refFor(delivery) as string]);
 
+  const apnsAnswered = (result: ApnsResult): ApnsResult => {
+    metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
+    return result;
+  };
   /** One attempt on the delivery's channel, and what its answer means. */
   const attempt = async (delivery: Delivery): Promise<{ result: ApnsResult | WebPushResult; action: Action }> => {
     if (delivery.channel === 'webpush') {
@@ -112,8 +116,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       metrics.webPushResponse(result.ok ? 201 : result.status);
       return { result, action: webPushActionFor(result) };
     }
-    const result = await apns.send(delivery.token, messageFor(delivery));
-    metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
+    const result = apnsAnswered(await apns.send(delivery.token, messageFor(delivery)));
     return { result, action: actionFor(result) };
   };
   // APNs refused our credentials (here or, seen through the database, on another worker): Safari
@@ -163,46 +166,87 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     await notifications.stop(notification.id, error);
   };
 
-  const deliver = async (delivery: Delivery): Promise<OutcomeRecord | undefined> => {
-    const record = (attempts: number, outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
-      notificationId: notification.id,
-      deliveryId: delivery.id,
-      outcome,
-      status,
-      reason,
-      attempts,
-    });
+  const record = (delivery: Delivery, attempts: number, outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
+    notificationId: notification.id,
+    deliveryId: delivery.id,
+    outcome,
+    status,
+    reason,
+    attempts,
+  });
+
+  /**
+   * Attempts until the delivery has its outcome. `first` is an answer already in hand for the first
+   * of them (from the fast path in add()).
+   */
+  const deliver = async (delivery: Delivery, first?: { result: ApnsResult | WebPushResult; action: Action }): Promise<OutcomeRecord | undefined> => {
     for (let attemptNo = delivery.attempts + 1; ; attemptNo++) {
-      // After a shutdown the device stays pending for the next run.
-      if (signal.aborted) return undefined;
-      if (stopped && delivery.channel === 'safari') return record(attemptNo - 1, 'failed', null, `NotSent: ${stopped.slice(0, 200)}`);
-      const { result, action } = await attempt(delivery);
-      if (result.ok) return record(attemptNo, 'sent', delivery.channel === 'webpush' ? 201 : 200, null);
+      let answer = first;
+      first = undefined;
+      if (!answer) {
+        // After a shutdown the device stays pending for the next run.
+        if (signal.aborted) return undefined;
+        if (stopped && delivery.channel === 'safari') return record(delivery, attemptNo - 1, 'failed', null, `NotSent: ${stopped.slice(0, 200)}`);
+        answer = await attempt(delivery);
+      }
+      const { result, action } = answer;
+      if (result.ok) return record(delivery, attemptNo, 'sent', delivery.channel === 'webpush' ? 201 : 200, null);
       switch (action) {
         case 'remove':
           await devices.removeToken(delivery.token);
-          return record(attemptNo, 'removed', result.status, result.reason);
+          return record(delivery, attemptNo, 'removed', result.status, result.reason);
         case 'remove-unless-reregistered': {
           const removal = await devices.removeUnlessRegisteredAfter(delivery.token, ('timestamp' in result ? result.timestamp : undefined) ?? Date.now());
           return removal === 'kept'
-            ? record(attemptNo, 'failed', result.status, `${result.reason} (kept: registered again after APNs' timestamp)`)
-            : record(attemptNo, 'removed', result.status, result.reason);
+            ? record(delivery, attemptNo, 'failed', result.status, `${result.reason} (kept: registered again after APNs' timestamp)`)
+            : record(delivery, attemptNo, 'removed', result.status, result.reason);
         }
         case 'stop':
           await noteStop(result.status, result.reason);
-          return record(attemptNo, 'failed', result.status, result.reason);
+          return record(delivery, attemptNo, 'failed', result.status, result.reason);
         case 'retry': {
-          if (attemptNo >= options.maxAttempts) return record(attemptNo, 'failed', result.status, result.reason);
+          if (attemptNo >= options.maxAttempts) return record(delivery, attemptNo, 'failed', result.status, result.reason);
           log.debug({ token: maskToken(delivery.token), channel: delivery.channel, attempt: attemptNo, status: result.status, reason: result.reason }, 'Transient failure, retrying');
           const asked = 'retryAfterMs' in result ? result.retryAfterMs ?? 0 : 0;
           await sleep(Math.min(MAX_RETRY_DELAY_MS, Math.max(asked, retryDelay(attemptNo, options.retryBaseMs))), signal);
           break;
         }
         default:
-          return record(attemptNo, 'failed', result.status, result.reason);
+          return record(delivery, attemptNo, 'failed', result.status, result.reason);
       }
     }
   };
+
+  const finished = (delivery: Delivery, outcome: OutcomeRecord | undefined) => {
+    settle(delivery.channel);
+    if (!outcome) return;
+    buffer.push(outcome);
+    if (buffer.length >= FLUSH_EVERY) void flush();
+  };
+  const crashed = (delivery: Delivery, error: unknown) => {
+    settle(delivery.channel);
+    // The device stays pending (a later run or the next start sends it); the send goes on.
+    log.error({ err: error, token: maskToken(delivery.token) }, 'Delivery failed unexpectedly');
+  };
+  const slowPath = (delivery: Delivery, first?: { result: ApnsResult; action: Action }) =>
+    void deliver(delivery, first).then(
+      (outcome) => finished(delivery, outcome),
+      (error: unknown) => crashed(delivery, error),
+    );
+  /**
+   * What nearly every device of a broadcast takes: a Safari device's first attempt, accepted. It
+   * runs without async frames of its own (a broadcast runs it a million times); any other answer
+   * goes on in deliver().
+   */
+  const fastPath = (delivery: Delivery) =>
+    void apns.send(delivery.token, messageFor(delivery)).then(
+      (answer) => {
+        const result = apnsAnswered(answer);
+        if (result.ok) finished(delivery, record(delivery, delivery.attempts + 1, 'sent', 200, null));
+        else slowPath(delivery, { result, action: actionFor(result) });
+      },
+      (error: unknown) => crashed(delivery, error),
+    );
 
   // Another worker may have met refused credentials: look at most once a second (no await otherwise).
   const checkStopped = (): Promise<void> | undefined => {
@@ -225,19 +269,8 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
         while (activeIn[delivery.channel] >= options.concurrency[delivery.channel]) await slotFreed();
         active++;
         activeIn[delivery.channel]++;
-        void deliver(delivery).then(
-          (record) => {
-            settle(delivery.channel);
-            if (!record) return;
-            buffer.push(record);
-            if (buffer.length >= FLUSH_EVERY) void flush();
-          },
-          (error: unknown) => {
-            settle(delivery.channel);
-            // The device stays pending (a later run or the next start sends it); the send goes on.
-            log.error({ err: error, token: maskToken(delivery.token) }, 'Delivery failed unexpectedly');
-          },
-        );
+        if (delivery.channel === 'safari' && !stopped) fastPath(delivery);
+        else slowPath(delivery);
       }
     },
     async drain() {
