@@ -17,6 +17,18 @@ const START_TIMEOUT_MS = 30_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 const THREAD_YOUNG_GENERATION_MB = 8;
 
+/**
+ * The old generation a thread may grow to: a base for node-apn, TLS and HTTP/2 sessions, and room
+ * per stream of its window for a request in flight and one queued behind it (measured: 2.8 KB of
+ * heap per request; 16 KB per stream leaves room three times over).
+ * Without a limit V8 lets a busy thread's heap grow far past what it keeps alive before it collects;
+ * near the limit it collects sooner. A thread that did run out would fail its requests as
+ * unanswered (retried) and be started again.
+ */
+export function threadOldGenerationMb(streams: number): number {
+  return 48 + Math.ceil((streams * 16) / 1024);
+}
+
 /** The compiled thread body: beside this file, or in dist/ when the tests run the TypeScript sources. */
 function threadEntry(): string {
   const entry = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../dist/src/apns/thread.js') : path.join(__dirname, 'thread.js');
@@ -62,7 +74,12 @@ class Lane {
   start(): Promise<void> {
     // A smaller young generation than the main thread's default: a thread's garbage is short-lived
     // request state, and a 1,000,000-device broadcast must stay under 300 MB for the whole process.
-    const worker = new Worker(this.entry, { name: this.name, workerData: this.data, resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB } });
+    const { connections, streamsPerConnection } = this.data.config;
+    const worker = new Worker(this.entry, {
+      name: this.name,
+      workerData: this.data,
+      resourceLimits: { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: threadOldGenerationMb(connections * streamsPerConnection) },
+    });
     this.worker = worker;
     worker.unref();
     return new Promise<void>((resolve, reject) => {

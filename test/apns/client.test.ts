@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { ApnsStandIn } from '../../src/apns-stand-in/server';
 import { createApnsClient, type ApnsClient, type ApnsMessage } from '../../src/apns/client';
-import { connectionsOfThread, startThreadedApnsClient } from '../../src/apns/threaded-client';
+import { connectionsOfThread, startThreadedApnsClient, threadOldGenerationMb } from '../../src/apns/threaded-client';
 import type { SigningIdentity } from '../../src/certs/identity';
 import { ConfigError, loadConfig, type ApnsConfig } from '../../src/config/load';
 import { createProviderKey, deviceToken, standIn, type ProviderKey } from '../helpers/apns';
@@ -169,6 +169,18 @@ describe('APNs threads', () => {
       expect(await client.send(deviceToken(), prepared)).toEqual({ ok: true });
       expect(client.threads).toHaveLength(1);
       expect(client.threads[0]).not.toBe(thread);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('when threads start, then each has a heap limit sized for its share of the stream window', async () => {
+    const client = await startThreadedApnsClient(apnsConfig(apns, key, { threads: 2, connections: 3, streamsPerConnection: 100 }), NO_IDENTITY, pino(new LogCapture()));
+    try {
+      // Threads get 2 and 1 of the 3 connections: 200 and 100 streams.
+      expect(client.threads.map((thread) => thread.resourceLimits?.maxOldGenerationSizeMb)).toEqual([threadOldGenerationMb(200), threadOldGenerationMb(100)]);
+      // Room for a request in flight and one queued per stream, at several times the measured 2.8 KB each.
+      expect(threadOldGenerationMb(64_000) - threadOldGenerationMb(0)).toBeGreaterThan((64_000 * 2 * 2.8 * 2) / 1024);
     } finally {
       await client.close();
     }
