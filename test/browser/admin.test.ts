@@ -40,6 +40,16 @@ describe('admin console in Chromium', () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
+  /** A fresh page for one test, closed whatever the test does. */
+  async function withPage(use: (page: Page) => Promise<void>): Promise<void> {
+    const page = await browser.newPage();
+    try {
+      await use(page);
+    } finally {
+      await page.close();
+    }
+  }
+
   async function logIn(page: Page) {
     await page.goto(`${base}/admin`);
     await page.fill('#api-key', API_KEY);
@@ -47,23 +57,18 @@ describe('admin console in Chromium', () => {
     await page.locator('.log-row').first().waitFor();
   }
 
-  test('when a wrong key is typed, then the console says so and shows no data', async () => {
-    const page = await browser.newPage();
-    try {
+  test('when a wrong key is typed, then the console says so and shows no data', () =>
+    withPage(async (page) => {
       await page.goto(`${base}/admin`);
       await page.fill('#api-key', 'not-the-key-0123456789');
       await page.click('#login button[type=submit]');
       await page.locator('#login-error').filter({ hasText: 'not valid' }).waitFor();
       expect(await page.locator('#logs').isHidden()).toBe(true);
       expect(await page.locator('.log-row').count()).toBe(0);
-    } finally {
-      await page.close();
-    }
-  });
+    }));
 
-  test('when an admin logs in, then the logged messages show newest first, an HTML message as plain text, and the key stays out of the URL', async () => {
-    const page = await browser.newPage();
-    try {
+  test('when an admin logs in, then the logged messages show newest first, an HTML message as plain text, and the key stays out of the URL', () =>
+    withPage(async (page) => {
       await logIn(page);
       const messages = await page.locator('.log-message').allTextContents();
       expect(messages).toContain('Push package signature verification failed');
@@ -86,14 +91,10 @@ describe('admin console in Chromium', () => {
       await page.click('#logout');
       expect(await page.evaluate(() => sessionStorage.getItem('safari-push-admin-key'))).toBeNull();
       expect(await page.locator('#login').isVisible()).toBe(true);
-    } finally {
-      await page.close();
-    }
-  });
+    }));
 
-  test('when an admin looks up a user and a token, then the devices are found, with totals per channel', async () => {
-    const page = await browser.newPage();
-    try {
+  test('when an admin looks up a user and a token, then the devices are found, with totals per channel', () =>
+    withPage(async (page) => {
       await logIn(page);
       await page.click('[data-tab=devices]');
       await page.locator('#device-totals').filter({ hasText: 'Safari devices:' }).waitFor();
@@ -110,14 +111,10 @@ describe('admin console in Chromium', () => {
       await page.fill('#device-query', 'f'.repeat(64));
       await page.click('#device-lookup button');
       await page.locator('#device-message').filter({ hasText: 'No device found' }).waitFor();
-    } finally {
-      await page.close();
-    }
-  });
+    }));
 
-  test('when an admin opens a notification, then its counts and its failed deliveries with reasons show, and health shows the certificate and APNs', async () => {
-    const page = await browser.newPage();
-    try {
+  test('when an admin opens a notification, then its counts and its failed deliveries with reasons show, and health shows the certificate and APNs', () =>
+    withPage(async (page) => {
       await logIn(page);
       await page.click('[data-tab=notifications]');
       const row = page.locator('.notification-row', { hasText: 'Gate change' });
@@ -137,8 +134,5 @@ describe('admin console in Chromium', () => {
       expect(health).toMatch(/expires .+ \(\d+ days\)/);
       expect(health).toContain('DEVELOPMENT certificate');
       expect(health).toContain('reachable — ');
-    } finally {
-      await page.close();
-    }
-  });
+    }));
 });
