@@ -178,11 +178,12 @@ async function bareInOwnProcess(dir: string, options: Parameters<typeof bareHttp
 async function sendTrial(dir: string, seeded: string, tokens: string[], trial: number, apns: Child, key: ReturnType<typeof providerKey>) {
   const apnsPort = Number(apns.match[1]);
   const standInBefore = apns.cpuSeconds();
-  const bare = await bareInOwnProcess(dir, { port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD, leanBind: false });
+  const bareOptions = { port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD };
+  const bare = await bareInOwnProcess(dir, { ...bareOptions, leanBind: false });
   const standInBare = apns.cpuSeconds() - standInBefore;
   // The same client with the service's AsyncResource.bind replacement (src/apns/lean-async-bind.ts):
   // how much of the ratio that replacement makes, shown beside the target's baseline.
-  const leanBare = await bareInOwnProcess(dir, { port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD, leanBind: true });
+  const leanBare = await bareInOwnProcess(dir, { ...bareOptions, leanBind: true });
   const database = path.join(dir, `sends-${trial}.sqlite`);
   fs.copyFileSync(seeded, database);
   const { child, base } = await service(dir, database, apnsPort, key);
