@@ -1,9 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { SigningIdentity } from '../certs/identity';
 import { ConfigError, type ApnsConfig } from '../config/load';
 import type { Logger } from '../logger';
+import { threadEntry } from '../thread-entry';
 import { createApnsClient, type ApnsClient, type ApnsMessage, type PreparedMessage } from './client';
 import type { ApnsResult } from './outcomes';
 import type { SendBatch, ThreadData, ThreadReport } from './thread';
@@ -27,13 +26,6 @@ const THREAD_YOUNG_GENERATION_MB = 8;
  */
 export function threadOldGenerationMb(streams: number): number {
   return 48 + Math.ceil((streams * 16) / 1024);
-}
-
-/** The compiled thread body: beside this file, or in dist/ when the tests run the TypeScript sources. */
-function threadEntry(): string {
-  const entry = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../dist/src/apns/thread.js') : path.join(__dirname, 'thread.js');
-  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run npm run build`);
-  return entry;
 }
 
 /** Spreads `connections` over `threads` as evenly as possible. */
@@ -190,7 +182,7 @@ export async function startThreadedApnsClient(config: ApnsConfig, identity: Sign
   const { threads } = config;
   // Config loading refuses this too; a thread without a connection would never send.
   if (threads < 1 || threads > config.connections) throw new ConfigError(`APNs threads (${threads}) must be between 1 and the number of connections (${config.connections})`);
-  const entry = threadEntry();
+  const entry = threadEntry(__dirname, 'thread.js');
   const lanes = Array.from(
     { length: threads },
     (_, index) =>
