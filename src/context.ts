@@ -4,6 +4,7 @@ import { ensureDevelopmentIdentity } from './certs/dev-chain';
 import { loadConfiguredIdentity, validateIdentity, type SigningIdentity } from './certs/identity';
 import { resolveSecrets } from './config/dev-secrets';
 import type { Config } from './config/load';
+import { startWalCheckpointer, type WalCheckpointer } from './db/checkpointer';
 import { migrate, openDatabase, type Db } from './db/connection';
 import { createDeviceRepository, type DeviceRepository } from './devices/repository';
 import type { Logger } from './logger';
@@ -24,6 +25,8 @@ export interface AppContext {
   config: Config;
   logger: Logger;
   db: Db;
+  /** SQLite files: the thread that checkpoints the WAL beside the event loop. */
+  checkpointer?: WalCheckpointer;
   website: WebsiteTemplate;
   /** The package's 256×256 icon (icon_128x128@2x.png): the default Web Push icon. */
   icon: Buffer;
@@ -72,8 +75,10 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     await apns.close();
     throw error;
   }
+  let checkpointer: WalCheckpointer | undefined;
   try {
     await migrate(db, config.database.schema);
+    checkpointer = await startWalCheckpointer(db, logger);
   } catch (error) {
     await Promise.all([db.destroy(), apns.close()]);
     throw error;
@@ -113,6 +118,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     config,
     logger,
     db,
+    checkpointer,
     website: raw.website,
     icon: (raw.icons.find((entry) => entry.name.endsWith('icon_128x128@2x.png')) ?? raw.icons[raw.icons.length - 1]).data,
     identity,
@@ -144,5 +150,6 @@ function withClickTracking(raw: RawPackage): RawPackage {
 export async function closeContext(context: AppContext): Promise<void> {
   await context.queue.stop();
   await context.apns.close();
+  await context.checkpointer?.close();
   await context.db.destroy();
 }
