@@ -18,6 +18,7 @@ const AUTH_SECRET = 'bench-auth-token-secret-0123456789abcdef';
 const SEND_DEVICES = Number(process.env.BENCH_SEND_DEVICES ?? 100_000);
 const BROADCAST_DEVICES = Number(process.env.BENCH_BROADCAST_DEVICES ?? 1_000_000);
 const SEND_TRIALS = Number(process.env.BENCH_SEND_TRIALS ?? 3);
+const REGISTRATION_TRIALS = Number(process.env.BENCH_REGISTRATION_TRIALS ?? 3);
 const PAYLOAD = { aps: { alert: { title: 'Flight A998', body: 'Boarding now' }, 'url-args': ['boarding', 'A998'] } };
 
 interface Row {
@@ -137,7 +138,9 @@ async function signingAndRegistrations(dir: string, apnsPort: number, key: Retur
       met: clean(cached),
     });
 
-    log('registrations: bare express baseline');
+    // Alternating trials (bare route, then the service), each with its own baseline, and the
+    // median ratio: a single pair swings by ±10% on a shared two-core machine. The service's table
+    // keeps the devices of earlier trials, so later trials insert into a bigger index.
     const bare = await start('test/bench/bare-express.js', [], {}, /listening on .*"port":(\d+)/);
     const registrationRequest = (authorization: string): autocannon.Request => ({
       method: 'POST',
@@ -145,17 +148,30 @@ async function signingAndRegistrations(dir: string, apnsPort: number, key: Retur
       setupRequest: (req) => ({ ...req, path: `/v2/devices/${crypto.randomBytes(32).toString('hex')}/registrations/${PUSH_ID}` }),
     });
     const authorization = `ApplePushNotifications ${createAuthTokens([AUTH_SECRET], PUSH_ID).mint('bench-user')}`;
-    const bareResult = await load({ url: `http://127.0.0.1:${bare.match[1]}`, requests: [registrationRequest(authorization)] });
-    await bare.stop();
-    log('registrations: through the service on SQLite');
-    const registrations = await load({ url: base, requests: [registrationRequest(authorization)] });
+    const trials: Array<{ bare: Awaited<ReturnType<typeof load>>; service: Awaited<ReturnType<typeof load>>; ratio: number }> = [];
+    try {
+      for (let trial = 1; trial <= REGISTRATION_TRIALS; trial++) {
+        log(`registrations: trial ${trial} of ${REGISTRATION_TRIALS} (bare express route, then the service on SQLite)`);
+        const bareResult = await load({ url: `http://127.0.0.1:${bare.match[1]}`, requests: [registrationRequest(authorization)] });
+        const service = await load({ url: base, requests: [registrationRequest(authorization)] });
+        trials.push({ bare: bareResult, service, ratio: service.rps / bareResult.rps });
+      }
+    } finally {
+      await bare.stop();
+    }
+    const median = [...trials].sort((a, b) => a.ratio - b.ratio)[Math.floor(trials.length / 2)];
+    notes.push(
+      `Registration trials (the table shows the median): ${trials
+        .map((t, i) => `${i + 1}: ${fmt(t.service.rps)} vs ${fmt(t.bare.rps)} req/s = ${t.ratio.toFixed(2)}`)
+        .join('; ')}.`,
+    );
     rows.push({
-      name: 'POST /v2/devices/…/registrations/…, new devices, SQLite',
-      measured: `${fmt(registrations.rps)} req/s${errorsNote(registrations)}`,
-      baseline: `${fmt(bareResult.rps)} req/s (bare express route answering 200)`,
-      ratio: registrations.rps / bareResult.rps,
+      name: `POST /v2/devices/…/registrations/…, new devices, SQLite (median of ${trials.length} trials)`,
+      measured: `${fmt(median.service.rps)} req/s${errorsNote(median.service)}`,
+      baseline: `${fmt(median.bare.rps)} req/s (bare express route answering 200)`,
+      ratio: median.ratio,
       target: '≥ 0.50',
-      met: registrations.rps / bareResult.rps >= 0.5 && clean(registrations),
+      met: median.ratio >= 0.5 && trials.every((t) => clean(t.service)),
     });
   } finally {
     await child.stop();
@@ -335,7 +351,7 @@ async function main(): Promise<void> {
     '',
     '- The service runs as its own process (compiled, `LOG_LEVEL=warn`, `RATE_LIMIT_PER_MINUTE=0`, SQLite), as do the APNs stand-in (`--quiet`) and the bare node:http2 client of the sends baseline; the load generator (autocannon, 32 connections, 8 s) and the other baselines run in the bench process.',
     '- Signing baseline: a loop of `crypto.sign("sha256", 1.2 KB, RSA-2048 key)` for 4 s on one core. Distinct users: requests rotate through 20,000 random `userId`s, four times the package cache\'s 5,000 entries, so the LRU cache never hits (the service signs every package); a second run posts one `userId` throughout to show the cached rate.',
-    '- Registrations baseline: a bare express app with one route answering 200; both get a new random device token per request with a valid `ApplePushNotifications` token.',
+    `- Registrations baseline: a bare express app with one route answering 200; both get a new random device token per request with a valid \`ApplePushNotifications\` token. ${REGISTRATION_TRIALS} trials alternate baseline and service (the service keeps the devices of earlier trials); the table gives the median ratio.`,
     '- Sends baseline: a bare `node:http2` client with the same APNs requests (headers, payload, ES256 provider token), 2 sessions × 100 streams, the same window the service uses by default, to the same stand-in. The service figure runs from the POST to `status: completed`, so it includes planning, the database and recording every outcome. ' +
       `${SEND_TRIALS} trials alternate baseline and service (each service run on its own copy of the seeded database); the table gives the median ratio. ` +
       'The service\'s APNs threads replace Node 20\'s `AsyncResource.bind` with one that leaves out a deprecated accessor (DEP0172) `node:http2` pays for on every request (`src/apns/lean-async-bind.ts`); the target\'s baseline is the stock client, and a second bare client with the same replacement is measured in each trial and reported beside it, so the share of the ratio that replacement makes is visible.',
