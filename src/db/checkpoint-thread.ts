@@ -17,14 +17,15 @@ export interface CheckpointThreadData {
  */
 const { filename, busyIntervalMs, idleIntervalMs } = workerData as CheckpointThreadData;
 const db = new Database(filename, { fileMustExist: true });
-let lastLog = -1;
+let lastVersion = -1;
 let timer: NodeJS.Timeout | undefined;
 
 function checkpoint(): void {
-  const [state] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-  // The WAL changed since the last look: writes are coming in, so look again soon.
-  const writing = state.log !== lastLog;
-  lastLog = state.log;
+  db.pragma('wal_checkpoint(PASSIVE)');
+  // data_version changes when another connection commits: writes are coming in, so look again soon.
+  const version = db.pragma('data_version', { simple: true }) as number;
+  const writing = version !== lastVersion;
+  lastVersion = version;
   timer = setTimeout(checkpoint, writing ? busyIntervalMs : idleIntervalMs);
 }
 
