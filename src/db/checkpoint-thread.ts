@@ -11,9 +11,9 @@ export interface CheckpointThreadData {
 
 /**
  * The WAL checkpoint thread: its own connection copies committed pages from the WAL into the
- * database file (PASSIVE: it never waits for, or blocks, readers and writers), so the copying and
- * its fsyncs happen beside the event loop instead of inside whichever commit crosses SQLite's
- * threshold.
+ * database file, so the copying and its fsyncs happen beside the event loop instead of inside
+ * whichever commit crosses SQLite's threshold. PASSIVE checkpoints never take the write lock and
+ * never wait: what a reader still uses, or a writer adds meanwhile, is left for the next round.
  */
 const { filename, busyIntervalMs, idleIntervalMs } = workerData as CheckpointThreadData;
 const db = new Database(filename, { fileMustExist: true });

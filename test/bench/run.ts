@@ -162,7 +162,7 @@ async function signingAndRegistrations(dir: string, apnsPort: number, key: Retur
     const median = [...trials].sort((a, b) => a.ratio - b.ratio)[Math.floor(trials.length / 2)];
     notes.push(
       `Registration trials (the table shows the median): ${trials
-        .map((t, i) => `${i + 1}: ${fmt(t.service.rps)} vs ${fmt(t.bare.rps)} req/s = ${t.ratio.toFixed(2)}`)
+        .map((t, i) => `${i + 1}: ${fmt(t.service.rps)} vs ${fmt(t.bare.rps)} req/s = ${t.ratio.toFixed(2)}${errorsNote(t.service)}`)
         .join('; ')}.`,
     );
     rows.push({
