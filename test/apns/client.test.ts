@@ -6,6 +6,7 @@ import type { SigningIdentity } from '../../src/certs/identity';
 import { ConfigError, loadConfig, type ApnsConfig } from '../../src/config/load';
 import { createProviderKey, deviceToken, standIn, type ProviderKey } from '../helpers/apns';
 import { LogCapture } from '../helpers/service';
+import { sleep, waitFor } from '../helpers/wait';
 
 // Token auth needs no certificate; the identity is only read for certificate auth.
 const NO_IDENTITY = { certificatePem: '', privateKeyPem: '' } as SigningIdentity;
@@ -24,14 +25,6 @@ function apnsConfig(apns: ApnsStandIn, key: ProviderKey, overrides: Partial<Apns
     retryBaseMs: 5,
     ...overrides,
   };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (const until = Date.now() + 5000; !condition(); await sleep(10)) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-  }
 }
 
 type Kind = 'on the event loop' | 'in one thread' | 'in two threads';

@@ -6,8 +6,7 @@ import { migrate, openDatabase } from '../../src/db/connection';
 import { createLogger } from '../../src/logger';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { LogCapture } from '../helpers/service';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep, waitFor } from '../helpers/wait';
 
 /** `transactions` of 50 new devices each: random tokens put most rows on an index page of their own. */
 async function writeDevices(db: Knex, transactions = 40): Promise<void> {
@@ -15,11 +14,6 @@ async function writeDevices(db: Knex, transactions = 40): Promise<void> {
     const rows = Array.from({ length: 50 }, () => ({ token: crypto.randomBytes(32).toString('hex'), website_push_id: 'web.com.example', user_id: null, created_at: 1, registered_at: 1 }));
     await db('devices').insert(rows);
   }
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
-  for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(25)) if (await condition()) return true;
-  return condition();
 }
 
 describe('WAL checkpoint thread (SQLite)', () => {
@@ -56,7 +50,7 @@ describe('WAL checkpoint thread (SQLite)', () => {
     const before = fs.statSync(file).size;
     await writeDevices(db);
     // Only a checkpoint writes to the database file itself; the event loop's connection would not before 10,000 pages.
-    expect(await until(() => fs.statSync(file).size > before)).toBe(true);
+    await waitFor(() => fs.statSync(file).size > before, 'the thread to copy pages into the database file');
     expect(logs.messages()).toEqual([]);
   });
 
@@ -82,7 +76,7 @@ describe('WAL checkpoint thread (SQLite)', () => {
     await checkpointer!.thread!.terminate();
     expect(checkpointer!.thread).toBeUndefined();
     expect(logs.messages(50)).toEqual(["WAL checkpoint thread stopped: the event loop's connection checkpoints every 1000 pages again"]);
-    expect(await until(async () => (await autocheckpoint()) === 1000)).toBe(true);
+    await waitFor(async () => (await autocheckpoint()) === 1000, 'wal_autocheckpoint back at 1000');
     await writeDevices(db);
     // About 2,000 pages were written, but the WAL started over each time it passed 1,000 (plus one transaction).
     expect(await walPages()).toBeLessThan(1100);
