@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { SigningIdentity } from '../certs/identity';
 import { ConfigError, type ApnsConfig } from '../config/load';
 import type { Logger } from '../logger';
-import { threadEntry } from '../thread-entry';
+import { stopThread, threadEntry } from '../threads';
 import { createApnsClient, type ApnsClient, type ApnsMessage, type PreparedMessage } from './client';
 import type { ApnsResult } from './outcomes';
 import type { SendBatch, ThreadData, ThreadReport } from './thread';
@@ -155,13 +155,7 @@ class Lane {
 
   async close(): Promise<void> {
     this.closing = true;
-    const worker = this.worker;
-    if (!worker) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.postMessage({ type: 'close' });
-    const timer = setTimeout(() => void worker.terminate(), CLOSE_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+    if (this.worker) await stopThread(this.worker, { type: 'close' }, CLOSE_TIMEOUT_MS);
   }
 }
 

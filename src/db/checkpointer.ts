@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger';
-import { threadEntry } from '../thread-entry';
+import { stopThread, threadEntry } from '../threads';
 import type { CheckpointThreadData } from './checkpoint-thread';
 import { isPostgres, type Db } from './connection';
 
@@ -65,14 +65,8 @@ export async function startWalCheckpointer(
     },
     async close() {
       closing = true;
-      if (!running) return;
-      thread.ref();
-      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-      thread.postMessage('close');
       // A checkpoint in progress finishes first; one stuck (a hung fsync) does not hold up shutdown.
-      const timer = setTimeout(() => void thread.terminate(), CLOSE_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
+      if (running) await stopThread(thread, 'close', CLOSE_TIMEOUT_MS);
     },
   };
 }
