@@ -269,7 +269,8 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
         while (activeIn[delivery.channel] >= options.concurrency[delivery.channel]) await slotFreed();
         active++;
         activeIn[delivery.channel]++;
-        if (delivery.channel === 'safari' && !stopped) fastPath(delivery);
+        // The fast path skips deliver()'s checks before an attempt: only when neither would hold.
+        if (delivery.channel === 'safari' && !stopped && !signal.aborted) fastPath(delivery);
         else slowPath(delivery);
       }
     },
