@@ -8,10 +8,18 @@ import { chromium, type Browser } from 'playwright-core';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/apns-stand-in');
 
+/** Where a Chromium is: CHROMIUM_PATH, else the first system one (`npm test` installs Debian's when none is there). */
+export function chromiumPath(): string {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  const found = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((file) => fs.existsSync(file));
+  if (!found) throw new Error('No Chromium for the browser tests: apt-get install chromium, or set CHROMIUM_PATH (npm test installs it when run as root)');
+  return found;
+}
+
 /** Debian's Chromium, headless, with the flags this offline machine needs (no background networking). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: chromiumPath(),
     args: [
       '--no-sandbox',
       '--disable-gpu',
