@@ -54,7 +54,7 @@ export function createApp(context: AppContext): Express {
       websitePushID: context.website.websitePushID,
       allowedOrigins: context.website.allowedDomains,
       vapidPublicKey: context.vapid.publicKey,
-      endpointHosts: config.webPush.endpointHosts,
+      endpoints: context.endpoints,
       userInfoSecret: config.userInfoSecret,
       devices: context.devices,
       metrics: context.metrics,

@@ -18,6 +18,7 @@ import { createPackageBuilder, createPackageSource, type PackageSource } from '.
 import { createClickRefs, type ClickRefs } from './clicks/click-ref';
 import { loadRawPackage, type RawPackage, type WebsiteTemplate } from './safari/raw-package';
 import { createWebPushClient, type WebPushClient } from './webpush/client';
+import { createEndpointPolicy, type EndpointPolicy } from './webpush/endpoint';
 import { resolveVapidKeys, type VapidKeys } from './webpush/vapid-keys';
 
 /** Everything the routes need, built once at start-up. */
@@ -39,6 +40,8 @@ export interface AppContext {
   notifications: NotificationRepository;
   apns: ApnsClient;
   webPush: WebPushClient;
+  /** Which push service endpoints the service may post to (WEBPUSH_ENDPOINT_HOSTS). */
+  endpoints: EndpointPolicy;
   vapid: VapidKeys;
   /** Signs and checks click links (always; sends only use them when CLICK_TRACKING is on). */
   clickRefs: ClickRefs;
@@ -87,7 +90,8 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const notifications = createNotificationRepository(db, pushId);
   const metrics = createMetrics();
   const webPush = createWebPushClient(vapid, { concurrency: config.webPush.concurrency, timeoutMs: config.apns.requestTimeoutMs });
-  const senderDeps = { apns, webPush, clickRefs: config.clickTracking ? clickRefs : undefined, notifications, devices, logger, metrics };
+  const endpoints = createEndpointPolicy(config.webPush.endpointHosts);
+  const senderDeps = { apns, webPush, endpoints, clickRefs: config.clickTracking ? clickRefs : undefined, notifications, devices, logger, metrics };
   const senderOptions = {
     topic: pushId,
     maxAttempts: config.apns.maxAttempts,
@@ -130,6 +134,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     notifications,
     apns,
     webPush,
+    endpoints,
     vapid,
     clickRefs,
     queue,
@@ -150,6 +155,7 @@ function withClickTracking(raw: RawPackage): RawPackage {
 export async function closeContext(context: AppContext): Promise<void> {
   await context.queue.stop();
   await context.apns.close();
+  context.webPush.close();
   await context.checkpointer?.close();
   await context.db.destroy();
 }

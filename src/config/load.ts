@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseHostRules } from '../webpush/endpoint';
 import { configSchema, type ConfigInput } from './schema';
 
 /** Where the website push certificate comes from; `development` means none was configured. */
@@ -128,6 +129,11 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   const env = parsed.data;
   if (env.APNS_THREADS > env.APNS_CONNECTIONS) {
     throw new ConfigError(`APNS_THREADS (${env.APNS_THREADS}) is more than APNS_CONNECTIONS (${env.APNS_CONNECTIONS}): each thread needs a connection of its own`);
+  }
+  try {
+    parseHostRules(env.WEBPUSH_ENDPOINT_HOSTS);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
   const config: Config = {
     port: env.PORT,

@@ -113,7 +113,7 @@ export const configSchema = z.object({
     .string()
     .default('fcm.googleapis.com,.push.services.mozilla.com,.push.apple.com,.notify.windows.com')
     .transform((value) => value.split(',').map((item) => item.trim().toLowerCase()).filter((item) => item.length > 0))
-    .describe('Web Push: hosts a subscription endpoint may point at (a leading dot allows subdomains). The service POSTs to endpoints, so anything else is refused.'),
+    .describe('Web Push: hosts a subscription endpoint may point at: `host`, `.suffix` (every subdomain), each optionally `:port` or `:*` (otherwise port 443 only). The service POSTs to endpoints, so anything else is refused when subscribing and again before every send.'),
   WEBPUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: requests to push services in flight at once.'),
   WEBPUSH_TTL_SECONDS: z.coerce.number().int().min(0).max(2_419_200).default(2_419_200).describe('Web Push: how long push services keep a notification without `expiration` (default and maximum 28 days).'),
   CLICK_TRACKING: z.enum(['true', 'false']).default('false').describe('`true` sends clicks through this service (`/click/…`), which counts them and redirects to the site\'s URL; Safari\'s package then points `urlFormatString` here.'),

@@ -7,6 +7,7 @@ import type { Logger } from '../logger';
 import { maskToken } from '../logger';
 import type { Metrics } from '../metrics/metrics';
 import type { WebPushClient, WebPushMessage } from '../webpush/client';
+import type { EndpointPolicy } from '../webpush/endpoint';
 import { webPushActionFor, type WebPushResult } from '../webpush/outcomes';
 import { buildWebPushPayload, topicFor, ttlFor, urgencyFor } from '../webpush/payload';
 import { buildSafariPayload } from './payload';
@@ -31,6 +32,8 @@ export interface SenderOptions {
 export interface SenderDeps {
   apns: ApnsClient;
   webPush: WebPushClient;
+  /** Checked again before every Web Push request: only its targets are ever posted to. */
+  endpoints: EndpointPolicy;
   /** Set when CLICK_TRACKING is on: every device gets its own signed click link. */
   clickRefs?: ClickRefs;
   metrics: Pick<Metrics, 'apnsResponse' | 'webPushResponse' | 'delivery'>;
@@ -112,7 +115,10 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   const attempt = async (delivery: Delivery): Promise<{ result: ApnsResult | WebPushResult; action: Action }> => {
     if (delivery.channel === 'webpush') {
       if (!delivery.subscription) return { result: { ok: false, status: null, reason: 'Unsubscribed: the subscription was removed before it was sent' }, action: 'fail' };
-      const result = await webPush.send(delivery.subscription, webPushMessage(delivery));
+      // The stored endpoint is checked again (the host list may have changed since it was stored).
+      const checked = deps.endpoints.check(delivery.subscription.endpoint);
+      if (!checked.ok) return { result: { ok: false, status: null, reason: `EndpointNotAllowed: ${checked.reason}` }, action: 'fail' };
+      const result = await webPush.send(checked.target, delivery.subscription.keys, webPushMessage(delivery));
       metrics.webPushResponse(result.ok ? 201 : result.status);
       return { result, action: webPushActionFor(result) };
     }

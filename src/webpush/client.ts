@@ -1,7 +1,11 @@
-import webpush, { WebPushError } from 'web-push';
+import type http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import webpush from 'web-push';
 import { createSemaphore } from '../apns/semaphore';
 import type { PushSubscription } from '../devices/repository';
 import type { WebPushResult } from './outcomes';
+import type { PushTarget } from './endpoint';
 import type { VapidKeys } from './vapid-keys';
 
 /** One encrypted push to one subscription (RFC 8030 headers). */
@@ -15,10 +19,15 @@ export interface WebPushMessage {
 }
 
 export interface WebPushClient {
-  /** Sends to one subscription; never throws for push service or network failures, it returns them typed. */
-  send(subscription: PushSubscription, message: WebPushMessage): Promise<WebPushResult>;
+  /**
+   * Sends to one subscription at the target its endpoint policy approved; never throws for push
+   * service or network failures, it returns them typed.
+   */
+  send(target: PushTarget, keys: PushSubscription['keys'], message: WebPushMessage): Promise<WebPushResult>;
   /** Requests sent and not yet answered. */
   readonly inFlight: number;
+  /** Closes idle connections (shutdown). */
+  close(): void;
 }
 
 const OK: WebPushResult = Object.freeze({ ok: true });
@@ -34,26 +43,24 @@ export function retryAfterMs(value: string | undefined, now = Date.now()): numbe
   return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : undefined;
 }
 
-function failure(error: unknown): WebPushResult {
-  if (error instanceof WebPushError) {
-    const headers = error.headers as Record<string, string | undefined>;
-    const body = String(error.body ?? '').trim().slice(0, 160);
-    const reason = `${error.statusCode}${body ? ` ${body}` : ''}`;
-    const after = retryAfterMs(headers['retry-after']);
-    return { ok: false, status: error.statusCode, reason, ...(after !== undefined ? { retryAfterMs: after } : {}) };
-  }
-  return { ok: false, status: null, reason: (error as Error)?.message ?? 'UnknownError' };
+/** What a push service's refusal becomes: status, a short reason from its body, Retry-After. */
+function refusal(status: number, body: string, headers: http.IncomingHttpHeaders): WebPushResult {
+  const text = body.trim().slice(0, 160);
+  const after = retryAfterMs(typeof headers['retry-after'] === 'string' ? headers['retry-after'] : undefined);
+  return { ok: false, status, reason: `${status}${text ? ` ${text}` : ''}`, ...(after !== undefined ? { retryAfterMs: after } : {}) };
 }
 
 /**
- * Web Push through the `web-push` library (aes128gcm payload encryption, VAPID). At most
- * `concurrency` requests are in flight; VAPID headers are signed once per push service origin.
+ * Web Push: aes128gcm payload encryption (RFC 8291, `web-push`'s helper), VAPID (RFC 8292) signed
+ * once per push service origin, and the request written here to exactly the host and port of a
+ * PushTarget (never a URL parsed again). At most `concurrency` requests are in flight, on
+ * keep-alive connections.
  */
 export function createWebPushClient(vapid: VapidKeys, options: { concurrency: number; timeoutMs: number }): WebPushClient {
   const window = createSemaphore(options.concurrency);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency });
   const signed = new Map<string, { authorization: string; renewAt: number }>();
-  const authorizationFor = (endpoint: string) => {
-    const audience = new URL(endpoint).origin;
+  const authorizationFor = (audience: string) => {
     const cached = signed.get(audience);
     if (cached && cached.renewAt > Date.now()) return cached.authorization;
     const expiration = Math.floor(Date.now() / 1000) + VAPID_LIFETIME_S;
@@ -61,26 +68,65 @@ export function createWebPushClient(vapid: VapidKeys, options: { concurrency: nu
     signed.set(audience, { authorization: Authorization, renewAt: Date.now() + VAPID_RENEW_MS });
     return Authorization;
   };
-  return {
-    send(subscription, message) {
-      return window.run(async () => {
-        try {
-          await webpush.sendNotification(subscription, message.payload, {
-            TTL: message.ttl,
-            urgency: message.urgency,
-            ...(message.topic ? { topic: message.topic } : {}),
-            contentEncoding: 'aes128gcm',
-            timeout: options.timeoutMs,
-            headers: { Authorization: authorizationFor(subscription.endpoint) },
+  const post = (target: PushTarget, keys: PushSubscription['keys'], message: WebPushMessage) =>
+    new Promise<WebPushResult>((resolve) => {
+      let body: Buffer;
+      try {
+        body = webpush.encrypt(keys.p256dh, keys.auth, message.payload, 'aes128gcm').cipherText;
+      } catch (error) {
+        resolve({ ok: false, status: null, reason: `EncryptionFailed: ${(error as Error).message}` });
+        return;
+      }
+      const headers: http.OutgoingHttpHeaders = {
+        TTL: String(message.ttl),
+        Urgency: message.urgency,
+        'Content-Type': 'application/octet-stream',
+        'Content-Encoding': 'aes128gcm',
+        'Content-Length': body.length,
+        Authorization: authorizationFor(target.origin),
+        ...(message.topic ? { Topic: message.topic } : {}),
+      };
+      const request = https.request(
+        {
+          agent,
+          method: 'POST',
+          hostname: target.hostname,
+          port: target.port,
+          path: target.path,
+          headers,
+          // SNI carries names only.
+          ...(net.isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
+          timeout: options.timeoutMs,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            // Only the start of a refusal's body is kept as its reason.
+            if (size < 1024) chunks.push(chunk);
+            size += chunk.length;
           });
-          return OK;
-        } catch (error) {
-          return failure(error);
-        }
-      });
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(OK);
+            else resolve(refusal(status, Buffer.concat(chunks).toString('utf8'), response.headers));
+          });
+          response.on('error', (error) => resolve({ ok: false, status: null, reason: error.message }));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error(`Timeout: no answer within ${options.timeoutMs} ms`)));
+      request.on('error', (error) => resolve({ ok: false, status: null, reason: error.message }));
+      request.end(body);
+    });
+  return {
+    send(target, keys, message) {
+      return window.run(() => post(target, keys, message));
     },
     get inFlight() {
       return window.active;
+    },
+    close() {
+      agent.destroy();
     },
   };
 }

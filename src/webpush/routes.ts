@@ -9,13 +9,14 @@ import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import type { Metrics } from '../metrics/metrics';
 import { verifiedUserId } from '../safari/user-identity';
+import type { EndpointPolicy } from './endpoint';
 
 export interface WebPushRouteDeps {
   websitePushID: string;
   allowedOrigins: readonly string[];
   vapidPublicKey: string;
-  /** WEBPUSH_ENDPOINT_HOSTS: a leading dot allows every subdomain. */
-  endpointHosts: readonly string[];
+  /** WEBPUSH_ENDPOINT_HOSTS: which endpoints may be stored (and later posted to). */
+  endpoints: EndpointPolicy;
   userInfoSecret?: string;
   devices: DeviceRepository;
   metrics: Pick<Metrics, 'subscription'>;
@@ -26,7 +27,7 @@ const base64url = (bytes: number, what: string) =>
   z.string().refine((value) => /^[A-Za-z0-9_-]+={0,2}$/.test(value) && Buffer.from(value, 'base64url').length === bytes, `${what} must be ${bytes} bytes, base64url-encoded`);
 
 const subscriptionSchema = z.object({
-  endpoint: z.url({ protocol: /^https$/, error: 'endpoint must be an https:// URL' }).max(2048),
+  endpoint: z.string().max(2048),
   expirationTime: z.number().nullable().optional(),
   keys: z.object({
     p256dh: base64url(65, 'keys.p256dh').refine(isP256Point, 'keys.p256dh is not a point on P-256'),
@@ -52,11 +53,8 @@ function isP256Point(value: string): boolean {
   }
 }
 
-/** The endpoint in canonical form (no padding in keys either), so one subscription is stored once. */
-function canonical(subscription: z.infer<typeof subscriptionSchema>): PushSubscription {
-  const key = (value: string) => Buffer.from(value, 'base64url').toString('base64url');
-  return { endpoint: new URL(subscription.endpoint).toString(), keys: { p256dh: key(subscription.keys.p256dh), auth: key(subscription.keys.auth) } };
-}
+/** Keys in canonical form (no padding), so one subscription is stored once. */
+const canonicalKey = (value: string) => Buffer.from(value, 'base64url').toString('base64url');
 
 /**
  * The Web Push endpoints a site's pages call (public, CORS limited to the site's origins): the
@@ -64,10 +62,6 @@ function canonical(subscription: z.infer<typeof subscriptionSchema>): PushSubscr
  */
 export function webPushRouter(deps: WebPushRouteDeps): Router {
   const router = Router();
-  const hostAllowed = (endpoint: string) => {
-    const host = new URL(endpoint).hostname.toLowerCase();
-    return deps.endpointHosts.some((allowed) => (allowed.startsWith('.') ? host.endsWith(allowed) && host.length > allowed.length : host === allowed));
-  };
   const cors = siteCors(deps.allowedOrigins, ['GET', 'POST', 'DELETE']);
   const limit = perMinuteLimit(deps.rateLimitPerMinute);
 
@@ -79,10 +73,11 @@ export function webPushRouter(deps: WebPushRouteDeps): Router {
   router.options('/subscriptions', cors);
   router.post('/subscriptions', cors, ...limit, express.json({ limit: '8kb' }), async (req, res) => {
     const body = parseInput(subscribeSchema, req.body, 'subscription');
-    const subscription = canonical(body.subscription);
-    if (!hostAllowed(subscription.endpoint)) {
-      throw badRequest(`endpoint host ${new URL(subscription.endpoint).hostname} is not a known push service (WEBPUSH_ENDPOINT_HOSTS)`, 'endpoint_not_allowed');
-    }
+    // Parsed once: what is stored is the normalised URL the policy approved, nothing else.
+    const checked = deps.endpoints.check(body.subscription.endpoint);
+    if (!checked.ok) throw badRequest(checked.reason, 'endpoint_not_allowed');
+    const { p256dh, auth } = body.subscription.keys;
+    const subscription: PushSubscription = { endpoint: checked.target.url, keys: { p256dh: canonicalKey(p256dh), auth: canonicalKey(auth) } };
     const userId = verifiedUserId(body, deps.userInfoSecret);
     const device = await deps.devices.subscribe({ subscription, websitePushId: deps.websitePushID, userId, now: Date.now() });
     deps.metrics.subscription('subscribe');

@@ -16,8 +16,8 @@ export function pushStandIn(): Promise<PushStandIn> {
   });
 }
 
-/** Lets the service post to the stand-in (its endpoints are on 127.0.0.1). */
-export const webPushEnv = { WEBPUSH_ENDPOINT_HOSTS: '127.0.0.1' };
+/** Lets the service post to the stand-in (its endpoints are on 127.0.0.1, at a port of its own). */
+export const webPushEnv = { WEBPUSH_ENDPOINT_HOSTS: '127.0.0.1:*' };
 
 /** An origin the packaged website.json allows (ALLOWED_DOMAINS). */
 export const SITE_ORIGIN = 'https://example.com';
