@@ -28,7 +28,12 @@ export function createClickRefs(secrets: readonly string[]): ClickRefs {
     verify(value) {
       const [data, given, extra] = value.split('.');
       if (!data || !given || extra !== undefined || given.length !== MAC_CHARS) return undefined;
-      const valid = keys.some((key) => crypto.timingSafeEqual(Buffer.from(mac(key, data)), Buffer.from(given)));
+      // Compared as bytes of equal length: a given MAC with multi-byte characters has more bytes than characters.
+      const givenBytes = Buffer.from(given);
+      const valid = keys.some((key) => {
+        const expected = Buffer.from(mac(key, data));
+        return expected.length === givenBytes.length && crypto.timingSafeEqual(expected, givenBytes);
+      });
       if (!valid) return undefined;
       try {
         const [notificationId, deliveryId, urlArgs] = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as [unknown, unknown, unknown];

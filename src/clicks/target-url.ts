@@ -6,8 +6,9 @@
 export function buildTargetUrl(urlFormatString: string, urlArgs: readonly string[]): string | undefined {
   const parts = urlFormatString.split('%@');
   if (parts.length - 1 !== urlArgs.length) return undefined;
-  const filled = parts.reduce((url, part, index) => url + (index > 0 ? encodeURIComponent(urlArgs[index - 1]) : '') + part, '');
   try {
+    // encodeURIComponent throws on a lone surrogate: such an argument has no URL either.
+    const filled = parts.reduce((url, part, index) => url + (index > 0 ? encodeURIComponent(urlArgs[index - 1]) : '') + part, '');
     const origin = new URL(urlFormatString.replaceAll('%@', 'x')).origin;
     const target = new URL(filled);
     return target.origin === origin && (target.protocol === 'https:' || target.protocol === 'http:') ? target.toString() : undefined;

@@ -52,13 +52,13 @@ export function isPostgres(db: Db): boolean {
 }
 
 interface SqliteConnection {
-  prepare(sql: string): { run(...params: unknown[]): unknown };
+  prepare(sql: string): { run(...params: unknown[]): { changes: number } };
   transaction(fn: () => void): () => void;
 }
 
 interface Waiting {
   params: unknown[];
-  resolve(): void;
+  resolve(changes: number): void;
   reject(error: unknown): void;
 }
 
@@ -68,14 +68,16 @@ interface Waiting {
  * the event loop comes round runs in one transaction (group commit), so each caller still resolves
  * only once its row is durable, but a burst pays for one WAL commit instead of one per row. On
  * PostgreSQL each call goes through knex.raw. Only for SQL both dialects accept as written.
+ * Resolves with the number of rows the call changed.
  */
-export function hotStatement(db: Db, sql: string): (params: unknown[]) => Promise<void> {
+export function hotStatement(db: Db, sql: string): (params: unknown[]) => Promise<number> {
   if (isPostgres(db)) {
     return async (params) => {
-      await db.raw(sql, params as Knex.RawBinding[]);
+      const result = (await db.raw(sql, params as Knex.RawBinding[])) as { rowCount: number | null };
+      return result.rowCount ?? 0;
     };
   }
-  const prepared = new WeakMap<SqliteConnection, { run(...params: unknown[]): unknown }>();
+  const prepared = new WeakMap<SqliteConnection, { run(...params: unknown[]): { changes: number } }>();
   const waiting: Waiting[] = [];
   let scheduled = false;
 
@@ -91,12 +93,13 @@ export function hotStatement(db: Db, sql: string): (params: unknown[]) => Promis
         prepared.set(connection, statement);
       }
       const failures = new Map<Waiting, unknown>();
+      const changes = new Map<Waiting, number>();
       const run = statement;
       // A failing statement rolls back only itself; the others in the batch still commit.
       connection.transaction(() => {
         for (const call of batch) {
           try {
-            run.run(...call.params);
+            changes.set(call, run.run(...call.params).changes);
           } catch (error) {
             failures.set(call, error);
           }
@@ -104,7 +107,7 @@ export function hotStatement(db: Db, sql: string): (params: unknown[]) => Promis
       })();
       for (const call of batch) {
         if (failures.has(call)) call.reject(failures.get(call));
-        else call.resolve();
+        else call.resolve(changes.get(call) ?? 0);
       }
     } catch (error) {
       batch.forEach((call) => call.reject(error));
@@ -114,7 +117,7 @@ export function hotStatement(db: Db, sql: string): (params: unknown[]) => Promis
   };
 
   return (params) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<number>((resolve, reject) => {
       waiting.push({ params, resolve, reject });
       if (!scheduled) {
         scheduled = true;

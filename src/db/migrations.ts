@@ -189,6 +189,21 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Safari devices remember which authenticationToken registered them (its random nonce), so an
+    // anonymous package can only re-register or delete its own device.
+    name: '007_device_registered_by',
+    async up(db) {
+      await db.schema.alterTable('devices', (t) => {
+        t.string('registered_by', 64).nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('devices', (t) => {
+        t.dropColumn('registered_by');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

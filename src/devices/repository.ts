@@ -2,6 +2,8 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { hotStatement } from '../db/connection';
 import { newestFirst, type Page } from '../db/pagination';
+import { checkedText } from '../db/text';
+import { AppError } from '../errors';
 
 /** How a device is reached: APNs for legacy Safari, standard Web Push for the rest. */
 export type Channel = 'safari' | 'webpush';
@@ -24,6 +26,8 @@ export interface Device {
   subscription?: PushSubscription;
   websitePushId: string;
   userId: string | null;
+  /** Safari: the nonce of the authenticationToken that registered it (binds an anonymous device to its package). */
+  registeredBy: string | null;
   createdAt: number;
   registeredAt: number;
 }
@@ -37,6 +41,7 @@ interface DeviceRow {
   auth: string | null;
   website_push_id: string;
   user_id: string | null;
+  registered_by: string | null;
   created_at: number;
   registered_at: number;
 }
@@ -48,20 +53,26 @@ const toDevice = (row: DeviceRow): Device => ({
   ...(row.channel === 'webpush' && row.endpoint && row.p256dh && row.auth ? { subscription: { endpoint: row.endpoint, keys: { p256dh: row.p256dh, auth: row.auth } } } : {}),
   websitePushId: row.website_push_id,
   userId: row.user_id,
+  registeredBy: row.registered_by ?? null,
   createdAt: Number(row.created_at),
   registeredAt: Number(row.registered_at),
 });
 
 export interface DeviceRepository {
-  /** Stores the device, or refreshes its user and registration time when it is known already. */
-  register(input: { token: string; websitePushId: string; userId: string | null; now: number }): Promise<void>;
-  /** Forgets one registration; true when there was one. */
-  unregister(token: string, websitePushId: string): Promise<boolean>;
-  findByToken(token: string): Promise<Device | undefined>;
-  /** Removes the token under every push ID; true when anything was removed. */
-  removeToken(token: string): Promise<boolean>;
   /**
-   * Removes the device unless it registered again after `sinceMs` (APNs' 410 timestamp): a
+   * Stores a Safari device, or refreshes its registration time when the same owner registers it
+   * again. 'refused' (nothing changes) when the token is registered to another user, to another
+   * anonymous package (`nonce`), or is a Web Push subscription's key.
+   */
+  register(input: { token: string; websitePushId: string; userId: string | null; nonce?: string | null; now: number }): Promise<'registered' | 'refused'>;
+  /** Forgets one Safari registration; true when there was one. */
+  unregister(token: string, websitePushId: string): Promise<boolean>;
+  /** A device by token; `channel` narrows it to one channel. */
+  findByToken(token: string, channel?: Channel): Promise<Device | undefined>;
+  /** Removes the token under every push ID (of `channel`, when given); true when anything was removed. */
+  removeToken(token: string, channel?: Channel): Promise<boolean>;
+  /**
+   * Removes the Safari device unless it registered again after `sinceMs` (APNs' 410 timestamp): a
    * token APNs called dead may have come back since. 'absent' when there was nothing to remove.
    */
   removeUnlessRegisteredAfter(token: string, sinceMs: number): Promise<'removed' | 'kept' | 'absent'>;
@@ -84,38 +95,52 @@ export function endpointToken(endpoint: string): string {
 export function createDeviceRepository(db: Knex): DeviceRepository {
   const devices = () => db<DeviceRow>('devices');
   // Registrations are the busiest write: a prepared upsert, not a query built per request.
+  // A known token is refreshed only for its owner: the same user, or for an anonymous device the
+  // same package (nonce; a device stored before nonces were kept takes the first one it sees). The
+  // WHERE of DO UPDATE makes that one statement, so two racing registrations cannot both win.
   const upsert = hotStatement(
     db,
-    `INSERT INTO devices (channel, token, website_push_id, user_id, created_at, registered_at) VALUES ('safari', ?, ?, ?, ?, ?)
-     ON CONFLICT (token, website_push_id) DO UPDATE SET user_id = excluded.user_id, registered_at = excluded.registered_at`,
+    `INSERT INTO devices (channel, token, website_push_id, user_id, registered_by, created_at, registered_at) VALUES ('safari', ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (token, website_push_id) DO UPDATE SET registered_at = excluded.registered_at, registered_by = coalesce(devices.registered_by, excluded.registered_by)
+     WHERE devices.channel = 'safari' AND devices.user_id IS NOT DISTINCT FROM excluded.user_id
+       AND (devices.user_id IS NOT NULL OR devices.registered_by IS NULL OR devices.registered_by = excluded.registered_by)`,
   );
   return {
-    async register({ token, websitePushId, userId, now }) {
-      await upsert([token, websitePushId, userId, now, now]);
+    async register({ token, websitePushId, userId, nonce, now }) {
+      const changed = await upsert([token, websitePushId, checkedText(userId, 255, 'userId'), checkedText(nonce, 64, 'nonce'), now, now]);
+      return changed > 0 ? 'registered' : 'refused';
     },
     async unregister(token, websitePushId) {
-      return (await devices().where({ token, website_push_id: websitePushId }).delete()) > 0;
+      return (await devices().where({ token, website_push_id: websitePushId, channel: 'safari' }).delete()) > 0;
     },
-    async findByToken(token) {
-      const row = await devices().where({ token }).orderBy('registered_at', 'desc').first();
+    async findByToken(token, channel) {
+      const query = devices().where({ token });
+      if (channel) query.andWhere({ channel });
+      const row = await query.orderBy('registered_at', 'desc').first();
       return row ? toDevice(row as DeviceRow) : undefined;
     },
-    async removeToken(token) {
-      return (await devices().where({ token }).delete()) > 0;
+    async removeToken(token, channel) {
+      const query = devices().where({ token });
+      if (channel) query.andWhere({ channel });
+      return (await query.delete()) > 0;
     },
     async removeUnlessRegisteredAfter(token, sinceMs) {
-      const removed = await devices().where({ token }).andWhere('registered_at', '<=', sinceMs).delete();
+      const removed = await devices().where({ token, channel: 'safari' }).andWhere('registered_at', '<=', sinceMs).delete();
       if (removed > 0) return 'removed';
-      return (await devices().where({ token }).first()) ? 'kept' : 'absent';
+      return (await devices().where({ token, channel: 'safari' }).first()) ? 'kept' : 'absent';
     },
     async subscribe({ subscription, websitePushId, userId, now }) {
       const token = endpointToken(subscription.endpoint);
-      const row = { channel: 'webpush' as const, token, website_push_id: websitePushId, user_id: userId, endpoint: subscription.endpoint, p256dh: subscription.keys.p256dh, auth: subscription.keys.auth };
+      const row = { channel: 'webpush' as const, token, website_push_id: websitePushId, user_id: checkedText(userId, 255, 'userId'), endpoint: checkedText(subscription.endpoint, 2048, 'endpoint'), p256dh: subscription.keys.p256dh, auth: subscription.keys.auth };
       await db('devices')
         .insert({ ...row, created_at: now, registered_at: now })
         .onConflict(['token', 'website_push_id'])
-        .merge(['user_id', 'p256dh', 'auth', 'registered_at']);
-      return toDevice((await devices().where({ token, website_push_id: websitePushId }).first()) as DeviceRow);
+        .merge(['user_id', 'p256dh', 'auth', 'registered_at'])
+        // Only a subscription is refreshed here, never a Safari device that happens to share the key.
+        .where('devices.channel', '=', 'webpush');
+      const stored = (await devices().where({ token, website_push_id: websitePushId }).first()) as DeviceRow;
+      if (stored.channel !== 'webpush') throw new AppError(409, 'token_in_use', 'That endpoint\'s key is in use by another device');
+      return toDevice(stored);
     },
     async unsubscribe(endpoint, websitePushId) {
       return (await devices().where({ token: endpointToken(endpoint), website_push_id: websitePushId, channel: 'webpush' }).delete()) > 0;

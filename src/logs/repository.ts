@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { newestFirst, type Page } from '../db/pagination';
+import { boundedText } from '../db/text';
 
 /** One error message Safari reported to `/v{n}/log`. */
 export interface SafariLog {
@@ -44,7 +45,7 @@ const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, 
 export function createLogRepository(db: Knex): LogRepository {
   return {
     async add(messages, { clientIp, userAgent, now }) {
-      const rows = messages.map((message) => ({ message, client_ip: clientIp, user_agent: userAgent, created_at: now }));
+      const rows = messages.map((message) => ({ message: boundedText(message, 4096), client_ip: boundedText(clientIp, 64), user_agent: boundedText(userAgent, 512), created_at: now }));
       await db.transaction(async (trx) => {
         await trx('safari_logs').insert(rows);
       });

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { newestFirst, type Page } from '../db/pagination';
+import { boundedText, checkedText } from '../db/text';
 import type { Channel, PushSubscription } from '../devices/repository';
 import { badRequest } from '../errors';
 
@@ -112,6 +113,10 @@ interface DeviceKeysRow {
   p256dh: string | null;
   auth: string | null;
 }
+
+/** deliveries.reason is varchar(255); notifications.error is text, kept to a readable size. */
+const MAX_REASON = 255;
+const MAX_ERROR = 1000;
 
 /** Ids in slices small enough for one `IN (…)` list on either backend. */
 function* chunks(ids: number[], size = 500): Generator<number[]> {
@@ -248,15 +253,15 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       const row: NotificationRow = {
         id,
         status: 'queued',
-        title: input.title,
-        body: input.body,
-        action: input.action ?? null,
-        icon: input.icon ?? null,
+        title: checkedText(input.title, 4096, 'title'),
+        body: checkedText(input.body, 8192, 'body'),
+        action: checkedText(input.action, 255, 'action'),
+        icon: checkedText(input.icon, 2048, 'icon'),
         url_args: JSON.stringify(input.urlArgs),
         target: JSON.stringify(input.target),
         expiration: input.expiration ?? null,
         priority: input.priority,
-        collapse_id: input.collapseId ?? null,
+        collapse_id: checkedText(input.collapseId, 64, 'collapseId'),
         targeted,
         error: null,
         created_at: now,
@@ -360,7 +365,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
             added[record.outcome] += await trx('deliveries')
               .whereIn('id', chunk)
               .andWhere({ outcome: 'pending' })
-              .update({ outcome: record.outcome, status: record.status, reason: record.reason, attempts: record.attempts, updated_at: now });
+              .update({ outcome: record.outcome, status: record.status, reason: boundedText(record.reason, MAX_REASON), attempts: record.attempts, updated_at: now });
           }
         }
         await addCounts(trx, notificationId, added);
@@ -368,13 +373,14 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return added;
     },
     async stop(id, error) {
-      await db('notifications').where({ id }).whereNull('error').update({ error });
+      await db('notifications').where({ id }).whereNull('error').update({ error: boundedText(error, MAX_ERROR) });
     },
     async stopReason(id) {
       const row = (await db('notifications').where({ id }).first('error')) as { error: string | null } | undefined;
       return row?.error ?? null;
     },
-    async failRemaining(id, reason, now) {
+    async failRemaining(id, given, now) {
+      const reason = boundedText(given, MAX_REASON);
       return db.transaction(async (trx) => {
         const row = (await trx('notifications').where({ id }).first('target', 'target_max_id', 'planned_through')) as Pick<
           NotificationRow,

@@ -1,19 +1,22 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { parseDeviceToken } from '../devices/device-token';
 import { CHANNELS, type Channel } from '../devices/repository';
 import { badRequest, notFound } from '../errors';
 import { iso, pageQuery } from '../http/paging';
 import { storedText } from '../http/text';
+import { jsonBody } from '../http/json-body';
 import { parseInput } from '../http/validate';
 import { payloadProblems } from './payload';
 import type { SendQueue } from './queue';
 import type { NotificationInput, NotificationRepository, StoredNotification } from './repository';
 
 const MAX_TARGETS = 10_000;
+/** The largest 32-bit UNIX time: APNs answers BadExpirationDate beyond it. */
+const MAX_EXPIRATION = 4_294_967_295;
 
 const targetSchema = z.union([
-  z.object({ tokens: z.array(z.string()).min(1, 'tokens must not be empty').max(MAX_TARGETS) }).strict(),
+  z.object({ tokens: z.array(storedText().max(200)).min(1, 'tokens must not be empty').max(MAX_TARGETS) }).strict(),
   z.object({ users: z.array(storedText().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict(),
   z.object({ all: z.literal(true) }).strict(),
 ], { error: 'to must be {"tokens": [...]}, {"users": [...]} or {"all": true}' });
@@ -25,9 +28,19 @@ const sendSchema = z
     action: storedText().min(1).max(255).optional(),
     urlArgs: z.array(storedText().max(1024)).max(32).default([]),
     to: targetSchema,
-    expiration: z.number().int().min(0).optional(),
-    priority: z.union([z.literal(5), z.literal(10)]).default(10),
-    collapseId: storedText().min(1).optional(),
+    expiration: z
+      .number({ error: 'expiration must be a UNIX time in seconds (0: deliver once or drop)' })
+      .int('expiration must be whole seconds since 1970')
+      .min(0)
+      .refine((value) => value < 1e11, 'expiration looks like milliseconds: APNs and push services take seconds since 1970 (divide by 1000)')
+      .refine((value) => value <= MAX_EXPIRATION, `expiration must be at most ${MAX_EXPIRATION} (seconds since 1970)`)
+      .optional(),
+    priority: z.union([z.literal(5), z.literal(10)], { error: 'priority must be 10 (send now) or 5 (power-saving)' }).default(10),
+    // As APNs takes apns-collapse-id: at most 64 bytes, and as an HTTP/2 header value only visible ASCII.
+    collapseId: z
+      .string()
+      .regex(/^[\x20-\x7e]{1,64}$/, 'collapseId must be 1 to 64 visible ASCII characters (APNs apns-collapse-id)')
+      .optional(),
     channels: z.array(z.enum(CHANNELS as [Channel, ...Channel[]])).min(1).optional(),
     icon: z
       .url({ protocol: /^https$/, error: 'icon must be an https:// URL' })
@@ -72,7 +85,7 @@ export function notificationRouter(deps: {
     return notification;
   };
 
-  router.post('/notifications', express.json({ limit: '512kb' }), async (req, res) => {
+  router.post('/notifications', ...jsonBody('512kb'), async (req, res) => {
     const { wait } = parseInput(waitQuery, req.query, 'query');
     const body = parseInput(sendSchema, req.body, 'notification');
     const input: NotificationInput = {

@@ -11,7 +11,7 @@ import type { EndpointPolicy } from '../webpush/endpoint';
 import { webPushActionFor, type WebPushResult } from '../webpush/outcomes';
 import { buildWebPushPayload, topicFor, ttlFor, urgencyFor } from '../webpush/payload';
 import { buildSafariPayload } from './payload';
-import type { Delivery, NotificationRepository, OutcomeRecord, StoredNotification } from './repository';
+import type { Delivery, FinalCounts, NotificationRepository, OutcomeRecord, StoredNotification } from './repository';
 
 export interface SenderOptions {
   topic: string;
@@ -55,6 +55,8 @@ export interface SendRun {
 const MAX_RETRY_DELAY_MS = 60_000;
 const FLUSH_EVERY = 500;
 const STOP_CHECK_MS = 1000;
+/** What a delivery's reason becomes when the database refused the original. */
+const POISON_REASON = 'The answer could not be stored as it was (see the service log)';
 
 /** Exponential backoff with jitter: base·2^(attempt-1), scaled by a random factor in [0.5, 1), capped. */
 export function retryDelay(attempt: number, baseMs: number): number {
@@ -146,20 +148,54 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   let flushing: Promise<void> = Promise.resolve();
   let writeError: unknown;
 
-  // Writes happen one after another. A failed write puts its records back for the next attempt;
-  // drain() reports the error if they still cannot be written (the devices then stay pending).
+  const written = (added: FinalCounts) => {
+    for (const outcome of ['sent', 'failed', 'removed'] as const) if (added[outcome] > 0) metrics.delivery(outcome, added[outcome]);
+  };
+  /**
+   * One record the batch could not write: alone, then with a plain reason in place of what APNs
+   * or the push service said. Only a record that fails even then (the database is away) goes back.
+   */
+  const writeAlone = async (one: OutcomeRecord): Promise<unknown> => {
+    let lastError: unknown;
+    for (const attemptRecord of [one, { ...one, reason: POISON_REASON }]) {
+      try {
+        written(await notifications.recordOutcomes([attemptRecord], Date.now()));
+        if (attemptRecord !== one) log.warn({ err: lastError, deliveryId: one.deliveryId }, 'An outcome could not be stored as it was; stored with a plain reason');
+        return undefined;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    return lastError;
+  };
+  // Writes happen one after another. A batch that fails is written record by record, so one
+  // record the database refuses cannot hold back the rest; what still cannot be written is put back
+  // for the next attempt, and drain() reports the error (those devices then stay pending).
   const flush = () => {
     const records = buffer.splice(0);
     if (records.length === 0) return flushing;
     flushing = flushing.then(async () => {
       try {
-        const added = await notifications.recordOutcomes(records, Date.now());
-        for (const outcome of ['sent', 'failed', 'removed'] as const) if (added[outcome] > 0) metrics.delivery(outcome, added[outcome]);
+        written(await notifications.recordOutcomes(records, Date.now()));
         writeError = undefined;
+        return;
       } catch (error) {
-        buffer.unshift(...records);
         writeError = error;
       }
+      const unwritten: OutcomeRecord[] = [];
+      let failedInARow = 0;
+      for (const one of records) {
+        // Several records in a row that cannot be written at all: the database is away, not one
+        // record poisoned; the rest go back without a query each.
+        const error = failedInARow >= 3 ? writeError : await writeAlone(one);
+        failedInARow = error === undefined ? 0 : failedInARow + 1;
+        if (error !== undefined) {
+          unwritten.push(one);
+          writeError = error;
+        }
+      }
+      if (unwritten.length === 0) writeError = undefined;
+      buffer.unshift(...unwritten);
     });
     return flushing;
   };
@@ -199,7 +235,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       if (result.ok) return record(delivery, attemptNo, 'sent', delivery.channel === 'webpush' ? 201 : 200, null);
       switch (action) {
         case 'remove':
-          await devices.removeToken(delivery.token);
+          await devices.removeToken(delivery.token, delivery.channel);
           return record(delivery, attemptNo, 'removed', result.status, result.reason);
         case 'remove-unless-reregistered': {
           const removal = await devices.removeUnlessRegisteredAfter(delivery.token, ('timestamp' in result ? result.timestamp : undefined) ?? Date.now());

@@ -4,6 +4,8 @@ import crypto from 'node:crypto';
 export interface TokenClaims {
   userId: string | null;
   issuedAt: Date;
+  /** Random per package: what binds an anonymous device to the package it registered with. */
+  nonce: string;
 }
 
 export interface AuthTokens {
@@ -44,8 +46,8 @@ export function createAuthTokens(secrets: readonly string[], websitePushID: stri
         return given.length === expected.length && crypto.timingSafeEqual(given, expected);
       });
       if (!valid) return undefined;
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u: string | null; i: number };
-      return { userId: claims.u, issuedAt: new Date(claims.i * 1000) };
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u: string | null; i: number; n: string };
+      return { userId: claims.u, issuedAt: new Date(claims.i * 1000), nonce: claims.n };
     },
   };
 }

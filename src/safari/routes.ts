@@ -1,8 +1,8 @@
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { DeviceRepository } from '../devices/repository';
+import type { Device, DeviceRepository } from '../devices/repository';
 import { parseDeviceToken } from '../devices/device-token';
-import { badRequest, notFound, unauthorized } from '../errors';
+import { AppError, badRequest, notFound, unauthorized } from '../errors';
 import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import { perMinuteLimit } from '../http/rate-limit';
@@ -34,14 +34,22 @@ const userInfoSchema = z
       .union([storedText().min(1).max(255), z.number().int().safe().transform(String)])
       .nullable()
       .optional(),
-    signature: z.string().max(128).optional(),
-    userToken: z.string().max(4096).optional(),
+    signature: storedText().max(128).optional(),
+    userToken: storedText().max(4096).optional(),
   })
   .loose();
 
 const logBodySchema = z.object({
   logs: z.array(storedText().max(4096, 'each message must be at most 4096 characters')).min(1).max(100),
 });
+
+/** Who may act on a Safari device: its user, or for an anonymous one the package that registered it. */
+function ownedBy(device: Device, claims: TokenClaims): boolean {
+  if (device.userId !== claims.userId) return false;
+  return device.userId !== null || device.registeredBy === null || device.registeredBy === claims.nonce;
+}
+
+const notYours = () => new AppError(403, 'device_registered_elsewhere', 'This device is registered with another authenticationToken: it must be unregistered with that one first');
 
 function apiVersion(req: Request): number {
   return Number(String(req.params.version).slice(1));
@@ -81,17 +89,19 @@ export function safariRouter(deps: SafariDeps): Router {
   router.post(registrationPath, ...limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
     const claims = authenticate(req);
-    await deps.devices.register({ token, websitePushId: deps.websitePushID, userId: claims.userId, now: Date.now() });
+    const result = await deps.devices.register({ token, websitePushId: deps.websitePushID, userId: claims.userId, nonce: claims.nonce, now: Date.now() });
+    if (result === 'refused') throw notYours();
     deps.metrics.registration('register');
     res.status(200).end();
   });
   router.delete(registrationPath, ...limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
     const claims = authenticate(req);
-    // Safari deletes with the token of the package it registered with, so the users match. A valid
-    // token of another user (anyone can get an anonymous one) must not remove someone's device.
-    const device = await deps.devices.findByToken(token);
-    if (device && device.userId !== claims.userId) throw unauthorized('This authenticationToken did not register this device');
+    // Safari deletes with the token of the package it registered with, so the owners match. A valid
+    // token of another user, or of another anonymous package (anyone can get one), must not remove
+    // someone's device.
+    const device = await deps.devices.findByToken(token, 'safari');
+    if (device && !ownedBy(device, claims)) throw notYours();
     await deps.devices.unregister(token, deps.websitePushID);
     deps.metrics.registration('unregister');
     res.status(200).end();

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { AppError } from '../errors';
+import { textProblem } from '../http/text';
 
 /** What a page may send to say who the visitor is (Safari's userInfo, or a Web Push subscription's user). */
 export interface ClaimedUser {
@@ -16,23 +17,29 @@ function safeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
-/** The `sub` of a valid, unexpired HS256 JWT, or undefined. */
-function jwtSubject(token: string, secret: string, nowSeconds: number): string | undefined {
+/**
+ * The `sub` of a valid, unexpired HS256 JWT; 'invalid' for anything not signed, expired or not yet
+ * valid, 'bad-subject' for a token the site signed whose subject cannot be a user id.
+ */
+function jwtSubject(token: string, secret: string, nowSeconds: number): string | 'invalid' | 'bad-subject' {
   const [header, claims, signature, extra] = token.split('.');
-  if (!header || !claims || !signature || extra !== undefined) return undefined;
+  if (!header || !claims || !signature || extra !== undefined) return 'invalid';
   const expected = crypto.createHmac('sha256', secret).update(`${header}.${claims}`).digest();
   const given = Buffer.from(signature, 'base64url');
   // Canonical base64url only, so one signature has one spelling.
-  if (given.toString('base64url') !== signature || !safeEqual(given, expected)) return undefined;
+  if (given.toString('base64url') !== signature || !safeEqual(given, expected)) return 'invalid';
   try {
     const { alg } = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
     const { sub, exp, nbf } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as { sub?: unknown; exp?: unknown; nbf?: unknown };
-    if (alg !== 'HS256' || typeof sub !== 'string' || sub.length === 0 || sub.length > 255) return undefined;
-    if (typeof exp === 'number' && exp <= nowSeconds) return undefined;
-    if (typeof nbf === 'number' && nbf > nowSeconds) return undefined;
+    if (alg !== 'HS256') return 'invalid';
+    // A time claim that is not a number cannot be judged: the token is not valid (RFC 7519 NumericDate).
+    if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp) || exp <= nowSeconds)) return 'invalid';
+    if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf) || nbf > nowSeconds)) return 'invalid';
+    // The subject becomes a stored user id: the same rules as a userId sent in the clear.
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 255 || textProblem(sub)) return 'bad-subject';
     return sub;
   } catch {
-    return undefined;
+    return 'invalid';
   }
 }
 
@@ -46,7 +53,8 @@ export function verifiedUserId(claim: ClaimedUser, secret: string | undefined, n
   if (!secret) return claim.userId ?? null;
   if (claim.userToken !== undefined) {
     const subject = jwtSubject(claim.userToken, secret, nowSeconds);
-    if (!subject) throw forbidden('userToken is not a valid, unexpired HS256 JWT signed with the site\'s USER_INFO_SECRET');
+    if (subject === 'invalid') throw forbidden('userToken is not a valid, unexpired HS256 JWT signed with the site\'s USER_INFO_SECRET');
+    if (subject === 'bad-subject') throw new AppError(400, 'invalid_user_id', 'userToken\'s sub must be a user id: 1 to 255 characters of well-formed text without NUL');
     if (claim.userId !== undefined && claim.userId !== null && claim.userId !== subject) throw forbidden('userId does not match the userToken\'s subject');
     return subject;
   }

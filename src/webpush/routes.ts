@@ -1,11 +1,12 @@
 import crypto from 'node:crypto';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { DeviceRepository, PushSubscription } from '../devices/repository';
 import { badRequest, notFound } from '../errors';
 import { siteCors } from '../http/cors';
 import { perMinuteLimit } from '../http/rate-limit';
 import { storedText } from '../http/text';
+import { jsonBody } from '../http/json-body';
 import { parseInput } from '../http/validate';
 import type { Metrics } from '../metrics/metrics';
 import { verifiedUserId } from '../safari/user-identity';
@@ -27,7 +28,7 @@ const base64url = (bytes: number, what: string) =>
   z.string().refine((value) => /^[A-Za-z0-9_-]+={0,2}$/.test(value) && Buffer.from(value, 'base64url').length === bytes, `${what} must be ${bytes} bytes, base64url-encoded`);
 
 const subscriptionSchema = z.object({
-  endpoint: z.string().max(2048),
+  endpoint: storedText().max(2048),
   expirationTime: z.number().nullable().optional(),
   keys: z.object({
     p256dh: base64url(65, 'keys.p256dh').refine(isP256Point, 'keys.p256dh is not a point on P-256'),
@@ -38,11 +39,11 @@ const subscriptionSchema = z.object({
 const subscribeSchema = z.object({
   subscription: subscriptionSchema,
   userId: storedText().min(1).max(255).nullable().optional(),
-  signature: z.string().max(128).optional(),
-  userToken: z.string().max(4096).optional(),
+  signature: storedText().max(128).optional(),
+  userToken: storedText().max(4096).optional(),
 });
 
-const unsubscribeSchema = z.object({ endpoint: z.string().min(1).max(2048) });
+const unsubscribeSchema = z.object({ endpoint: storedText().min(1).max(2048) });
 
 function isP256Point(value: string): boolean {
   try {
@@ -71,7 +72,7 @@ export function webPushRouter(deps: WebPushRouteDeps): Router {
   });
 
   router.options('/subscriptions', cors);
-  router.post('/subscriptions', cors, ...limit, express.json({ limit: '8kb' }), async (req, res) => {
+  router.post('/subscriptions', cors, ...limit, ...jsonBody('8kb'), async (req, res) => {
     const body = parseInput(subscribeSchema, req.body, 'subscription');
     // Parsed once: what is stored is the normalised URL the policy approved, nothing else.
     const checked = deps.endpoints.check(body.subscription.endpoint);
@@ -83,7 +84,7 @@ export function webPushRouter(deps: WebPushRouteDeps): Router {
     deps.metrics.subscription('subscribe');
     res.status(201).json({ token: device.token, channel: device.channel, userId: device.userId });
   });
-  router.delete('/subscriptions', cors, ...limit, express.json({ limit: '8kb' }), async (req, res) => {
+  router.delete('/subscriptions', cors, ...limit, ...jsonBody('8kb'), async (req, res) => {
     const { endpoint } = parseInput(unsubscribeSchema, req.body, 'body');
     let canonicalEndpoint: string;
     try {

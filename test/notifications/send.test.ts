@@ -174,7 +174,7 @@ describe.each(BACKENDS)('sending through APNs (%s)', (backend) => {
       ['too few urlArgs', { urlArgs: ['one'] }, 'urlArgs has 1 entries but urlFormatString'],
       ['too many urlArgs', { urlArgs: ['a', 'b', 'c'] }, '2 %@ placeholders'],
       ['a payload over 4096 bytes', { body: 'x'.repeat(4000), title: 't'.repeat(200) }, 'APNs accepts at most 4096'],
-      ['a collapseId over 64 bytes', { collapseId: 'é'.repeat(33) }, 'collapseId must be at most 64 bytes'],
+      ['a collapseId over 64 bytes', { collapseId: 'x'.repeat(65) }, 'collapseId must be 1 to 64 visible ASCII characters'],
       ['an expiration in the past', { expiration: 1_000_000 }, 'expiration is in the past'],
       ['a priority other than 5 or 10', { priority: 7 }, 'priority'],
       ['an empty token list', { to: { tokens: [] } }, 'tokens must not be empty'],

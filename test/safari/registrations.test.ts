@@ -79,14 +79,51 @@ describe.each(BACKENDS)('device registrations (%s)', (backend) => {
     expect(await stored(device)).toBeDefined();
   });
 
-  test('when another user\'s valid token tries to delete a device, then 401 and the device stays; its own token deletes it', async () => {
+  test('when another user\'s valid token tries to delete a device, then 403 and the device stays; its own token deletes it', async () => {
     const device = newDeviceToken();
     await request(ctx.service.app).post(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'owner' }))).expect(200);
-    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service))).expect(401);
-    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'other' }))).expect(401);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service))).expect(403);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'other' }))).expect(403);
     expect(await stored(device)).toBeDefined();
     await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'owner' }))).expect(200);
     expect(await stored(device)).toBeUndefined();
+  });
+
+  test('when a valid token of another user registers alice\'s device, then 403 and the device stays hers (no takeover, so no delete after it)', async () => {
+    const device = newDeviceToken();
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'alice' }))).expect(200);
+    const before = await stored(device);
+    const mallory = await packageToken(ctx.service, { userId: 'mallory' });
+    const res = await request(ctx.service.app).post(registration(device)).set('Authorization', auth(mallory));
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('device_registered_elsewhere');
+    const anonymous = await packageToken(ctx.service);
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(anonymous)).expect(403);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(mallory)).expect(403);
+    expect(await stored(device)).toEqual(before);
+  });
+
+  test('when an anonymous device is registered or deleted with another anonymous package\'s token, then 403; its own package\'s token may do both', async () => {
+    const device = newDeviceToken();
+    const own = await packageToken(ctx.service);
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(own)).expect(200);
+    const before = await stored(device);
+    const stranger = await packageToken(ctx.service);
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(stranger)).expect(403);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(stranger)).expect(403);
+    expect(await stored(device)).toEqual(before);
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(own)).expect(200);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(own)).expect(200);
+    expect(await stored(device)).toBeUndefined();
+  });
+
+  test('when a Safari route names a Web Push subscription\'s key, then it is neither moved nor deleted', async () => {
+    const key = crypto.randomBytes(32).toString('hex');
+    await ctx.service.context.db('devices').insert({ channel: 'webpush', token: key, website_push_id: PUSH_ID, user_id: 'web-user', endpoint: 'https://fcm.googleapis.com/fcm/send/x', p256dh: 'p', auth: 'a', created_at: 1, registered_at: 1 });
+    const token = await packageToken(ctx.service, { userId: 'web-user' });
+    await request(ctx.service.app).post(registration(key)).set('Authorization', auth(token)).expect(403);
+    await request(ctx.service.app).delete(registration(key)).set('Authorization', auth(token)).expect(200);
+    expect(await ctx.service.context.db('devices').where({ token: key }).first('channel', 'user_id', 'registered_at')).toEqual({ channel: 'webpush', user_id: 'web-user', registered_at: 1 });
   });
 
   test.each([

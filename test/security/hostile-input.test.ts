@@ -168,6 +168,59 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
     expect(res.status).toBe(400);
   });
 
+  const lone = 'x\ud800y';
+  test.each([
+    ['a Safari log message', 'post', '/v2/log', { logs: [lone] }],
+    ['userInfo.userId', 'post', `/v2/pushPackages/${PUSH_ID}`, { userId: lone }],
+    ['a notification title', 'post', '/api/v1/notifications', { title: lone, body: 'b', urlArgs: ['a', 'b'], to: { all: true } }],
+    ['a notification body', 'post', '/api/v1/notifications', { title: 't', body: lone, urlArgs: ['a', 'b'], to: { all: true } }],
+    ['a url-arg (encodeURIComponent throws on it)', 'post', '/api/v1/notifications', { title: 't', body: 'b', urlArgs: [lone, 'b'], to: { all: true } }],
+    ['a target user', 'post', '/api/v1/notifications', { title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: [lone] } }],
+    ['an action label', 'post', '/api/v1/notifications', { title: 't', body: 'b', action: lone, urlArgs: ['a', 'b'], to: { all: true } }],
+    ['a subscription user', 'post', '/api/v1/subscriptions', { subscription: { endpoint: 'https://fcm.googleapis.com/x', keys: { p256dh: 'x', auth: 'y' } }, userId: lone }],
+  ] as const)('when %s holds a lone UTF-16 surrogate, then 400 naming it, on either database', async (_label, method, path, payload) => {
+    const res = await expectRejectedCleanly(() => request(service.app)[method](path).set('Authorization', bearer).send(payload));
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/well-formed Unicode/);
+  });
+
+  test.each([
+    ['a collapseId with non-ASCII characters (APNs would fail the stream)', { collapseId: 'flüge' }, /collapseId must be 1 to 64 visible ASCII/],
+    ['a collapseId with a control character', { collapseId: 'a\tb' }, /collapseId/],
+    ['an expiration in milliseconds', { expiration: Date.now() + 3_600_000 }, /looks like milliseconds/],
+    ['an expiration past 32 bits', { expiration: 2 ** 33 }, /looks like milliseconds|at most 4294967295/],
+    ['a priority that is neither 5 nor 10', { priority: 7 }, /priority must be 10 \(send now\) or 5/],
+  ] as const)('when the send API gets %s, then 400 with a hint', async (_label, extra, message) => {
+    apns.reset();
+    const res = await expectRejectedCleanly(() => request(service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { all: true }, ...extra }));
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(message);
+    expect(apns.requests).toHaveLength(0);
+  });
+
+  test('when the send API gets a body without Content-Type: application/json, then 415 that says what to send; without a body, 400 that says so', async () => {
+    const asText = await expectRejectedCleanly(() => request(service.app).post('/api/v1/notifications').set('Authorization', bearer).set('Content-Type', 'text/plain').send('{"title":"t"}'));
+    expect(asText.status).toBe(415);
+    expect(asText.body.error).toMatchObject({ code: 'unsupported_media_type', message: expect.stringMatching(/Content-Type: application\/json \(got "text\/plain"\)/) });
+    const form = await expectRejectedCleanly(() => request(service.app).post('/api/v1/notifications').set('Authorization', bearer).type('form').send({ title: 't' }));
+    expect(form.status).toBe(415);
+    const none = await expectRejectedCleanly(() => request(service.app).post('/api/v1/notifications').set('Authorization', bearer));
+    expect(none.status).toBe(400);
+    expect(none.body.error).toMatchObject({ code: 'missing_body', message: expect.stringMatching(/Content-Type: application\/json/) });
+  });
+
+  test('when a click link carries multi-byte characters where its MAC belongs, then 400 (not a timingSafeEqual crash)', async () => {
+    const ref = service.context.clickRefs.sign({ notificationId: '00000000-0000-0000-0000-000000000000', deliveryId: 1, urlArgs: ['a', 'b'] });
+    const [data] = ref.split('.');
+    for (const mac of ['é'.repeat(22), '例'.repeat(22), `${'a'.repeat(21)}é`]) {
+      for (const method of ['get', 'post'] as const) {
+        const res = await expectRejectedCleanly(() => request(service.app)[method](`/click/${data}.${encodeURIComponent(mac)}`));
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('invalid_click_ref');
+      }
+    }
+  });
+
   test('when the body claims gzip but is not, then 400 and nothing is kept', async () => {
     const res = await expectRejectedCleanly(() => request(service.app).post('/v2/log').set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{"logs":["x"]}'));
     expect(res.status).toBe(400);

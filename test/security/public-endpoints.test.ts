@@ -5,6 +5,8 @@ import { fetchPackage } from '../helpers/package';
 import { PUSH_ID, useService, type TestService } from '../helpers/service';
 
 const USER_SECRET = 'site-backend-shared-secret-0123456789abcdef';
+/** A P-256 public key, as a browser's subscription carries one. */
+const P256DH = crypto.createECDH('prime256v1').generateKeys().toString('base64url');
 const hmac = (userId: string, secret = USER_SECRET) => crypto.createHmac('sha256', secret).update(userId).digest('hex');
 function hs256(claims: object, secret = USER_SECRET, alg = 'HS256'): string {
   const header = Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
@@ -36,8 +38,23 @@ describe.each(BACKENDS)('USER_INFO_SECRET (%s)', (backend) => {
     ['a JWT signed with another secret', { userToken: hs256({ sub: 'bob' }, 'y'.repeat(40)) }, { status: 403, code: 'invalid_user_signature' }],
     ['a JWT claiming alg none', { userToken: hs256({ sub: 'bob' }, USER_SECRET, 'none') }, { status: 403, code: 'invalid_user_signature' }],
     ['a JWT whose subject differs from userId', { userId: 'alice', userToken: hs256({ sub: 'bob' }) }, { status: 403, code: 'invalid_user_signature' }],
+    ['a JWT whose exp is a string (it would never expire)', { userToken: hs256({ sub: 'bob', exp: String(now - 3600) }) }, { status: 403, code: 'invalid_user_signature' }],
+    ['a JWT whose nbf is a string', { userToken: hs256({ sub: 'bob', nbf: 'later' }) }, { status: 403, code: 'invalid_user_signature' }],
+    ['a site-signed JWT whose sub holds NUL', { userToken: hs256({ sub: 'bo\u0000b' }) }, { status: 400, code: 'invalid_user_id' }],
+    ['a site-signed JWT whose sub is a lone surrogate', { userToken: hs256({ sub: '\ud800' }) }, { status: 400, code: 'invalid_user_id' }],
   ])('when userInfo carries %s, then %p', async (_label, userInfo, expected) => {
     expect(await packageUser(ctx.service, userInfo)).toEqual(expected);
+  });
+
+  test('when a Web Push subscription carries a site-signed JWT whose sub holds NUL, then 400 and nothing is stored', async () => {
+    const before = await ctx.service.context.db('devices').count<{ n: number }[]>({ n: '*' });
+    const res = await request(ctx.service.app)
+      .post('/api/v1/subscriptions')
+      .set('Origin', 'https://example.com')
+      .send({ subscription: { endpoint: 'https://fcm.googleapis.com/fcm/send/nul', keys: { p256dh: P256DH, auth: 'A'.repeat(22) } }, userToken: hs256({ sub: 'x\u0000' }) });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/sub/);
+    expect(await ctx.service.context.db('devices').count<{ n: number }[]>({ n: '*' })).toEqual(before);
   });
 });
 
