@@ -5,6 +5,7 @@ import { deviceAdminRouter } from './devices/admin-routes';
 import { operationsRouter } from './health/routes';
 import { requireApiKey } from './http/api-auth';
 import { errorHandler, notFoundHandler } from './http/error-handler';
+import { idempotent } from './idempotency/middleware';
 import { openApiDocument } from './http/openapi';
 import { requestLog } from './http/request-log';
 import { logAdminRouter } from './logs/admin-routes';
@@ -90,6 +91,7 @@ export function createApp(context: AppContext): Express {
     }),
     notificationRouter({
       notifications: context.notifications,
+      idempotency: idempotent(context.idempotency, 'POST /api/v1/notifications', context.clock, context.logger),
       queue: context.queue,
       urlFormatString: context.website.urlFormatString,
       links: { clickTracking: config.clickTracking, serviceUrl: context.website.webServiceURL },

@@ -1,4 +1,6 @@
 import type { ApnsClient } from './apns/client';
+import { systemClock, type Clock } from './clock';
+import { createIdempotencyStore, type IdempotencyStore } from './idempotency/store';
 import { startApnsClient } from './apns/threaded-client';
 import { ensureDevelopmentIdentity } from './certs/dev-chain';
 import { loadConfiguredIdentity, validateIdentity, type SigningIdentity } from './certs/identity';
@@ -25,6 +27,8 @@ import { resolveVapidKeys, type VapidKeys } from './webpush/vapid-keys';
 export interface AppContext {
   config: Config;
   logger: Logger;
+  /** Where every schedule, window and expiry reads the time. */
+  clock: Clock;
   db: Db;
   /** SQLite files: the thread that checkpoints the WAL beside the event loop. */
   checkpointer?: WalCheckpointer;
@@ -38,6 +42,7 @@ export interface AppContext {
   devices: DeviceRepository;
   logs: LogRepository;
   notifications: NotificationRepository;
+  idempotency: IdempotencyStore;
   apns: ApnsClient;
   webPush: WebPushClient;
   /** Which push service endpoints the service may post to (WEBPUSH_ENDPOINT_HOSTS). */
@@ -56,7 +61,7 @@ export interface AppContext {
  * migrates it, and sets up the send queue (a `worker` always works on it). Throws ConfigError
  * (with what to fix) before anything listens.
  */
-export async function createContext(config: Config, logger: Logger, role: 'api' | 'worker' = 'api'): Promise<AppContext> {
+export async function createContext(config: Config, logger: Logger, role: 'api' | 'worker' = 'api', clock: Clock = systemClock): Promise<AppContext> {
   const raw = loadRawPackage(config.packageDir, config.website);
   const pushId = raw.website.websitePushID;
   const identity =
@@ -121,6 +126,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   return {
     config,
     logger,
+    clock,
     db,
     checkpointer,
     website: raw.website,
@@ -132,6 +138,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     devices,
     logs: createLogRepository(db),
     notifications,
+    idempotency: createIdempotencyStore(db),
     apns,
     webPush,
     endpoints,

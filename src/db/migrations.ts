@@ -204,6 +204,25 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Idempotency-Key on create endpoints: the first answer per key and route, for 24 hours,
+    // in the database so that every instance and a restarted one replay it.
+    name: '008_idempotency_keys',
+    async up(db) {
+      await db.schema.createTable('idempotency_keys', (t) => {
+        t.string('scope', 64).notNullable();
+        t.string('key', 255).notNullable();
+        t.string('request_hash', 64).notNullable();
+        t.integer('status').nullable();
+        t.text('response').nullable();
+        t.bigInteger('created_at').notNullable().index();
+        t.primary(['scope', 'key']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('idempotency_keys');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -11,7 +11,10 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or invalid credentials',
   403: 'A user id without a valid signature (USER_INFO_SECRET)',
   404: 'Unknown websitePushID, route or resource',
+  409: 'A request with the same Idempotency-Key is still under way',
+  415: 'The body is not sent as Content-Type: application/json',
   413: 'Body too large',
+  422: 'The Idempotency-Key was used with a different request',
   429: 'Rate limited',
 };
 const pathParam = (name: string, description: string, pattern?: string) => ({
@@ -168,14 +171,14 @@ export function openApiDocument(websitePushID: string): object {
           tags: ['Safari'],
           security: [{ safari: [] }],
           parameters: [version, pathParam('deviceToken', '64 hex characters', '^[0-9a-fA-F]{64}$'), pushId],
-          responses: { 200: { description: 'Stored' }, ...errors(400, 401, 404, 429) },
+          responses: { 200: { description: 'Stored' }, 403: { description: 'The device is registered with another authenticationToken (another user, or another anonymous package)', content: json(error) }, ...errors(400, 401, 404, 429) },
         },
         delete: {
           summary: 'Forget a device',
           tags: ['Safari'],
           security: [{ safari: [] }],
           parameters: [version, pathParam('deviceToken', '64 hex characters', '^[0-9a-fA-F]{64}$'), pushId],
-          responses: { 200: { description: 'Forgotten' }, ...errors(400, 401, 404, 429) },
+          responses: { 200: { description: 'Forgotten' }, 403: { description: 'The device was registered with another authenticationToken', content: json(error) }, ...errors(400, 401, 404, 429) },
         },
       },
       '/{version}/log': {
@@ -276,12 +279,20 @@ export function openApiDocument(websitePushID: string): object {
           summary: 'Send a notification',
           tags: ['Send'],
           security: bearer,
-          parameters: [{ name: 'wait', in: 'query', schema: { enum: ['true', 'false'] }, description: 'Answer when the send has finished' }],
+          parameters: [
+            { name: 'wait', in: 'query', schema: { enum: ['true', 'false'] }, description: 'Answer when the send has finished' },
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+              description: 'Same key and same request within 24 hours: the first answer again (header Idempotent-Replayed: true), no second send. Same key, other request: 422 idempotency_key_reused; first still under way: 409.',
+            },
+          ],
           requestBody: { required: true, content: json({ $ref: '#/components/schemas/NewNotification' }) },
           responses: {
             200: { description: 'Finished (wait=true)', content: json({ $ref: '#/components/schemas/Notification' }) },
             202: { description: 'Queued', content: json({ type: 'object', properties: { id: { type: 'string' }, status: { const: 'queued' } } }) },
-            ...errors(400, 401, 413),
+            ...errors(400, 401, 409, 413, 415, 422),
           },
         },
         get: { summary: 'Notifications, newest first', tags: ['Send'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('Notification')) }, ...errors(400, 401) } },

@@ -1,4 +1,5 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
+import { idempotencyOf } from '../idempotency/middleware';
 import { z } from 'zod';
 import { parseDeviceToken } from '../devices/device-token';
 import { CHANNELS, type Channel } from '../devices/repository';
@@ -73,6 +74,8 @@ async function summary(notifications: NotificationRepository, notification: Stor
 /** The send API for backend services; mounted behind the API key check. */
 export function notificationRouter(deps: {
   notifications: NotificationRepository;
+  /** Idempotency-Key handling for the create (idempotency/middleware.ts). */
+  idempotency: RequestHandler;
   queue: SendQueue;
   urlFormatString: string;
   links: { clickTracking: boolean; serviceUrl: string };
@@ -85,7 +88,7 @@ export function notificationRouter(deps: {
     return notification;
   };
 
-  router.post('/notifications', ...jsonBody('512kb'), async (req, res) => {
+  router.post('/notifications', ...jsonBody('512kb'), deps.idempotency, async (req, res) => {
     const { wait } = parseInput(waitQuery, req.query, 'query');
     const body = parseInput(sendSchema, req.body, 'notification');
     const input: NotificationInput = {
@@ -105,9 +108,12 @@ export function notificationRouter(deps: {
     const problems = payloadProblems(input, deps.urlFormatString, Math.floor(Date.now() / 1000), deps.links);
     if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
     const created = await notifications.create(input, Date.now());
+    // From here a retry with the same Idempotency-Key gets this notification, never a second one.
+    const accepted = { id: created.id, status: 'queued' };
+    await idempotencyOf(res)?.record(202, accepted);
     await queue.enqueue(created.id);
     if (wait !== 'true') {
-      res.status(202).json({ id: created.id, status: 'queued' });
+      res.status(202).json(accepted);
       return;
     }
     // Stop waiting (not sending) when the client hangs up.

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import { createApp } from '../../src/app';
+import type { Clock } from '../../src/clock';
 import { loadConfig } from '../../src/config/load';
 import { closeContext, createContext, type AppContext } from '../../src/context';
 import { createLogger } from '../../src/logger';
@@ -51,6 +52,7 @@ export function tempDir(prefix = 'safari-push-'): string {
 export async function buildService(
   database: TestDatabase,
   env: Record<string, string | undefined> = {},
+  options: { clock?: Clock } = {},
 ): Promise<TestService> {
   const dataDir = env.DATA_DIR ?? tempDir();
   const fullEnv = {
@@ -63,7 +65,7 @@ export async function buildService(
     ...env,
   };
   const logs = new LogCapture();
-  const context = await createContext(loadConfig(fullEnv), createLogger('debug', logs));
+  const context = await createContext(loadConfig(fullEnv), createLogger('debug', logs), 'api', options.clock);
   return {
     app: createApp(context),
     context,
