@@ -1,5 +1,6 @@
 import type { ApnsClient } from './apns/client';
 import { systemClock, type Clock } from './clock';
+import { startHousekeeping, type Housekeeping } from './housekeeping';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency/store';
 import { startApnsClient } from './apns/threaded-client';
 import { ensureDevelopmentIdentity } from './certs/dev-chain';
@@ -43,6 +44,8 @@ export interface AppContext {
   logs: LogRepository;
   notifications: NotificationRepository;
   idempotency: IdempotencyStore;
+  /** Retention of Safari logs and Idempotency-Keys (API processes only). */
+  housekeeping?: Housekeeping;
   apns: ApnsClient;
   webPush: WebPushClient;
   /** Which push service endpoints the service may post to (WEBPUSH_ENDPOINT_HOSTS). */
@@ -78,7 +81,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
 
   let db: Db;
   try {
-    db = openDatabase(config.database.url, config.database.schema);
+    db = openDatabase(config.database.url, config.database.schema, logger);
   } catch (error) {
     await apns.close();
     throw error;
@@ -123,6 +126,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
       )
     : createInProcessQueue(senderDeps, { ...senderOptions, maxParallel: 4 }, logger);
   metrics.observeQueue(async () => ({ ...(await queue.stats()), inFlight: apns.inFlight }));
+  const logs = createLogRepository(db);
+  const idempotency = createIdempotencyStore(db);
+  const housekeeping = role === 'api' ? startHousekeeping({ logs, idempotency, clock, logger, logRetentionDays: config.logRetentionDays }) : undefined;
   return {
     config,
     logger,
@@ -136,9 +142,10 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     authTokens,
     apiKeys: secrets.apiKeys,
     devices,
-    logs: createLogRepository(db),
+    logs,
     notifications,
-    idempotency: createIdempotencyStore(db),
+    idempotency,
+    housekeeping,
     apns,
     webPush,
     endpoints,
@@ -160,6 +167,7 @@ function withClickTracking(raw: RawPackage): RawPackage {
 
 /** Releases what createContext opened. */
 export async function closeContext(context: AppContext): Promise<void> {
+  await context.housekeeping?.stop();
   await context.queue.stop();
   await context.apns.close();
   context.webPush.close();

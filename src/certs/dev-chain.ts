@@ -4,6 +4,7 @@ import path from 'node:path';
 import forge from 'node-forge';
 import type { Logger } from '../logger';
 import { certificatePushId, type SigningIdentity } from './identity';
+import { ensurePrivateDir } from '../files';
 
 /** PEM files of a three-level chain like Apple's: root, WWDR-like intermediate, website push certificate. */
 export interface ChainPems {
@@ -161,7 +162,7 @@ export function ensureDevelopmentIdentity(dataDir: string, websitePushID: string
   let identity = readExisting(dir, websitePushID);
   if (!identity) {
     const chain = generateChain(websitePushID);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(dir);
     fs.writeFileSync(path.join(dir, DEV_CHAIN_FILES.root), chain.rootCert);
     fs.writeFileSync(path.join(dir, DEV_CHAIN_FILES.intermediate), chain.intermediateCert);
     fs.writeFileSync(path.join(dir, DEV_CHAIN_FILES.leafCert), chain.leafCert);

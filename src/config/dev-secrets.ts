@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger';
+import { ensurePrivateDir } from '../files';
 
 interface DevSecrets {
   authTokenSecret: string;
@@ -39,7 +40,7 @@ export function resolveSecrets(
     apiKey: stored.apiKey ?? crypto.randomBytes(24).toString('base64url'),
   };
   if (stored.authTokenSecret !== secrets.authTokenSecret || stored.apiKey !== secrets.apiKey) {
-    fs.mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDir(dataDir);
     fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   }
   if (needToken) logger.warn({ file }, 'AUTH_TOKEN_SECRET is not set: using a generated development secret. Set it in production.');

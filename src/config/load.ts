@@ -64,6 +64,8 @@ export interface Config {
   trustProxy: boolean | number | string;
   metricsAuth: 'none' | 'api-key';
   shutdownTimeoutMs: number;
+  /** Days Safari log messages are kept. */
+  logRetentionDays: number;
   logLevel: ConfigInput['LOG_LEVEL'];
 }
 
@@ -183,6 +185,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     trustProxy: trustProxy(env.TRUST_PROXY),
     metricsAuth: env.METRICS_AUTH,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    logRetentionDays: env.LOG_RETENTION_DAYS,
     logLevel: env.LOG_LEVEL,
   };
   return deepFreeze(config);

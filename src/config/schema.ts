@@ -124,6 +124,7 @@ export const configSchema = z.object({
     .default('false')
     .describe('Express `trust proxy`: which proxies may set X-Forwarded-For. The client address (rate limits, logs) comes from it. `false` when clients connect directly.'),
   METRICS_AUTH: z.enum(['none', 'api-key']).default('none').describe('`api-key` puts `/metrics` behind the API keys (Prometheus `authorization` credentials); `none` leaves it open for a private network.'),
+  LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('Safari\'s error reports (`/v{n}/log`, which anyone may post to) older than this are deleted, hourly.'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(25_000).describe('On SIGTERM/SIGINT, how long in-flight requests and sends get before the process exits anyway.'),
   LOG_LEVEL: z.enum(logLevels).default('info').describe('pino log level.'),
 });

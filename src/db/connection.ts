@@ -1,7 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
+import { ensurePrivateDir, ensurePrivateFile } from '../files';
+import type { Logger } from '../logger';
 import { migrationSource } from './migrations';
 
 // Timestamps are stored as bigint milliseconds; pg returns int8 as strings unless told otherwise.
@@ -10,10 +11,15 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 export type Db = Knex;
 
 /** Opens the database named by a `sqlite:PATH` or `postgres://` URL. */
-export function openDatabase(url: string, schema?: string): Db {
+export function openDatabase(url: string, schema?: string, logger?: Pick<Logger, 'warn'>): Db {
   if (url.startsWith('sqlite:')) {
     const filename = url.slice('sqlite:'.length);
-    if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+    if (filename !== ':memory:') {
+      // The file holds Web Push auth secrets: owner only (its -wal and -shm files take its mode).
+      ensurePrivateDir(path.dirname(path.resolve(filename)));
+      const was = ensurePrivateFile(filename);
+      if (was !== undefined) logger?.warn({ file: filename, mode: was.toString(8) }, 'The SQLite file was readable by others; it is now 0600');
+    }
     return knex({
       client: 'better-sqlite3',
       connection: { filename },

@@ -26,6 +26,8 @@ export interface LogRepository {
   list(query: { limit: number; cursor?: string; search?: string }): Promise<Page<SafariLog>>;
   /** The most frequent distinct messages since `since`, with a count per UTC day. */
   summary(query: { since: number; limit: number }): Promise<MessageSummary[]>;
+  /** Deletes messages logged before `before` (LOG_RETENTION_DAYS), a slice at a time; how many. */
+  prune(before: number): Promise<number>;
 }
 
 /** How often one distinct message was logged, in all and per day. */
@@ -39,6 +41,7 @@ export interface MessageSummary {
 }
 
 const DAY_MS = 86_400_000;
+const PRUNE_SLICE = 5000;
 /** LIKE treats % and _ as wildcards: a search for them means the characters. */
 const likePattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
@@ -62,7 +65,9 @@ export function createLogRepository(db: Knex): LogRepository {
         .where('created_at', '>=', since)
         .whereIn('message', top.map((row) => row.message))
         .groupBy('message', 'day')
-        .select('message', db.raw('(created_at / ?) as day', [DAY_MS]), db.raw('count(*) as n'))
+        // The day length is written into the SQL: bound as a parameter, better-sqlite3 passes a JS
+        // number as REAL, so the division was not an integer one and every row was a day of its own.
+        .select('message', db.raw(`(created_at / ${DAY_MS}) as day`), db.raw('count(*) as n'))
         .orderBy('day')) as Array<{ message: string; day: number; n: number }>;
       return top.map((row) => ({
         message: row.message,
@@ -73,6 +78,16 @@ export function createLogRepository(db: Knex): LogRepository {
           .filter((day) => day.message === row.message)
           .map((day) => ({ day: new Date(Math.floor(Number(day.day)) * DAY_MS).toISOString().slice(0, 10), count: Number(day.n) })),
       }));
+    },
+    async prune(before) {
+      let removed = 0;
+      // Slices keep each transaction short on a large table (SQLite holds the write lock meanwhile).
+      for (;;) {
+        const slice = db('safari_logs').where('created_at', '<', before).orderBy('id').limit(PRUNE_SLICE).select('id');
+        const deleted = await db('safari_logs').whereIn('id', slice).delete();
+        removed += deleted;
+        if (deleted < PRUNE_SLICE) return removed;
+      }
     },
     async list(request) {
       const query = db('safari_logs').select('*');

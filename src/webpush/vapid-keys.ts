@@ -4,6 +4,7 @@ import path from 'node:path';
 import webpush from 'web-push';
 import { ConfigError, type Config } from '../config/load';
 import type { Logger } from '../logger';
+import { ensurePrivateDir } from '../files';
 
 /** The deployment's VAPID identity (RFC 8292): pages subscribe with the public key, sends are signed with the private one. */
 export interface VapidKeys {
@@ -46,7 +47,7 @@ export function resolveVapidKeys(config: Pick<Config, 'dataDir' | 'webPush'>, lo
   } else {
     const generated = webpush.generateVAPIDKeys();
     keys = { publicKey: generated.publicKey, privateKey: generated.privateKey, subject: DEV_SUBJECT };
-    fs.mkdirSync(config.dataDir, { recursive: true });
+    ensurePrivateDir(config.dataDir);
     fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
   }
   logger.warn(
