@@ -16,10 +16,13 @@ export interface AdminDeps {
 
 const DAY_MS = 86_400_000;
 
+/** Attributes node-forge has no name for; Apple puts the website push ID in UID. */
+const ATTRIBUTE_NAMES: Record<string, string> = { '0.9.2342.19200300.100.1.1': 'UID' };
+
 const certificate = (cert: SigningIdentity['certificate']) => {
   const notAfter = cert.validity.notAfter.getTime();
   return {
-    subject: cert.subject.attributes.map((a) => `${a.shortName ?? a.name}=${String(a.value)}`).join(', '),
+    subject: cert.subject.attributes.map((a) => `${a.shortName ?? a.name ?? ATTRIBUTE_NAMES[a.type ?? ''] ?? a.type}=${String(a.value)}`).join(', '),
     notAfter: iso(notAfter),
     daysLeft: Math.floor((notAfter - Date.now()) / DAY_MS),
   };

@@ -58,6 +58,8 @@ describe.each(BACKENDS)('JSON behind the admin console (%s)', (backend) => {
     const health = await get('/api/v1/admin/health').expect(200);
     expect(health.body.signing.development).toBe(true);
     expect(health.body.signing.certificate.daysLeft).toBeGreaterThan(0);
+    expect(health.body.signing.certificate.subject).toContain(`UID=${PUSH_ID}`);
+    expect(health.body.signing.certificate.subject).not.toContain('undefined');
     expect(health.body.apns).toMatchObject({ auth: 'token', lastAnswer: { reachable: true } });
     expect(health.body.webPush.lastAnswer).toBeNull();
     const text = JSON.stringify(health.body);

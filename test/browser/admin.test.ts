@@ -16,6 +16,7 @@ describe('admin console in Chromium', () => {
   let base: string;
   const aliceToken = deviceToken();
   const failingToken = deviceToken('fa11');
+  const deadToken = deviceToken('dead');
   let notificationId: string;
 
   beforeAll(async () => {
@@ -27,7 +28,9 @@ describe('admin console in Chromium', () => {
     await request(ctx.service.app).post('/v2/log').send({ logs: ['Push package signature verification failed', HOSTILE] }).expect(200);
     await ctx.service.context.devices.register({ token: aliceToken, websitePushId: PUSH_ID, userId: 'alice', now: Date.now() });
     await ctx.service.context.devices.register({ token: failingToken, websitePushId: PUSH_ID, userId: 'alice', now: Date.now() });
+    await ctx.service.context.devices.register({ token: deadToken, websitePushId: PUSH_ID, userId: 'alice', now: Date.now() - 60_000 });
     ctx.apns.scriptPrefix('fa11', { status: 400, reason: 'BadExpirationDate' });
+    ctx.apns.scriptPrefix('dead', { status: 410, reason: 'Unregistered' });
     const sent = await request(ctx.service.app)
       .post('/api/v1/notifications?wait=true')
       .set('Authorization', `Bearer ${API_KEY}`)
@@ -113,18 +116,61 @@ describe('admin console in Chromium', () => {
       await page.locator('#device-message').filter({ hasText: 'No device found' }).waitFor();
     }));
 
+  test('when an admin opens Devices, then the devices are listed newest first, can be filtered by channel, and one can be deleted', () =>
+    withPage(async (page) => {
+      const doomed = deviceToken('d0');
+      await ctx.service.context.devices.register({ token: doomed, websitePushId: PUSH_ID, userId: 'doomed', now: Date.now() + 60_000 });
+      await logIn(page);
+      await page.click('[data-tab=devices]');
+      await page.locator('.device-row').first().waitFor();
+      expect(await page.locator('.device-row').first().textContent()).toContain(doomed);
+      await page.selectOption('#device-channel', 'webpush');
+      await page.click('#device-lookup button');
+      await page.locator('#device-message').filter({ hasText: 'No device found' }).waitFor();
+      await page.selectOption('#device-channel', '');
+      await page.click('#device-lookup button');
+      await page.locator('.device-row').first().waitFor();
+      const totals = await page.locator('#device-totals').textContent();
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.locator('.device-row', { hasText: doomed }).getByRole('button', { name: `Delete device ${doomed}` }).click();
+      await page.locator('#device-message').filter({ hasText: `Deleted ${doomed}` }).waitFor();
+      expect(await page.locator('.device-row', { hasText: doomed }).count()).toBe(0);
+      await page.waitForFunction((before) => document.getElementById('device-totals')?.textContent !== before, totals);
+      expect(await ctx.service.context.devices.findByToken(doomed)).toBeUndefined();
+    }));
+
+  test('when the console is used on a 375 px wide screen, then no tab makes the page scroll sideways (wide tables scroll in their own box)', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
+    const page = await context.newPage();
+    try {
+      await logIn(page);
+      for (const tab of ['logs', 'devices', 'notifications', 'health']) {
+        await page.click(`[data-tab=${tab}]`);
+        await page.locator(`#${tab}`).waitFor();
+        await page.waitForTimeout(100);
+        expect({ tab, width: await page.evaluate(() => document.documentElement.scrollWidth) }).toEqual({ tab, width: 375 });
+      }
+      expect(await page.locator('#notifications .table-wrap').first().evaluate((el) => getComputedStyle(el).overflowX)).toBe('auto');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('when an admin opens a notification, then its counts and its failed deliveries with reasons show, and health shows the certificate and APNs', () =>
     withPage(async (page) => {
       await logIn(page);
       await page.click('[data-tab=notifications]');
       const row = page.locator('.notification-row', { hasText: 'Gate change' });
       await row.waitFor();
-      expect(await row.locator('td').allTextContents()).toEqual(expect.arrayContaining(['completed', '2', '1', '0']));
+      expect((await row.locator('td').allTextContents()).slice(2, 8)).toEqual(['completed', '3', '1', '1', '1', '0']);
       await row.locator('button').click();
       await page.locator('.failed-row').first().waitFor();
-      expect(await page.locator('#detail-summary').textContent()).toContain('targeted 2, sent 1, failed 1, removed 0, clicked 0');
-      const failed = await page.locator('.failed-row td').allTextContents();
-      expect(failed).toEqual(['safari', failingToken, '400', 'BadExpirationDate', '1']);
+      expect(await page.locator('#detail-summary').textContent()).toContain('targeted 3, sent 1, failed 1, removed 1, clicked 0');
+      const rows = await page.locator('.failed-row').evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+      expect(rows).toEqual([
+        ['failed', 'safari', failingToken, '400', 'BadExpirationDate', '1'],
+        ['removed', 'safari', deadToken, '410', 'Unregistered', '1'],
+      ]);
       expect(notificationId).toBeTruthy();
 
       await page.click('[data-tab=health]');

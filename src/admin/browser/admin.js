@@ -9,14 +9,15 @@
 (function () {
   var KEY = 'safari-push-admin-key';
   var $ = function (id) { return document.getElementById(id); };
-  var cursors = { logs: null, notifications: null };
+  var cursors = { logs: null, notifications: null, devices: null };
 
-  function api(path) {
-    return fetch('/api/v1' + path, { headers: { Authorization: 'Bearer ' + sessionStorage.getItem(KEY) } }).then(function (res) {
+  function api(path, method) {
+    return fetch('/api/v1' + path, { method: method || 'GET', headers: { Authorization: 'Bearer ' + sessionStorage.getItem(KEY) } }).then(function (res) {
       if (res.status === 401) {
         logout('The API key was refused.');
         throw new Error('unauthorized');
       }
+      if (res.status === 204) return null;
       return res.json().then(function (body) {
         if (!res.ok) throw new Error((body.error && body.error.message) || 'HTTP ' + res.status);
         return body;
@@ -86,9 +87,18 @@
     });
   }
 
-  function showDevices(devices) {
-    var rows = clear('device-rows');
-    $('device-message').textContent = devices.length === 0 ? 'No device found.' : devices.length + ' found.';
+  function deleteDevice(device, row) {
+    if (!window.confirm('Delete this ' + (device.channel === 'safari' ? 'Safari device' : 'Web Push subscription') + '? It gets no notification after this; it comes back only when the browser registers again.')) return;
+    api('/devices/' + encodeURIComponent(device.token), 'DELETE').then(function () {
+      row.remove();
+      $('device-message').textContent = 'Deleted ' + device.token + '.';
+      return loadTotals();
+    }).catch(showError);
+  }
+
+  function showDevices(devices, append) {
+    var rows = append ? $('device-rows') : clear('device-rows');
+    if (!append) $('device-message').textContent = devices.length === 0 ? 'No device found.' : '';
     devices.forEach(function (device) {
       var row = document.createElement('tr');
       row.className = 'device-row';
@@ -97,21 +107,40 @@
       cell(row, device.userId);
       cell(row, when(device.registeredAt));
       cell(row, device.endpoint || '', 'mono');
+      var remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'danger';
+      remove.textContent = 'Delete';
+      remove.setAttribute('aria-label', 'Delete device ' + device.token);
+      remove.addEventListener('click', function () { deleteDevice(device, row); });
+      row.appendChild(document.createElement('td')).appendChild(remove);
       rows.appendChild(row);
+    });
+  }
+
+  // Newest first, optionally one user's or one channel's, a page at a time.
+  function listDevices(more) {
+    var by = $('device-by').value;
+    var query = $('device-query').value.trim();
+    var channel = $('device-channel').value;
+    if (by === 'token' && query) {
+      $('device-more').hidden = true;
+      return api('/devices/' + encodeURIComponent(query)).then(function (device) { return [device]; }, function (error) {
+        if (/No device/.test(error.message)) return [];
+        throw error;
+      }).then(function (devices) { showDevices(devices, false); });
+    }
+    var path = '/devices?limit=50' + (query ? '&userId=' + encodeURIComponent(query) : '') + (channel ? '&channel=' + channel : '') + (more && cursors.devices ? '&cursor=' + encodeURIComponent(cursors.devices) : '');
+    return api(path).then(function (page) {
+      showDevices(page.items, more);
+      cursors.devices = page.nextCursor;
+      $('device-more').hidden = !page.nextCursor;
     });
   }
 
   function lookupDevice(event) {
     event.preventDefault();
-    var query = $('device-query').value.trim();
-    if (!query) return;
-    var request = $('device-by').value === 'token'
-      ? api('/devices/' + encodeURIComponent(query)).then(function (device) { return [device]; }, function (error) {
-          if (/No device/.test(error.message)) return [];
-          throw error;
-        })
-      : api('/devices?limit=200&userId=' + encodeURIComponent(query)).then(function (page) { return page.items; });
-    request.then(showDevices).catch(showError);
+    listDevices(false).catch(showError);
   }
 
   // Notifications: counts, and the failed deliveries of one with their reasons.
@@ -139,7 +168,8 @@
   }
 
   function openNotification(id) {
-    return Promise.all([api('/notifications/' + encodeURIComponent(id)), api('/notifications/' + encodeURIComponent(id) + '/deliveries?outcome=failed&limit=200')]).then(function (results) {
+    var base = '/notifications/' + encodeURIComponent(id);
+    return Promise.all([api(base), api(base + '/deliveries?outcome=failed&limit=200'), api(base + '/deliveries?outcome=removed&limit=200')]).then(function (results) {
       var n = results[0];
       $('notification-detail').hidden = false;
       $('detail-title').textContent = n.title;
@@ -147,9 +177,10 @@
       $('detail-summary').textContent = n.body + ' — ' + n.status + ': targeted ' + c.targeted + ', sent ' + c.sent + ', failed ' + c.failed + ', removed ' + c.removed + ', clicked ' + c.clicked + ', pending ' + c.pending;
       $('detail-error').textContent = n.error || '';
       var rows = clear('failed-rows');
-      results[1].items.forEach(function (d) {
+      results[1].items.concat(results[2].items).forEach(function (d) {
         var row = document.createElement('tr');
         row.className = 'failed-row';
+        cell(row, d.outcome);
         cell(row, d.channel);
         cell(row, d.token, 'mono');
         cell(row, d.status);
@@ -197,7 +228,7 @@
 
   var loaders = {
     logs: function () { return Promise.all([loadLogs(false), loadLogSummary()]); },
-    devices: loadTotals,
+    devices: function () { return Promise.all([loadTotals(), listDevices(false)]); },
     notifications: function () { return loadNotifications(false); },
     health: loadHealth,
   };
@@ -252,6 +283,7 @@
     $('log-more').addEventListener('click', function () { loadLogs(true).catch(showError); });
     $('notification-more').addEventListener('click', function () { loadNotifications(true).catch(showError); });
     $('device-lookup').addEventListener('submit', lookupDevice);
+    $('device-more').addEventListener('click', function () { listDevices(true).catch(showError); });
     if (sessionStorage.getItem(KEY)) loggedIn();
     else logout('');
   });
