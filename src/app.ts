@@ -60,6 +60,7 @@ export function createApp(context: AppContext): Express {
       devices: context.devices,
       metrics: context.metrics,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      logger: context.logger,
     }),
   );
   app.use(adminPageRouter());

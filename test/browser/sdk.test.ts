@@ -31,7 +31,7 @@ describe('browser SDK and service worker in Chromium', () => {
     site = await serveSite(() => ({
       '/': {
         type: 'text/html',
-        body: `<!doctype html><html><head><title>Example site</title><script src="${api.origin}/sdk.js"></script></head><body><h1>News</h1></body></html>`,
+        body: `<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1"><title>Example site</title><script src="${api.origin}/sdk.js"></script></head><body><h1>News</h1></body></html>`,
       },
       '/push-sw.js': { type: 'text/javascript', body: `importScripts(${JSON.stringify(`${api.origin}/sw.js`)});` },
     }));
@@ -155,6 +155,109 @@ describe('browser SDK and service worker in Chromium', () => {
         if (clicked === 0) await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(clicked).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('when the browser\'s push service never answers, then init rejects with code "timeout" within the timeout, and the prompt is gone', async () => {
+    const context = await browser.newContext();
+    try {
+      // Offline or a blocked push service: subscribe() never settles.
+      await context.addInitScript(() => {
+        PushManager.prototype.subscribe = () => new Promise<PushSubscription>(() => undefined);
+      });
+      const page = await openSite(context);
+      const result = page.evaluate((o) =>
+        (window as unknown as { SafariPush: { init(o: object): Promise<string> } }).SafariPush.init(o).then(
+          (outcome) => ({ outcome }),
+          (error: { name: string; code: string; message: string }) => ({ name: error.name, code: error.code, message: error.message }),
+        ), { prompt, serviceWorker: '/push-sw.js', timeout: 1500 });
+      await page.locator('#safari-push-prompt').waitFor();
+      await context.grantPermissions(['notifications'], { origin: site.origin });
+      const clickedAt = Date.now();
+      await page.locator('#safari-push-prompt [data-action=allow]').click();
+      expect(await result).toEqual({ name: 'SafariPushError', code: 'timeout', message: expect.stringMatching(/did not answer within 1500 ms/) });
+      expect(Date.now() - clickedAt).toBeLessThan(10_000);
+      expect(await page.locator('#safari-push-prompt').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('when the page\'s origin is not in ALLOWED_DOMAINS, then init rejects with the service\'s reason and the console says what to fix', async () => {
+    const stranger = await serveSite(() => ({
+      '/': { type: 'text/html', body: `<!doctype html><html><head><script src="${api.origin}/sdk.js"></script></head><body><h1>Other site</h1></body></html>` },
+      '/push-sw.js': { type: 'text/javascript', body: `importScripts(${JSON.stringify(`${api.origin}/sw.js`)});` },
+    }));
+    const context = await browser.newContext();
+    try {
+      await context.addInitScript((subscription) => {
+        PushManager.prototype.subscribe = async function subscribe() {
+          return { endpoint: subscription.endpoint, toJSON: () => ({ endpoint: subscription.endpoint, expirationTime: null, keys: subscription.keys }) } as unknown as PushSubscription;
+        };
+      }, { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys });
+      await context.grantPermissions(['notifications'], { origin: stranger.origin });
+      const page = await context.newPage();
+      const consoleErrors: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') consoleErrors.push(message.text());
+      });
+      await page.goto(stranger.origin + '/');
+      const outcome = await page.evaluate(() =>
+        (window as unknown as { SafariPush: { init(o: object): Promise<string> } }).SafariPush.init({ serviceWorker: '/push-sw.js' }).then(
+          (value) => ({ value }),
+          (error: { code: string; status: number; serviceCode: string }) => ({ code: error.code, status: error.status, serviceCode: error.serviceCode }),
+        ));
+      expect(outcome).toEqual({ code: 'refused', status: 403, serviceCode: 'origin_not_allowed' });
+      expect(consoleErrors.join('\n')).toContain(`this page's origin (${stranger.origin}) is not in the service's ALLOWED_DOMAINS`);
+      expect(service.logs.lines.some((line) => line.level === 40 && line.origin === stranger.origin)).toBe(true);
+    } finally {
+      await context.close();
+      await stranger.close();
+    }
+  });
+
+  test('when the prompt shows on a 375 px phone, then it is a bottom sheet below the page heading, with 44 px targets, a close button, and the configured colours', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 700 }, isMobile: true, hasTouch: true });
+    try {
+      const page = await openSite(context);
+      const colors = { primary: 'rgb(200, 30, 60)', primaryText: 'rgb(255, 255, 255)', background: 'rgb(250, 250, 240)' };
+      const result = init(page, { prompt: { ...prompt, colors, close: 'Not interested' } });
+      const dialog = page.locator('#safari-push-prompt');
+      await dialog.waitFor();
+      expect(await dialog.getAttribute('data-position')).toBe('bottom');
+      const box = (await dialog.boundingBox())!;
+      const heading = (await page.locator('h1').boundingBox())!;
+      expect(box.y).toBeGreaterThan(heading.y + heading.height);
+      expect(Math.round(box.y + box.height)).toBe(700);
+      expect(box.width).toBe(375);
+      for (const action of ['allow', 'deny', 'close']) {
+        const target = (await dialog.locator(`[data-action=${action}]`).boundingBox())!;
+        expect({ action, big: target.height >= 44 && target.width >= 44 }).toEqual({ action, big: true });
+      }
+      const allowStyle = await dialog.locator('[data-action=allow]').evaluate((el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]);
+      expect(allowStyle).toEqual([colors.primary, colors.primaryText]);
+      expect(await dialog.locator('[data-action=deny]').evaluate((el) => getComputedStyle(el).backgroundColor)).not.toBe(colors.primary);
+      expect(await dialog.evaluate((el) => getComputedStyle(el).backgroundColor)).toBe(colors.background);
+      await page.getByRole('button', { name: 'Not interested' }).click();
+      expect(await result).toBe('dismissed');
+      expect(await dialog.count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('when the prompt shows on a desktop, then Escape dismisses it and focus starts on the primary button', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await openSite(context);
+      const result = init(page, { prompt });
+      await page.locator('#safari-push-prompt').waitFor();
+      expect(await page.locator('#safari-push-prompt').getAttribute('data-position')).toBe('top');
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('data-action'))).toBe('allow');
+      await page.keyboard.press('Escape');
+      expect(await result).toBe('dismissed');
     } finally {
       await context.close();
     }
