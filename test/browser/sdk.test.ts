@@ -52,6 +52,13 @@ describe('browser SDK and service worker in Chromium', () => {
     return page;
   }
   const init = (page: Page, options: object) => page.evaluate((o) => (window as unknown as { SafariPush: { init(o: object): Promise<string> } }).SafariPush.init(o), options);
+  /** The one replaced call: the push service the browser would ask is not reachable offline, so subscribe() returns the stand-in's subscription. */
+  const subscribeToStandIn = (context: BrowserContext) =>
+    context.addInitScript((subscription) => {
+      PushManager.prototype.subscribe = async function subscribe() {
+        return { endpoint: subscription.endpoint, toJSON: () => ({ endpoint: subscription.endpoint, expirationTime: null, keys: subscription.keys }) } as unknown as PushSubscription;
+      };
+    }, { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys });
   const prompt = { title: 'Stay in the loop', text: 'Departure changes, as they happen.', allow: 'Yes please', deny: 'Not now' };
 
   test('when the visitor says "Not now", then the soft prompt (with the configured texts) is not shown again before the interval, and is after it', async () => {
@@ -87,12 +94,7 @@ describe('browser SDK and service worker in Chromium', () => {
   test('when the visitor allows, then the service worker is registered, the subscription is stored for the user, a push is shown, and its click is reported', async () => {
     const context = await browser.newContext();
     try {
-      await context.addInitScript((subscription) => {
-        // The one replaced call: the push service the browser would ask is not reachable offline.
-        PushManager.prototype.subscribe = async function subscribe() {
-          return { endpoint: subscription.endpoint, toJSON: () => ({ endpoint: subscription.endpoint, expirationTime: null, keys: subscription.keys }) } as unknown as PushSubscription;
-        };
-      }, { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys });
+      await subscribeToStandIn(context);
       const page = await openSite(context);
       const result = init(page, { prompt, userId: 'web-visitor', serviceWorker: '/push-sw.js' });
       await page.locator('#safari-push-prompt').waitFor();
@@ -192,11 +194,7 @@ describe('browser SDK and service worker in Chromium', () => {
     }));
     const context = await browser.newContext();
     try {
-      await context.addInitScript((subscription) => {
-        PushManager.prototype.subscribe = async function subscribe() {
-          return { endpoint: subscription.endpoint, toJSON: () => ({ endpoint: subscription.endpoint, expirationTime: null, keys: subscription.keys }) } as unknown as PushSubscription;
-        };
-      }, { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys });
+      await subscribeToStandIn(context);
       await context.grantPermissions(['notifications'], { origin: stranger.origin });
       const page = await context.newPage();
       const consoleErrors: string[] = [];
