@@ -40,6 +40,8 @@ export interface AppContext {
   packages: PackageSource;
   authTokens: AuthTokens;
   apiKeys: string[];
+  /** Where the generated development API key is, when API_KEYS is not set. */
+  generatedApiKeyFile?: string;
   devices: DeviceRepository;
   logs: LogRepository;
   notifications: NotificationRepository;
@@ -141,6 +143,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     packages: createPackageSource(createPackageBuilder(config.clickTracking ? withClickTracking(raw) : raw, identity), (userId) => authTokens.mint(userId), config.packageCache),
     authTokens,
     apiKeys: secrets.apiKeys,
+    ...(secrets.generatedApiKeyFile ? { generatedApiKeyFile: secrets.generatedApiKeyFile } : {}),
     devices,
     logs,
     notifications,

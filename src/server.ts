@@ -1,4 +1,6 @@
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { closeContext, createContext, type AppContext } from './context';
@@ -53,6 +55,20 @@ export async function start(config: Config, logger: Logger): Promise<RunningServ
   };
 }
 
+/**
+ * The one plain line `npm start` prints after the JSON logs: where the service listens, where the
+ * console is and where its key comes from (never the key itself).
+ */
+export function readyLine(address: AddressInfo, context: Pick<AppContext, 'generatedApiKeyFile'>): string {
+  const host = address.address === '0.0.0.0' || address.address === '::' ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const base = `http://${host}:${address.port}`;
+  const file = context.generatedApiKeyFile ? path.relative(process.cwd(), context.generatedApiKeyFile) || context.generatedApiKeyFile : undefined;
+  const key = file
+    ? `the admin key is in ${file} (node -p "require('./${file.split(path.sep).join('/')}').apiKey")`
+    : 'log in with one of API_KEYS';
+  return `safari-push is ready: ${base} · admin console ${base}/admin · ${key}`;
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -70,6 +86,8 @@ async function main(): Promise<void> {
     else logger.fatal({ err: error }, 'safari-push failed to start');
     process.exit(1);
   }
+  // After the JSON logs, for a person at the terminal: pino writes asynchronously, so wait for it.
+  logger.flush(() => process.stdout.write(`${readyLine(service.server.address() as AddressInfo, service.context)}\n`));
   exitOnSignals(logger, config.shutdownTimeoutMs, 'Shutting down: finishing in-flight requests and sends', () => service.stop());
 }
 

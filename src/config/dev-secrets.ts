@@ -28,7 +28,7 @@ export function resolveSecrets(
   dataDir: string,
   configured: { authTokenSecrets: readonly string[]; apiKeys: readonly string[] },
   logger: Logger,
-): { authTokenSecrets: string[]; apiKeys: string[] } {
+): { authTokenSecrets: string[]; apiKeys: string[]; generatedApiKeyFile?: string } {
   const file = path.join(dataDir, DEV_SECRETS_FILE);
   const needToken = configured.authTokenSecrets.length === 0;
   const needKey = configured.apiKeys.length === 0;
@@ -48,5 +48,6 @@ export function resolveSecrets(
   return {
     authTokenSecrets: needToken ? [secrets.authTokenSecret] : [...configured.authTokenSecrets],
     apiKeys: needKey ? [secrets.apiKey] : [...configured.apiKeys],
+    ...(needKey ? { generatedApiKeyFile: file } : {}),
   };
 }
