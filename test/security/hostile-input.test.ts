@@ -112,6 +112,30 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
     );
   });
 
+  test('when the subscription endpoint gets any body from the site origin, then no 5xx and a rejected one stores nothing', async () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.constantFrom('\ud800', 'a\u0000b', `https://${'a'.repeat(250)}.push.apple.com/x`, 'https://fcm.googleapis.com:8443/x', 'https://u:p@fcm.googleapis.com/x'));
+    const subscription = fc.record({ endpoint: fc.oneof(text, fc.jsonValue({ maxDepth: 1 })), keys: fc.oneof(fc.record({ p256dh: text, auth: text }), fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: [] });
+    const payload = fc.oneof(fc.record({ subscription, userId: fc.oneof(text, fc.jsonValue({ maxDepth: 1 })), userToken: text, signature: text }, { requiredKeys: [] }).map((v) => JSON.stringify(v)), body);
+    await fc.assert(
+      fc.asyncProperty(payload, async (raw) => {
+        await expectRejectedCleanly(() => request(service.app).post('/api/v1/subscriptions').set('Origin', 'https://example.com').set('Content-Type', 'application/json').send(raw));
+        await expectRejectedCleanly(() => request(service.app).delete('/api/v1/subscriptions').set('Origin', 'https://example.com').set('Content-Type', 'application/json').send(raw));
+      }),
+      RUNS,
+    );
+  });
+
+  test('when click links carry any reference, then no 5xx', async () => {
+    const ref = service.context.clickRefs.sign({ notificationId: '00000000-0000-4000-8000-000000000000', deliveryId: 1, urlArgs: ['a', 'b'] });
+    const tampered = fc.tuple(fc.nat(ref.length - 1), fc.string({ unit: 'binary', minLength: 1, maxLength: 3 })).map(([at, insert]) => encodeURIComponent(ref.slice(0, at) + insert + ref.slice(at + 1)));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(segment, tampered), fc.boolean(), async (value, post) => {
+        await expectRejectedCleanly(() => (post ? request(service.app).post(`/click/${value}`) : request(service.app).get(`/click/${value}`)));
+      }),
+      RUNS,
+    );
+  });
+
   test('when admin reads get any query and path, then no 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(segment, headerValue.map(encodeURIComponent), headerValue.map(encodeURIComponent), fc.constantFrom('logs', 'devices', 'notifications'), async (token, limit, cursor, listing) => {
