@@ -18,7 +18,7 @@ function isStringArray(value: unknown): value is string[] {
 
 /**
  * Checks the headers of a request the way APNs does for a Safari notification
- * (PROTOCOL.md §1, "Sending to Safari through APNs"). The topic is checked by the caller,
+ * (docs/protocol.md §1, "Sending through APNs"). The topic is checked by the caller,
  * which knows what the connection's credentials allow.
  */
 export function checkHeaders(headers: http2.IncomingHttpHeaders): Rejection | undefined {

@@ -27,7 +27,7 @@ export type Action =
   | 'fail';
 
 /**
- * The one table from APNs answers to actions (PROTOCOL.md §1, "Responses"). Rows are checked in
+ * The one table from APNs answers to actions (docs/protocol.md §1, "Sending through APNs"). Rows are checked in
  * order; the first whose status (and reason, when given) matches wins.
  */
 export const OUTCOME_TABLE: ReadonlyArray<{ status: number | null | 'other5xx'; reasons?: string[]; action: Action }> = [

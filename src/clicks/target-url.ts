@@ -1,7 +1,7 @@
 /**
  * The page a click opens: the site's urlFormatString with each `%@` filled, in order, by a
  * url-arg (percent-encoded, so an argument cannot add a path, a query or another host). Undefined
- * when the result would leave the format string's own origin (PROTOCOL.md §1; no open redirect).
+ * when the result would leave the format string's own origin (docs/protocol.md §1; no open redirect).
  */
 export function buildTargetUrl(urlFormatString: string, urlArgs: readonly string[]): string | undefined {
   const parts = urlFormatString.split('%@');

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { configSchema } from './schema';
 
-/** The README's settings table, generated from the schema's descriptions. */
+/** The settings table of docs/configuration.md, generated from the schema's descriptions. */
 export function configTable(): string {
   const rows = Object.entries(configSchema.shape).map(([name, schema]) => {
     const fallback = schema.safeParse(undefined);
@@ -16,17 +16,20 @@ export function configTable(): string {
 const START = '<!-- config-table:start -->';
 const END = '<!-- config-table:end -->';
 
-/** Replaces the table between the README's markers; returns the new text. */
+/** Replaces the table between the document's markers; returns the new text. */
 export function withConfigTable(readme: string): string {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README has no ${START} … ${END} markers`);
+  if (start < 0 || end < start) throw new Error(`docs/configuration.md has no ${START} … ${END} markers`);
   return `${readme.slice(0, start + START.length)}\n${configTable()}\n${readme.slice(end)}`;
 }
 
-// `npm run docs:config` rewrites the README's table in place.
+/** Where the table lives, from the repository root. */
+export const CONFIG_DOC = 'docs/configuration.md';
+
+// `npm run docs:config` rewrites the table in place.
 if (require.main === module) {
-  const file = path.resolve(__dirname, '../../../README.md');
+  const file = path.resolve(__dirname, '../../..', CONFIG_DOC);
   fs.writeFileSync(file, withConfigTable(fs.readFileSync(file, 'utf8')));
   process.stdout.write(`Updated the settings table in ${file}\n`);
 }

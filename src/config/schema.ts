@@ -28,7 +28,7 @@ const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 /**
  * Every setting the service reads from the environment, each described once.
- * The README's settings table is generated from these descriptions (`npm run docs:config`)
+ * The settings table of docs/configuration.md is generated from these descriptions (`npm run docs:config`)
  * and a test checks that it is up to date.
  */
 export const configSchema = z.object({

@@ -5,7 +5,7 @@ import type { NotificationInput } from './repository';
 /** APNs refuses larger payloads with 413 PayloadTooLarge. */
 export const MAX_PAYLOAD_BYTES = 4096;
 
-/** The APNs payload of a Safari notification (PROTOCOL.md §1, "Payload"). */
+/** The APNs payload of a Safari notification (docs/protocol.md §1, "Sending through APNs"). */
 export function buildSafariPayload(input: Pick<NotificationInput, 'title' | 'body' | 'action' | 'urlArgs'>): object {
   const alert: Record<string, string> = { title: input.title, body: input.body };
   if (input.action !== undefined) alert.action = input.action;

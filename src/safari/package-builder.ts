@@ -11,7 +11,7 @@ export interface PackageBuilder {
   build(authenticationToken: string, version: number): Promise<Buffer>;
 }
 
-/** v1 manifests are SHA-1 hex strings; v2 and later name the hash type (PROTOCOL.md §1, manifest.json). */
+/** v1 manifests are SHA-1 hex strings; v2 and later name the hash type (docs/protocol.md §1, manifest.json). */
 function hashTypeFor(version: number): HashType {
   return version <= 1 ? 'sha1' : 'sha512';
 }

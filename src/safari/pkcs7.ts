@@ -36,7 +36,7 @@ function issuerAndSerial(certificateDer: Buffer): Buffer {
 /**
  * Makes detached PKCS#7 (CMS) signatures, DER-encoded, carrying the signing certificate and the
  * intermediate that issued it: Safari rejects a package whose signature lacks the WWDR
- * intermediate (PROTOCOL.md §1, "signature").
+ * intermediate (docs/protocol.md §1, "signature").
  *
  * Everything that does not depend on the content is encoded once; per signature only the digest,
  * the signing time and the RSA signature are new, and both hashing and RSA run in node:crypto

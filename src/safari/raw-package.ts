@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ConfigError, type WebsiteOverrides } from '../config/load';
 import { pngSize } from './png';
 
-/** The six icons Safari requires, with the pixel size each name promises (PROTOCOL.md §1). */
+/** The six icons Safari requires, with the pixel size each name promises (docs/protocol.md §1). */
 export const ICONS: ReadonlyArray<{ file: string; size: number }> = [
   { file: 'icon_16x16.png', size: 16 },
   { file: 'icon_16x16@2x.png', size: 32 },

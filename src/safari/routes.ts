@@ -55,7 +55,7 @@ function apiVersion(req: Request): number {
   return Number(String(req.params.version).slice(1));
 }
 
-/** Safari's four endpoints (PROTOCOL.md §1), mounted at the root of `webServiceURL`. */
+/** Safari's four endpoints (docs/protocol.md §1), mounted at the root of `webServiceURL`. */
 export function safariRouter(deps: SafariDeps): Router {
   const router = Router();
 

@@ -15,7 +15,7 @@ export interface WebPushFailure {
 }
 
 /**
- * The one table from push service answers to actions (RFC 8030 §5-§8, PROTOCOL.md §2). 404/410:
+ * The one table from push service answers to actions (RFC 8030 §5-§8, docs/protocol.md §2). 404/410:
  * the subscription is gone for good. 401/403 mean the VAPID signature or key does not match what
  * the subscription was made with: a problem of ours, never a reason to delete the subscription.
  */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { withConfigTable } from '../../src/config/docs';
+import { withConfigTable, CONFIG_DOC } from '../../src/config/docs';
 import { ConfigError, loadConfig } from '../../src/config/load';
 import { REPO_ROOT } from '../helpers/service';
 
@@ -45,8 +45,8 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(variable);
   });
 
-  test('when the README lists the settings, then its table is the one generated from the schema (npm run docs:config)', () => {
-    const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-    expect(readme).toBe(withConfigTable(readme));
+  test('when docs/configuration.md lists the settings, then its table is the one generated from the schema (npm run docs:config)', () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, CONFIG_DOC), 'utf8');
+    expect(doc).toBe(withConfigTable(doc));
   });
 });

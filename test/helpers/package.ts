@@ -30,7 +30,7 @@ export function readZip(buffer: Buffer): Promise<Map<string, Buffer>> {
 }
 
 /**
- * Runs the check anyone can run on a package (PROTOCOL.md §1):
+ * Runs the check anyone can run on a package (docs/protocol.md §1):
  * `openssl cms -verify -binary -inform DER -in signature -content manifest.json -CAfile <root> -purpose any`.
  * Returns openssl's exit status and output instead of throwing.
  */
