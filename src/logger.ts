@@ -12,6 +12,16 @@ export function maskUrl(url: string): string {
   return url.replace(/\/devices\/([^/?]+)/g, (_match, token: string) => `/devices/${maskToken(token)}`);
 }
 
+/**
+ * Writes a plain line (not JSON) to the logger's own destination, so it lands after every log line
+ * written before it: pino's stdout is asynchronous, and process.stdout.write could overtake them.
+ */
+export function writePlainLine(logger: Logger, line: string): void {
+  const stream = (logger as unknown as Record<symbol, { write(text: string): unknown } | undefined>)[pino.symbols.streamSym];
+  if (stream) stream.write(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
+}
+
 /** The service logger. Authorization headers and cookies are never written. */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(

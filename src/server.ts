@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { closeContext, createContext, type AppContext } from './context';
-import { createLogger, type Logger } from './logger';
+import { createLogger, writePlainLine, type Logger } from './logger';
 import { exitOnSignals } from './shutdown';
 
 export interface RunningService {
@@ -86,8 +86,8 @@ async function main(): Promise<void> {
     else logger.fatal({ err: error }, 'safari-push failed to start');
     process.exit(1);
   }
-  // After the JSON logs, for a person at the terminal: pino writes asynchronously, so wait for it.
-  logger.flush(() => process.stdout.write(`${readyLine(service.server.address() as AddressInfo, service.context)}\n`));
+  // After the JSON logs, for a person at the terminal.
+  writePlainLine(logger, readyLine(service.server.address() as AddressInfo, service.context));
   exitOnSignals(logger, config.shutdownTimeoutMs, 'Shutting down: finishing in-flight requests and sends', () => service.stop());
 }
 

@@ -22,7 +22,7 @@ describe('the first start on a fresh clone', () => {
     // Every line before it is a JSON log line (so log shippers still parse them); it comes after them.
     expect(ready).toBeGreaterThan(0);
     for (const line of lines.slice(0, ready)) expect(() => JSON.parse(line)).not.toThrow();
-    expect(lines.slice(0, ready).some((line) => JSON.parse(line).msg === 'safari-push listening')).toBe(true);
+    expect(lines.slice(0, ready).map((line) => JSON.parse(line).msg)).toContain('safari-push listening');
     const key = (JSON.parse(fs.readFileSync(path.resolve(REPO_ROOT, keyFile), 'utf8')) as { apiKey: string }).apiKey;
     expect(running.output()).not.toContain(key);
     const page = await fetch(console);
