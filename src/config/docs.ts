@@ -7,7 +7,12 @@ export function configTable(): string {
   const rows = Object.entries(configSchema.shape).map(([name, schema]) => {
     const fallback = schema.safeParse(undefined);
     const value = fallback.success ? fallback.data : undefined;
-    const shown = typeof value === 'number' || (typeof value === 'string' && value !== '') ? `\`${value}\`` : '';
+    const shown =
+      typeof value === 'number' || (typeof value === 'string' && value !== '')
+        ? `\`${value}\``
+        : Array.isArray(value) && value.length > 0
+          ? `\`${value.join(',')}\``
+          : '';
     return `| \`${name}\` | ${shown} | ${schema.description ?? ''} |`;
   });
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');

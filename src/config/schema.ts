@@ -48,7 +48,7 @@ export const configSchema = z.object({
     .string()
     .min(1)
     .default('./data')
-    .describe('Folder for generated development certificates and secrets (not used when all are configured).'),
+    .describe('Folder for generated development certificates and secrets (not used when all are configured). The database follows `DATABASE_URL`, not this.'),
   PUSH_PACKAGE_DIR: z
     .string()
     .min(1)
@@ -61,7 +61,7 @@ export const configSchema = z.object({
     .describe('Overrides `websitePushID` of the template. Must equal the certificate\'s UID.'),
   WEBSITE_NAME: optionalText.describe('Overrides `websiteName` of the template (Notification Center heading).'),
   WEB_SERVICE_URL: httpsUrl.describe('Overrides `webServiceURL`: the public https URL of this service, no trailing slash.'),
-  ALLOWED_DOMAINS: commaList.describe('Overrides `allowedDomains`: comma list of origins allowed to ask permission.'),
+  ALLOWED_DOMAINS: commaList.describe('Overrides `allowedDomains`: comma list of the site\'s full origins (scheme, host, port if any: `https://example.com,https://www.example.com`) whose pages may ask permission and subscribe.'),
   URL_FORMAT_STRING: optionalText.describe('Overrides `urlFormatString`: http(s) URL opened on click; each `%@` is filled from `urlArgs`.'),
   SIGNING_P12: optionalText.describe('Website push certificate and key as a .p12 file exported from Keychain.'),
   SIGNING_P12_PASSPHRASE: z.string().default('').describe('Passphrase of `SIGNING_P12`.'),
@@ -76,7 +76,7 @@ export const configSchema = z.object({
     .describe('When set, a `userId` in userInfo counts only with a signature from the site\'s backend (HMAC-SHA256 hex in `signature`, or an HS256 JWT in `userToken`); otherwise 403.'),
   API_KEYS: commaList
     .refine((list) => list.every((key) => key.length >= 16), 'each key must be at least 16 characters')
-    .describe('Comma list of bearer keys for `/api/*`; several may be active during rotation. Generated into `DATA_DIR` when unset.'),
+    .describe('Comma list of bearer keys for the send and admin API (`/api/*` but the page-facing `/api/v1/webpush/public-key` and `/api/v1/subscriptions`); several may be active during rotation. Generated into `DATA_DIR` when unset.'),
   APNS_KEY_FILE: optionalText.describe('Token auth: the APNs signing key (.p8). With `APNS_KEY_ID` and `APNS_TEAM_ID`; without them, APNs is reached with the website push certificate.'),
   APNS_KEY_ID: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key ID').optional().describe('Token auth: the key ID of `APNS_KEY_FILE`.'),
   APNS_TEAM_ID: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team ID').optional().describe('Token auth: your Apple developer team ID.'),
@@ -92,8 +92,8 @@ export const configSchema = z.object({
     .describe('Worker threads that talk to APNs, sharing `APNS_CONNECTIONS` (at most one thread per connection); TLS, HTTP/2 and node-apn then run beside the event loop that answers HTTP. 0 keeps APNs on the event loop.'),
   APNS_STREAMS_PER_CONNECTION: z.coerce.number().int().min(1).max(1000).default(100).describe('Most requests in flight on one connection; APNs refuses streams past its limit.'),
   APNS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000).describe('A request without an answer by then counts as a transient failure.'),
-  APNS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5).describe('Attempts per device for transient failures (429, 5xx, connection errors, timeouts).'),
-  APNS_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600000).default(1000).describe('First retry delay; doubled per attempt, with jitter, capped at 60 s.'),
+  APNS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5).describe('Attempts per device for transient failures (429, 5xx, connection errors, timeouts), on APNs and Web Push alike.'),
+  APNS_RETRY_BASE_MS: z.coerce.number().int().min(1).max(600000).default(1000).describe('First retry delay, on APNs and Web Push alike; doubled per attempt, with jitter, capped at 60 s (a longer `Retry-After` is honoured up to 60 s).'),
   QUEUE_URL: z
     .string()
     .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
@@ -117,7 +117,7 @@ export const configSchema = z.object({
   WEBPUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: requests to push services in flight at once.'),
   WEBPUSH_TTL_SECONDS: z.coerce.number().int().min(0).max(2_419_200).default(2_419_200).describe('Web Push: how long push services keep a notification without `expiration` (default and maximum 28 days).'),
   CLICK_TRACKING: z.enum(['true', 'false']).default('false').describe('`true` sends clicks through this service (`/click/…`), which counts them and redirects to the site\'s URL; Safari\'s package then points `urlFormatString` here.'),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log); 0 turns limiting off.'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log, subscriptions); 0 turns limiting off.'),
   TRUST_PROXY: z
     .string()
     .regex(/^(true|false|\d+|[0-9a-fA-F.:/,\sa-z]+)$/, 'must be true, false, a hop count, or a comma list of addresses/CIDRs/loopback/linklocal/uniquelocal')
