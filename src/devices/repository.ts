@@ -65,8 +65,12 @@ export interface DeviceRepository {
    * anonymous package (`nonce`), or is a Web Push subscription's key.
    */
   register(input: { token: string; websitePushId: string; userId: string | null; nonce?: string | null; now: number }): Promise<'registered' | 'refused'>;
-  /** Forgets one Safari registration; true when there was one. */
-  unregister(token: string, websitePushId: string): Promise<boolean>;
+  /**
+   * Forgets one Safari registration, in one statement and only for its owner (the same rule as
+   * register; an anonymous device stored before nonces were kept has no owner to prove and stays
+   * until APNs calls it dead). 'refused' when the device is someone else's.
+   */
+  unregister(input: { token: string; websitePushId: string; userId: string | null; nonce: string }): Promise<'removed' | 'absent' | 'refused'>;
   /** A device by token; `channel` narrows it to one channel. */
   findByToken(token: string, channel?: Channel): Promise<Device | undefined>;
   /** Removes the token under every push ID (of `channel`, when given); true when anything was removed. */
@@ -96,12 +100,13 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
   const devices = () => db<DeviceRow>('devices');
   // Registrations are the busiest write: a prepared upsert, not a query built per request.
   // A known token is refreshed only for its owner: the same user, or for an anonymous device the
-  // same package (nonce; a device stored before nonces were kept takes the first one it sees). The
+  // same package (nonce). An anonymous device stored before nonces were kept is never bound to the
+  // first nonce that comes along (that could be anyone's): it only has its time refreshed. The
   // WHERE of DO UPDATE makes that one statement, so two racing registrations cannot both win.
   const upsert = hotStatement(
     db,
     `INSERT INTO devices (channel, token, website_push_id, user_id, registered_by, created_at, registered_at) VALUES ('safari', ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (token, website_push_id) DO UPDATE SET registered_at = excluded.registered_at, registered_by = coalesce(devices.registered_by, excluded.registered_by)
+     ON CONFLICT (token, website_push_id) DO UPDATE SET registered_at = excluded.registered_at
      WHERE devices.channel = 'safari' AND devices.user_id IS NOT DISTINCT FROM excluded.user_id
        AND (devices.user_id IS NOT NULL OR devices.registered_by IS NULL OR devices.registered_by = excluded.registered_by)`,
   );
@@ -110,8 +115,14 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
       const changed = await upsert([token, websitePushId, checkedText(userId, 255, 'userId'), checkedText(nonce, 64, 'nonce'), now, now]);
       return changed > 0 ? 'registered' : 'refused';
     },
-    async unregister(token, websitePushId) {
-      return (await devices().where({ token, website_push_id: websitePushId, channel: 'safari' }).delete()) > 0;
+    async unregister({ token, websitePushId, userId, nonce }) {
+      const removed = await devices()
+        .where({ token, website_push_id: websitePushId, channel: 'safari' })
+        .whereRaw('user_id IS NOT DISTINCT FROM ?', [userId])
+        .andWhere((owner) => owner.whereNotNull('user_id').orWhere('registered_by', nonce))
+        .delete();
+      if (removed > 0) return 'removed';
+      return (await devices().where({ token, website_push_id: websitePushId, channel: 'safari' }).first('id')) ? 'refused' : 'absent';
     },
     async findByToken(token, channel) {
       const query = devices().where({ token });

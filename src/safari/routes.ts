@@ -1,6 +1,6 @@
 import express, { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { Device, DeviceRepository } from '../devices/repository';
+import type { DeviceRepository } from '../devices/repository';
 import { parseDeviceToken } from '../devices/device-token';
 import { AppError, badRequest, notFound, unauthorized } from '../errors';
 import { storedText } from '../http/text';
@@ -42,12 +42,6 @@ const userInfoSchema = z
 const logBodySchema = z.object({
   logs: z.array(storedText().max(4096, 'each message must be at most 4096 characters')).min(1).max(100),
 });
-
-/** Who may act on a Safari device: its user, or for an anonymous one the package that registered it. */
-function ownedBy(device: Device, claims: TokenClaims): boolean {
-  if (device.userId !== claims.userId) return false;
-  return device.userId !== null || device.registeredBy === null || device.registeredBy === claims.nonce;
-}
 
 const notYours = () => new AppError(403, 'device_registered_elsewhere', 'This device is registered with another authenticationToken: it must be unregistered with that one first');
 
@@ -99,10 +93,9 @@ export function safariRouter(deps: SafariDeps): Router {
     const claims = authenticate(req);
     // Safari deletes with the token of the package it registered with, so the owners match. A valid
     // token of another user, or of another anonymous package (anyone can get one), must not remove
-    // someone's device.
-    const device = await deps.devices.findByToken(token, 'safari');
-    if (device && !ownedBy(device, claims)) throw notYours();
-    await deps.devices.unregister(token, deps.websitePushID);
+    // someone's device: the check and the delete are one statement.
+    const result = await deps.devices.unregister({ token, websitePushId: deps.websitePushID, userId: claims.userId, nonce: claims.nonce });
+    if (result === 'refused') throw notYours();
     deps.metrics.registration('unregister');
     res.status(200).end();
   });

@@ -117,6 +117,32 @@ describe.each(BACKENDS)('device registrations (%s)', (backend) => {
     expect(await stored(device)).toBeUndefined();
   });
 
+  test('when an anonymous device was stored before nonces were kept, then no token binds it (the first comer could be anyone) and none may delete it', async () => {
+    const device = newDeviceToken().toLowerCase();
+    await ctx.service.context.db('devices').insert({ channel: 'safari', token: device, website_push_id: PUSH_ID, user_id: null, registered_by: null, created_at: 1, registered_at: 1 });
+    const first = await packageToken(ctx.service);
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(first)).expect(200);
+    const after = (await ctx.service.context.db('devices').where({ token: device }).first('registered_by', 'registered_at')) as { registered_by: string | null; registered_at: number };
+    expect(after.registered_by).toBeNull();
+    expect(after.registered_at).toBeGreaterThan(1);
+    // Another anonymous package is not locked out by the first one...
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(await packageToken(ctx.service))).expect(200);
+    // ...and neither can remove it: APNs' 410 will, once the device is really gone.
+    for (const token of [first, await packageToken(ctx.service)]) {
+      const res = await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(token));
+      expect(res.status).toBe(403);
+    }
+    expect(await stored(device)).toBeDefined();
+  });
+
+  test('when a delete names a device that is not there, then 200 and a later registration by its owner stands', async () => {
+    const device = newDeviceToken();
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'mallory' }))).expect(200);
+    await request(ctx.service.app).post(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'owner-2' }))).expect(200);
+    await request(ctx.service.app).delete(registration(device)).set('Authorization', auth(await packageToken(ctx.service, { userId: 'mallory' }))).expect(403);
+    expect((await stored(device))?.userId).toBe('owner-2');
+  });
+
   test('when a Safari route names a Web Push subscription\'s key, then it is neither moved nor deleted', async () => {
     const key = crypto.randomBytes(32).toString('hex');
     await ctx.service.context.db('devices').insert({ channel: 'webpush', token: key, website_push_id: PUSH_ID, user_id: 'web-user', endpoint: 'https://fcm.googleapis.com/fcm/send/x', p256dh: 'p', auth: 'a', created_at: 1, registered_at: 1 });
