@@ -12,6 +12,8 @@ export interface IdempotencyHandle {
    * the handler's own answer, which may come much later or never (a client that hung up).
    */
   record(status: number, body: unknown): Promise<void>;
+  /** Gives the key back after all (the side effect was undone): a retry runs again. */
+  forget(): Promise<void>;
 }
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -51,7 +53,10 @@ export function idempotent(store: IdempotencyStore, scope: string, clock: Clock,
     const handle: IdempotencyHandle = {
       async record(status, body) {
         recorded = true;
-        await store.complete(scope, key, status, body);
+        await store.complete(scope, key, claim.claimedAt, status, body);
+      },
+      async forget() {
+        await store.forget(scope, key, claim.claimedAt);
       },
     };
     res.locals.idempotency = handle;
@@ -59,7 +64,7 @@ export function idempotent(store: IdempotencyStore, scope: string, clock: Clock,
     const send = res.json.bind(res);
     res.json = (body: unknown) => {
       const status = res.statusCode;
-      const kept = status >= 200 && status < 300 ? store.complete(scope, key, status, body) : recorded ? Promise.resolve() : store.release(scope, key);
+      const kept = status >= 200 && status < 300 ? store.complete(scope, key, claim.claimedAt, status, body) : recorded ? Promise.resolve() : store.release(scope, key, claim.claimedAt);
       void kept.then(
         () => send(body),
         (error: unknown) => {

@@ -2,11 +2,15 @@ import type { Knex } from 'knex';
 
 /** How long a key holds its answer (Stripe, the IETF draft): a retry a day later is a new request. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** A claim with no answer after this long belongs to a request that died: another may take it. */
-export const ABANDONED_AFTER_MS = 60 * 1000;
+/**
+ * A claim with no answer after this long belongs to a request that died: another may take it. A
+ * create records its answer within one database write of its side effect, so this is generous.
+ */
+export const ABANDONED_AFTER_MS = 5 * 60 * 1000;
 
 export type Claim =
-  | { kind: 'new' }
+  /** `claimedAt` identifies this claim: only its holder may complete or release it. */
+  | { kind: 'new'; claimedAt: number }
   | { kind: 'replay'; status: number; body: unknown }
   | { kind: 'mismatch' }
   | { kind: 'in-progress' };
@@ -18,10 +22,15 @@ export interface IdempotencyStore {
    * processes (a primary key decides which of two racing requests wins).
    */
   claim(scope: string, key: string, hash: string, now: number): Promise<Claim>;
-  /** Stores the answer the key replays from now on (may be called again with a later answer). */
-  complete(scope: string, key: string, status: number, body: unknown): Promise<void>;
+  /**
+   * Stores the answer the key replays from now on (may be called again with a later answer), if
+   * the claim is still this one's: a request that outlived its claim cannot overwrite the next.
+   */
+  complete(scope: string, key: string, claimedAt: number, status: number, body: unknown): Promise<void>;
   /** Gives a claim back (the request failed): a retry runs again. */
-  release(scope: string, key: string): Promise<void>;
+  release(scope: string, key: string, claimedAt: number): Promise<void>;
+  /** Deletes the key whatever it holds (the request's effect was undone). */
+  forget(scope: string, key: string, claimedAt: number): Promise<void>;
   /** Forgets keys older than `before`. */
   prune(before: number): Promise<number>;
 }
@@ -48,7 +57,7 @@ export function createIdempotencyStore(db: Knex): IdempotencyStore {
       for (let round = 0; round < 3; round++) {
         try {
           await keys().insert({ scope, key, request_hash: hash, status: null, response: null, created_at: now });
-          return { kind: 'new' };
+          return { kind: 'new', claimedAt: now };
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
         }
@@ -68,11 +77,14 @@ export function createIdempotencyStore(db: Knex): IdempotencyStore {
       }
       return { kind: 'in-progress' };
     },
-    async complete(scope, key, status, body) {
-      await keys().where({ scope, key }).update({ status, response: JSON.stringify(body ?? null) });
+    async complete(scope, key, claimedAt, status, body) {
+      await keys().where({ scope, key, created_at: claimedAt }).update({ status, response: JSON.stringify(body ?? null) });
     },
-    async release(scope, key) {
-      await keys().where({ scope, key }).whereNull('status').delete();
+    async release(scope, key, claimedAt) {
+      await keys().where({ scope, key, created_at: claimedAt }).whereNull('status').delete();
+    },
+    async forget(scope, key, claimedAt) {
+      await keys().where({ scope, key, created_at: claimedAt }).delete();
     },
     async prune(before) {
       return keys().where('created_at', '<', before).delete();

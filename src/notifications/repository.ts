@@ -171,6 +171,8 @@ export interface NotificationRepository {
    */
   create(input: NotificationInput, now: number): Promise<StoredNotification>;
   get(id: string): Promise<StoredNotification | undefined>;
+  /** Deletes a notification no sender has started (its enqueue failed); true when it did. */
+  discard(id: string): Promise<boolean>;
   list(request: { limit: number; cursor?: string }): Promise<Page<StoredNotification>>;
   counts(notification: StoredNotification): Promise<OutcomeCounts>;
   /** Materializes the next page of pending deliveries; undefined when every target device has one. */
@@ -276,6 +278,9 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       };
       await db('notifications').insert(row);
       return toNotification(row);
+    },
+    async discard(id) {
+      return (await db('notifications').where({ id, status: 'queued' }).whereNull('started_at').delete()) > 0;
     },
     async get(id) {
       const row = await db<NotificationRow>('notifications').where({ id }).first();

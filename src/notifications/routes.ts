@@ -110,8 +110,16 @@ export function notificationRouter(deps: {
     const created = await notifications.create(input, Date.now());
     // From here a retry with the same Idempotency-Key gets this notification, never a second one.
     const accepted = { id: created.id, status: 'queued' };
-    await idempotencyOf(res)?.record(202, accepted);
-    await queue.enqueue(created.id);
+    const idempotency = idempotencyOf(res);
+    await idempotency?.record(202, accepted);
+    try {
+      await queue.enqueue(created.id);
+    } catch (error) {
+      // Not queued (BullMQ's Redis away): undo, so neither a replay of the key nor the next start
+      // sends a notification the caller was told failed.
+      if (await notifications.discard(created.id)) await idempotency?.forget();
+      throw error;
+    }
     if (wait !== 'true') {
       res.status(202).json(accepted);
       return;

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import type { ApnsStandIn } from '../../src/apns-stand-in/server';
 import { manualClock } from '../../src/clock';
-import { IDEMPOTENCY_TTL_MS } from '../../src/idempotency/store';
+import { ABANDONED_AFTER_MS, IDEMPOTENCY_TTL_MS } from '../../src/idempotency/store';
 import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
@@ -105,6 +105,41 @@ describe.each(BACKENDS)('Idempotency-Key on POST /api/v1/notifications (%s)', (b
     const later = await post('day-old-1', notification('A day later'));
     expect(later.status).toBe(202);
     expect(later.body.id).not.toBe(first.body.id);
+  });
+
+  test('when the send cannot be queued (the queue\'s store is away), then the caller gets a 5xx, nothing is left to send, and a retry with the key runs again', async () => {
+    const queue = service.context.queue;
+    const enqueue = queue.enqueue.bind(queue);
+    queue.enqueue = async () => {
+      throw new Error('queue unreachable');
+    };
+    const before = await stored();
+    try {
+      const failed = await post('unqueued-1', notification('Unqueued'));
+      expect(failed.status).toBe(500);
+      expect(await stored()).toBe(before);
+    } finally {
+      queue.enqueue = enqueue;
+    }
+    const retry = await post('unqueued-1', notification('Unqueued'));
+    expect(retry.status).toBe(202);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    expect(await stored()).toBe(before + 1);
+  });
+
+  test('when a claim is abandoned and taken over, then the request that held it can no longer record or release it', async () => {
+    const store = service.context.idempotency;
+    const t0 = clock.now();
+    const first = await store.claim('test', 'abandoned-1', 'h', t0);
+    expect(first).toEqual({ kind: 'new', claimedAt: t0 });
+    expect(await store.claim('test', 'abandoned-1', 'h', t0 + ABANDONED_AFTER_MS - 1)).toEqual({ kind: 'in-progress' });
+    const second = await store.claim('test', 'abandoned-1', 'h', t0 + ABANDONED_AFTER_MS);
+    expect(second).toEqual({ kind: 'new', claimedAt: t0 + ABANDONED_AFTER_MS });
+    await store.complete('test', 'abandoned-1', t0, 202, { id: 'the old one' });
+    await store.release('test', 'abandoned-1', t0);
+    expect(await store.claim('test', 'abandoned-1', 'h', t0 + ABANDONED_AFTER_MS + 1)).toEqual({ kind: 'in-progress' });
+    await store.complete('test', 'abandoned-1', t0 + ABANDONED_AFTER_MS, 202, { id: 'the new one' });
+    expect(await store.claim('test', 'abandoned-1', 'h', t0 + ABANDONED_AFTER_MS + 2)).toEqual({ kind: 'replay', status: 202, body: { id: 'the new one' } });
   });
 
   test('when the key is not 1 to 255 visible ASCII characters, then 400 and nothing is created', async () => {
