@@ -75,6 +75,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
       : loadConfiguredIdentity(config.signing);
   validateIdentity(identity, pushId, logger);
   const secrets = resolveSecrets(config.dataDir, config, logger);
+  if (!config.userInfoSecret) {
+    logger.warn('USER_INFO_SECRET is not set: any page can claim any user id, and so receive that user\'s notifications and act on their Safari devices. Set it when notifications are personal (docs/security.md).');
+  }
   const vapid = resolveVapidKeys(config, logger);
   const clickRefs = createClickRefs(secrets.authTokenSecrets);
 

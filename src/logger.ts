@@ -7,9 +7,9 @@ export function maskToken(token: string): string {
   return token.length > 8 ? `${token.slice(0, 8)}…` : token;
 }
 
-/** Removes device tokens (64 hex) and anything that looks like an auth token from a URL path. */
+/** Cuts device tokens and click references (which carry delivery ids and url-args) in a URL path. */
 export function maskUrl(url: string): string {
-  return url.replace(/\/devices\/([^/?]+)/g, (_match, token: string) => `/devices/${maskToken(token)}`);
+  return url.replace(/\/(devices|click)\/([^/?]+)/g, (_match, kind: string, token: string) => `/${kind}/${maskToken(token)}`);
 }
 
 /**

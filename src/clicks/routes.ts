@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { badRequest } from '../errors';
+import { perMinuteLimit } from '../http/rate-limit';
 import type { Metrics } from '../metrics/metrics';
 import type { NotificationRepository } from '../notifications/repository';
 import type { ClickRef, ClickRefs } from './click-ref';
@@ -11,6 +12,8 @@ export interface ClickDeps {
   /** The site's own urlFormatString: the only place a click may lead. */
   urlFormatString: string;
   metrics: Pick<Metrics, 'click'>;
+  /** Requests per minute per client address (RATE_LIMIT_PER_MINUTE); 0 = unlimited. */
+  rateLimitPerMinute: number;
 }
 
 /**
@@ -29,14 +32,16 @@ export function clickRouter(deps: ClickDeps): Router {
     if ((await deps.notifications.recordClick(ref.notificationId, ref.deliveryId, Date.now())) === 'counted') deps.metrics.click(channel);
   };
 
-  router.get('/click/:ref', async (req, res) => {
+  // Each valid link costs a database write: limited per address like the other public endpoints.
+  const limit = perMinuteLimit(deps.rateLimitPerMinute);
+  router.get('/click/:ref', ...limit, async (req, res) => {
     const ref = verified(req);
     const target = buildTargetUrl(deps.urlFormatString, ref.urlArgs);
     if (!target) throw badRequest('The link\'s url-args no longer fit the site\'s urlFormatString', 'invalid_click_ref');
     await count(ref, 'safari');
     res.set('Cache-Control', 'no-store').redirect(302, target);
   });
-  router.post('/click/:ref', async (req, res) => {
+  router.post('/click/:ref', ...limit, async (req, res) => {
     await count(verified(req), 'webpush');
     // The service worker's report is cross-origin (no-cors): let it read nothing but the status.
     res.set('Cross-Origin-Resource-Policy', 'cross-origin').status(204).end();

@@ -117,7 +117,7 @@ export const configSchema = z.object({
   WEBPUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: requests to push services in flight at once.'),
   WEBPUSH_TTL_SECONDS: z.coerce.number().int().min(0).max(2_419_200).default(2_419_200).describe('Web Push: how long push services keep a notification without `expiration` (default and maximum 28 days).'),
   CLICK_TRACKING: z.enum(['true', 'false']).default('false').describe('`true` sends clicks through this service (`/click/…`), which counts them and redirects to the site\'s URL; Safari\'s package then points `urlFormatString` here.'),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log, subscriptions); 0 turns limiting off.'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log, subscriptions, click); 0 turns limiting off.'),
   TRUST_PROXY: z
     .string()
     .regex(/^(true|false|\d+|[0-9a-fA-F.:/,\sa-z]+)$/, 'must be true, false, a hop count, or a comma list of addresses/CIDRs/loopback/linklocal/uniquelocal')

@@ -1,9 +1,14 @@
 import type { RequestHandler } from 'express';
+import { systemClock, type Clock } from '../clock';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 
-/** Origins warned about at most once each; past this many, no more are remembered (or warned of). */
+/**
+ * Origins warned about at most once each; the memory is bounded and starts over hourly, so a
+ * client sending many made-up origins cannot silence the warning for a real one for long.
+ */
 const MAX_WARNED_ORIGINS = 1000;
+const WARN_AGAIN_MS = 60 * 60 * 1000;
 
 /**
  * CORS for the endpoints a site's pages call: only the site's own origins (ALLOWED_DOMAINS) may
@@ -15,11 +20,16 @@ const MAX_WARNED_ORIGINS = 1000;
  * instead of a bare "Failed to fetch"; the service warns once per such origin. Reading the refusal
  * grants nothing: the request is still refused before any handler runs.
  */
-export function siteCors(allowedOrigins: readonly string[], methods: readonly string[], logger?: Pick<Logger, 'warn'>): RequestHandler {
+export function siteCors(allowedOrigins: readonly string[], methods: readonly string[], logger?: Pick<Logger, 'warn'>, clock: Clock = systemClock): RequestHandler {
   const allowed = new Set(allowedOrigins.map((origin) => origin.replace(/\/+$/, '').toLowerCase()));
   const allowMethods = [...methods, 'OPTIONS'].join(', ');
   const warned = new Set<string>();
+  let since = clock.now();
   const warnOnce = (origin: string) => {
+    if (clock.now() - since >= WARN_AGAIN_MS) {
+      warned.clear();
+      since = clock.now();
+    }
     if (!logger || warned.has(origin) || warned.size >= MAX_WARNED_ORIGINS) return;
     warned.add(origin);
     logger.warn({ origin, allowedDomains: [...allowed] }, 'A page from an origin not in ALLOWED_DOMAINS called the service; add it to ALLOWED_DOMAINS (allowedDomains of website.json) if it is the site\'s');

@@ -6,6 +6,7 @@ import { createSemaphore } from '../apns/semaphore';
 import type { PushSubscription } from '../devices/repository';
 import type { WebPushResult } from './outcomes';
 import type { PushTarget } from './endpoint';
+import { publicOnlyLookup } from './public-lookup';
 import type { VapidKeys } from './vapid-keys';
 
 /** One encrypted push to one subscription (RFC 8030 headers). */
@@ -35,6 +36,7 @@ const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 // A VAPID JWT may live 24 h (RFC 8292 §2); one per push service origin, renewed well before it ends.
 const VAPID_LIFETIME_S = 12 * 60 * 60;
 const VAPID_RENEW_MS = 6 * 60 * 60 * 1000;
+const MAX_SIGNED_ORIGINS = 1000;
 
 /** `Retry-After` in seconds or as an HTTP date, in ms from now. */
 export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
@@ -56,15 +58,19 @@ function refusal(status: number, body: string, headers: http.IncomingHttpHeaders
  * PushTarget (never a URL parsed again). At most `concurrency` requests are in flight, on
  * keep-alive connections.
  */
-export function createWebPushClient(vapid: VapidKeys, options: { concurrency: number; timeoutMs: number }): WebPushClient {
+export function createWebPushClient(vapid: VapidKeys, options: { concurrency: number; timeoutMs: number; lookup?: net.LookupFunction }): WebPushClient {
   const window = createSemaphore(options.concurrency);
   const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency });
+  // Names resolve to public addresses only (IP literals the policy approved are not looked up).
+  const lookup = options.lookup ?? publicOnlyLookup();
   const signed = new Map<string, { authorization: string; renewAt: number }>();
   const authorizationFor = (audience: string) => {
     const cached = signed.get(audience);
     if (cached && cached.renewAt > Date.now()) return cached.authorization;
     const expiration = Math.floor(Date.now() / 1000) + VAPID_LIFETIME_S;
     const { Authorization } = webpush.getVapidHeaders(audience, vapid.subject, vapid.publicKey, vapid.privateKey, 'aes128gcm', expiration) as { Authorization: string };
+    // Bounded: every distinct push service origin of a stored endpoint adds one.
+    if (signed.size >= MAX_SIGNED_ORIGINS) signed.delete(signed.keys().next().value as string);
     signed.set(audience, { authorization: Authorization, renewAt: Date.now() + VAPID_RENEW_MS });
     return Authorization;
   };
@@ -96,6 +102,7 @@ export function createWebPushClient(vapid: VapidKeys, options: { concurrency: nu
           headers,
           // SNI carries names only.
           ...(net.isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
+          lookup,
           timeout: options.timeoutMs,
         },
         (response) => {
@@ -114,6 +121,9 @@ export function createWebPushClient(vapid: VapidKeys, options: { concurrency: nu
           response.on('error', (error) => resolve({ ok: false, status: null, reason: error.message }));
         },
       );
+      // The socket timeout catches silence; the deadline also a push service that answers drop by drop.
+      const deadline = setTimeout(() => request.destroy(new Error(`Timeout: no complete answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+      request.on('close', () => clearTimeout(deadline));
       request.on('timeout', () => request.destroy(new Error(`Timeout: no answer within ${options.timeoutMs} ms`)));
       request.on('error', (error) => resolve({ ok: false, status: null, reason: error.message }));
       request.end(body);

@@ -8,6 +8,7 @@ import { perMinuteLimit } from '../http/rate-limit';
 import { storedText } from '../http/text';
 import { jsonBody } from '../http/json-body';
 import { parseInput } from '../http/validate';
+import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics/metrics';
 import { verifiedUserId } from '../safari/user-identity';
@@ -25,6 +26,7 @@ export interface WebPushRouteDeps {
   rateLimitPerMinute: number;
   /** Warns once per page origin that is not in ALLOWED_DOMAINS. */
   logger?: Pick<Logger, 'warn'>;
+  clock?: Clock;
 }
 
 const base64url = (bytes: number, what: string) =>
@@ -66,7 +68,7 @@ const canonicalKey = (value: string) => Buffer.from(value, 'base64url').toString
  */
 export function webPushRouter(deps: WebPushRouteDeps): Router {
   const router = Router();
-  const cors = siteCors(deps.allowedOrigins, ['GET', 'POST', 'DELETE'], deps.logger);
+  const cors = siteCors(deps.allowedOrigins, ['GET', 'POST', 'DELETE'], deps.logger, deps.clock);
   const limit = perMinuteLimit(deps.rateLimitPerMinute);
 
   router.options('/webpush/public-key', cors);

@@ -73,6 +73,16 @@ describe('rate limits and headers', () => {
     expect((await ctx.service.context.logs.list({ limit: 10 })).items).toHaveLength(3);
   });
 
+  test('when one address opens many click links, then they are limited too, and the request log holds only the start of each reference', async () => {
+    const statuses: number[] = [];
+    const ref = `${'r'.repeat(40)}.${'m'.repeat(22)}`;
+    for (let i = 0; i < 4; i++) statuses.push((await request(ctx.service.app).get(`/click/${ref}`)).status);
+    expect(statuses).toEqual([400, 400, 400, 429]);
+    const written = ctx.service.logs.raw.join('\n');
+    expect(written).toContain('/click/rrrrrrrr…');
+    expect(written).not.toContain(ref);
+  });
+
   test('when TRUST_PROXY is false, then X-Forwarded-For does not buy a fresh budget', async () => {
     const res = await request(ctx.service.app).post('/v2/log').set('X-Forwarded-For', '203.0.113.9').send({ logs: ['spoofed'] });
     expect(res.status).toBe(429);

@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import { endpointToken } from '../../src/devices/repository';
+import type dns from 'node:dns';
+import webpush from 'web-push';
+import { createWebPushClient } from '../../src/webpush/client';
 import { createEndpointPolicy, isDnsHostname, PushTarget } from '../../src/webpush/endpoint';
+import { isNotPublic, publicOnlyLookup } from '../../src/webpush/public-lookup';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
 import { pushStandIn, SITE_ORIGIN } from '../helpers/webpush';
@@ -137,5 +141,49 @@ describe.each(BACKENDS)('Web Push endpoints the service may post to (%s)', (back
     expect(items).toEqual([expect.objectContaining({ outcome: 'failed', attempts: 1, reason: expect.stringMatching(/^EndpointNotAllowed: endpoint host is not a valid DNS name/) })]);
     expect(caught.hits).toEqual([]);
     expect(push.received.filter((r) => r.subscriptionId === good.id)).toHaveLength(1);
+  });
+});
+
+describe('names that resolve to non-public addresses', () => {
+  /** A resolver that answers from a table (the test machine has no DNS to point a name at 127.0.0.1). */
+  const resolver = (table: Record<string, dns.LookupAddress[]>) => (hostname: string, _options: dns.LookupAllOptions, callback: (error: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) =>
+    setImmediate(() => (table[hostname] ? callback(null, table[hostname]) : callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), [])));
+
+  test('when an address is loopback, private, link-local, shared, IPv4-mapped or unique-local, then it is not public; public ones are', () => {
+    for (const address of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
+      expect({ address, blocked: isNotPublic(address) }).toEqual({ address, blocked: true });
+    }
+    for (const address of ['142.250.1.1', '2a00:1450:4001::1', '::ffff:142.250.1.1']) expect({ address, blocked: isNotPublic(address) }).toEqual({ address, blocked: false });
+  });
+
+  test('when a name resolves to public and private addresses, then only the public ones are handed to the connection', async () => {
+    const lookup = publicOnlyLookup(resolver({ 'fcm.example.test': [{ address: '10.0.0.9', family: 4 }, { address: '142.250.1.1', family: 4 }] }));
+    const one = await new Promise((resolve) => lookup('fcm.example.test', {}, (error, address, family) => resolve({ error, address, family })));
+    expect(one).toEqual({ error: null, address: '142.250.1.1', family: 4 });
+    const all = await new Promise((resolve) => lookup('fcm.example.test', { all: true }, (error, addresses) => resolve({ error, addresses })));
+    expect(all).toEqual({ error: null, addresses: [{ address: '142.250.1.1', family: 4 }] });
+  });
+
+  test('when an allowed name resolves to this machine, then the send fails with that reason and nothing reaches the address', async () => {
+    const caught = await trap();
+    const client = createWebPushClient(
+      { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@example.com' },
+      { concurrency: 1, timeoutMs: 2000, lookup: publicOnlyLookup(resolver({ 'push.example.test': [{ address: '127.0.0.1', family: 4 }] })) },
+    );
+    try {
+      const checked = createEndpointPolicy(['.example.test:*']).check(`https://push.example.test:${caught.port}/x`);
+      if (!checked.ok) throw new Error(checked.reason);
+      const { keys } = (await pushStandIn().then(async (standIn) => {
+        const subscription = standIn.subscribe();
+        await standIn.close();
+        return subscription;
+      }));
+      const result = await client.send(checked.target, keys, { payload: '{}', ttl: 60, urgency: 'normal' });
+      expect(result).toEqual({ ok: false, status: null, reason: expect.stringMatching(/resolves only to non-public addresses \(127\.0\.0\.1\)/) });
+      expect(caught.hits).toEqual([]);
+    } finally {
+      client.close();
+      await caught.close();
+    }
   });
 });

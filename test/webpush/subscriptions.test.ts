@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import request from 'supertest';
 import webpush from 'web-push';
+import { manualClock } from '../../src/clock';
 import { BACKENDS, createTestDatabase } from '../helpers/databases';
 import { buildService, useService } from '../helpers/service';
 import { pushStandIn, SITE_ORIGIN, webPushEnv } from '../helpers/webpush';
@@ -130,5 +131,26 @@ describe('VAPID keys', () => {
     );
     await expect(buildService(database, { VAPID_PUBLIC_KEY: a.publicKey })).rejects.toThrow('go together');
     await database.drop();
+  });
+});
+
+describe('warnings about origins not in ALLOWED_DOMAINS', () => {
+  test('when a client floods made-up origins, then a real missing origin is still warned about within the hour', async () => {
+    const clock = manualClock(Date.parse('2026-12-01T10:00:00Z'));
+    const database = createTestDatabase('sqlite');
+    const service = await buildService(database, webPushEnv, { clock });
+    try {
+      const post = (origin: string) => request(service.app).post('/api/v1/subscriptions').set('Origin', origin).send({});
+      for (let i = 0; i < 1000; i++) await post(`https://junk-${i}.example`).expect(403);
+      const warned = (origin: string) => service.logs.lines.some((line) => line.level === 40 && line.origin === origin);
+      await post('https://www.real-site.example').expect(403);
+      expect(warned('https://www.real-site.example')).toBe(false);
+      clock.advance(60 * 60 * 1000);
+      await post('https://www.real-site.example').expect(403);
+      expect(warned('https://www.real-site.example')).toBe(true);
+    } finally {
+      await service.close();
+      await database.drop();
+    }
   });
 });
