@@ -26,8 +26,6 @@ export interface Device {
   subscription?: PushSubscription;
   websitePushId: string;
   userId: string | null;
-  /** Safari: the nonce of the authenticationToken that registered it (binds an anonymous device to its package). */
-  registeredBy: string | null;
   createdAt: number;
   registeredAt: number;
 }
@@ -53,7 +51,6 @@ const toDevice = (row: DeviceRow): Device => ({
   ...(row.channel === 'webpush' && row.endpoint && row.p256dh && row.auth ? { subscription: { endpoint: row.endpoint, keys: { p256dh: row.p256dh, auth: row.auth } } } : {}),
   websitePushId: row.website_push_id,
   userId: row.user_id,
-  registeredBy: row.registered_by ?? null,
   createdAt: Number(row.created_at),
   registeredAt: Number(row.registered_at),
 });
@@ -71,8 +68,7 @@ export interface DeviceRepository {
    * until APNs calls it dead). 'refused' when the device is someone else's.
    */
   unregister(input: { token: string; websitePushId: string; userId: string | null; nonce: string }): Promise<'removed' | 'absent' | 'refused'>;
-  /** A device by token; `channel` narrows it to one channel. */
-  findByToken(token: string, channel?: Channel): Promise<Device | undefined>;
+  findByToken(token: string): Promise<Device | undefined>;
   /** Removes the token under every push ID (of `channel`, when given); true when anything was removed. */
   removeToken(token: string, channel?: Channel): Promise<boolean>;
   /**
@@ -124,10 +120,8 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
       if (removed > 0) return 'removed';
       return (await devices().where({ token, website_push_id: websitePushId, channel: 'safari' }).first('id')) ? 'refused' : 'absent';
     },
-    async findByToken(token, channel) {
-      const query = devices().where({ token });
-      if (channel) query.andWhere({ channel });
-      const row = await query.orderBy('registered_at', 'desc').first();
+    async findByToken(token) {
+      const row = await devices().where({ token }).orderBy('registered_at', 'desc').first();
       return row ? toDevice(row as DeviceRow) : undefined;
     },
     async removeToken(token, channel) {
