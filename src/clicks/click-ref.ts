@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { safeEqual } from '../safe-equal';
 
 /** What a click link carries: which delivery was clicked and the site's url-args for the redirect. */
 export interface ClickRef {
@@ -28,12 +29,9 @@ export function createClickRefs(secrets: readonly string[]): ClickRefs {
     verify(value) {
       const [data, given, extra] = value.split('.');
       if (!data || !given || extra !== undefined || given.length !== MAC_CHARS) return undefined;
-      // Compared as bytes of equal length: a given MAC with multi-byte characters has more bytes than characters.
+      // As bytes: a given MAC with multi-byte characters has more bytes than characters.
       const givenBytes = Buffer.from(given);
-      const valid = keys.some((key) => {
-        const expected = Buffer.from(mac(key, data));
-        return expected.length === givenBytes.length && crypto.timingSafeEqual(expected, givenBytes);
-      });
+      const valid = keys.some((key) => safeEqual(Buffer.from(mac(key, data)), givenBytes));
       if (!valid) return undefined;
       try {
         const [notificationId, deliveryId, urlArgs] = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as [unknown, unknown, unknown];

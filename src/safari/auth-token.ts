@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { safeEqual } from '../safe-equal';
 
 /** What an `authenticationToken` proves: which user (or nobody in particular) got the package, and when. */
 export interface TokenClaims {
@@ -41,10 +42,7 @@ export function createAuthTokens(secrets: readonly string[], websitePushID: stri
       // Only the canonical spelling: base64url's last character carries unused bits, and a token
       // that differs from the one we minted must not verify.
       if (given.toString('base64url') !== signature) return undefined;
-      const valid = secrets.some((secret) => {
-        const expected = mac(secret, payload);
-        return given.length === expected.length && crypto.timingSafeEqual(given, expected);
-      });
+      const valid = secrets.some((secret) => safeEqual(given, mac(secret, payload)));
       if (!valid) return undefined;
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u: string | null; i: number; n: string };
       return { userId: claims.u, issuedAt: new Date(claims.i * 1000), nonce: claims.n };

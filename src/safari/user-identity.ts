@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { AppError } from '../errors';
 import { textProblem } from '../http/text';
+import { safeEqual } from '../safe-equal';
 
 /** What a page may send to say who the visitor is (Safari's userInfo, or a Web Push subscription's user). */
 export interface ClaimedUser {
@@ -12,10 +13,6 @@ export interface ClaimedUser {
 }
 
 const forbidden = (message: string) => new AppError(403, 'invalid_user_signature', message);
-
-function safeEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && crypto.timingSafeEqual(a, b);
-}
 
 /**
  * The `sub` of a valid, unexpired HS256 JWT; 'invalid' for anything not signed, expired or not yet
