@@ -4,6 +4,7 @@ import { hotStatement } from '../db/connection';
 import { newestFirst, type Page } from '../db/pagination';
 import { checkedText } from '../db/text';
 import { AppError } from '../errors';
+import { MAX_ENDPOINT_LENGTH } from '../webpush/endpoint';
 
 /** How a device is reached: APNs for legacy Safari, standard Web Push for the rest. */
 export type Channel = 'safari' | 'webpush';
@@ -136,7 +137,7 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
     },
     async subscribe({ subscription, websitePushId, userId, now }) {
       const token = endpointToken(subscription.endpoint);
-      const row = { channel: 'webpush' as const, token, website_push_id: websitePushId, user_id: checkedText(userId, 255, 'userId'), endpoint: checkedText(subscription.endpoint, 2048, 'endpoint'), p256dh: checkedText(subscription.keys.p256dh, 128, 'keys.p256dh'), auth: checkedText(subscription.keys.auth, 64, 'keys.auth') };
+      const row = { channel: 'webpush' as const, token, website_push_id: websitePushId, user_id: checkedText(userId, 255, 'userId'), endpoint: checkedText(subscription.endpoint, MAX_ENDPOINT_LENGTH, 'endpoint'), p256dh: checkedText(subscription.keys.p256dh, 128, 'keys.p256dh'), auth: checkedText(subscription.keys.auth, 64, 'keys.auth') };
       await db('devices')
         .insert({ ...row, created_at: now, registered_at: now })
         .onConflict(['token', 'website_push_id'])

@@ -45,7 +45,8 @@ interface HostRule {
   port?: number | 'any';
 }
 
-const MAX_URL_LENGTH = 2048;
+/** The longest endpoint URL accepted, checked, stored and sent to. */
+export const MAX_ENDPOINT_LENGTH = 2048;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** A DNS host name as RFC 1035/1123 allow it: labels of 1-63 letters, digits or inner hyphens, 253 characters in all. */
@@ -76,7 +77,7 @@ export function createEndpointPolicy(entries: readonly string[]): EndpointPolicy
   const rules = parseHostRules(entries);
   return {
     check(endpoint) {
-      if (typeof endpoint !== 'string' || endpoint.length > MAX_URL_LENGTH) return { ok: false, reason: `endpoint must be a URL of at most ${MAX_URL_LENGTH} characters` };
+      if (typeof endpoint !== 'string' || endpoint.length > MAX_ENDPOINT_LENGTH) return { ok: false, reason: `endpoint must be a URL of at most ${MAX_ENDPOINT_LENGTH} characters` };
       let url: URL;
       try {
         url = new URL(endpoint);

@@ -12,7 +12,7 @@ import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics/metrics';
 import { verifiedUserId } from '../safari/user-identity';
-import type { EndpointPolicy } from './endpoint';
+import { MAX_ENDPOINT_LENGTH, type EndpointPolicy } from './endpoint';
 
 export interface WebPushRouteDeps {
   websitePushID: string;
@@ -33,7 +33,7 @@ const base64url = (bytes: number, what: string) =>
   z.string().refine((value) => /^[A-Za-z0-9_-]+={0,2}$/.test(value) && Buffer.from(value, 'base64url').length === bytes, `${what} must be ${bytes} bytes, base64url-encoded`);
 
 const subscriptionSchema = z.object({
-  endpoint: storedText().max(2048),
+  endpoint: storedText().max(MAX_ENDPOINT_LENGTH),
   expirationTime: z.number().nullable().optional(),
   keys: z.object({
     p256dh: base64url(65, 'keys.p256dh').refine(isP256Point, 'keys.p256dh is not a point on P-256'),
@@ -48,7 +48,7 @@ const subscribeSchema = z.object({
   userToken: storedText().max(4096).optional(),
 });
 
-const unsubscribeSchema = z.object({ endpoint: storedText().min(1).max(2048) });
+const unsubscribeSchema = z.object({ endpoint: storedText().min(1).max(MAX_ENDPOINT_LENGTH) });
 
 function isP256Point(value: string): boolean {
   try {
