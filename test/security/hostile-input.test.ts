@@ -30,13 +30,14 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
   /** Everything stored: compared before and after each rejected request. */
   const snapshot = async () => {
     const db = service.context.db;
-    const [devices, logs, notifications, deliveries] = await Promise.all([
+    const [devices, logs, notifications, deliveries, keys] = await Promise.all([
       db('devices').select('token', 'user_id', 'registered_at').orderBy('id'),
       db('safari_logs').count<{ n: number }[]>({ n: '*' }),
       db('notifications').count<{ n: number }[]>({ n: '*' }),
       db('deliveries').count<{ n: number }[]>({ n: '*' }),
+      db('idempotency_keys').count<{ n: number }[]>({ n: '*' }),
     ]);
-    return JSON.stringify({ devices, logs: Number(logs[0].n), notifications: Number(notifications[0].n), deliveries: Number(deliveries[0].n) });
+    return JSON.stringify({ devices, logs: Number(logs[0].n), notifications: Number(notifications[0].n), deliveries: Number(deliveries[0].n), keys: Number(keys[0].n) });
   };
 
   /** The invariant: never a 5xx; a 4xx has a JSON error with a message and changed nothing. */
@@ -133,6 +134,19 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
         await expectRejectedCleanly(() => (post ? request(service.app).post(`/click/${value}`) : request(service.app).get(`/click/${value}`)));
       }),
       RUNS,
+    );
+  });
+
+  test('when the send API gets any Idempotency-Key header with any body, then no 5xx, and a rejected request keeps no key', async () => {
+    const notification = fc.oneof(fc.constant(JSON.stringify({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { tokens: [knownDevice] } })), body);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(headerValue, fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 300 })), notification, async (key, payload) => {
+        apns.reset();
+        // wait=true: an accepted send finishes here, so its request cannot land in the next run's count.
+        const res = await expectRejectedCleanly(() => request(service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).set('Idempotency-Key', key).set('Content-Type', 'application/json').send(payload));
+        if (res.status >= 400) expect(apns.requests).toHaveLength(0);
+      }),
+      { numRuns: 30 },
     );
   });
 
