@@ -102,7 +102,14 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const devices = createDeviceRepository(db);
   const notifications = createNotificationRepository(db, pushId);
   const metrics = createMetrics();
-  const webPush = createWebPushClient(vapid, { concurrency: config.webPush.concurrency, timeoutMs: config.apns.requestTimeoutMs });
+  const webPush = createWebPushClient(vapid, {
+    concurrency: config.webPush.concurrency,
+    timeoutMs: config.apns.requestTimeoutMs,
+    threads: config.webPush.threads,
+    connectionsPerOrigin: config.webPush.connectionsPerOrigin,
+    streamsPerConnection: config.webPush.streamsPerConnection,
+    logger,
+  });
   const endpoints = createEndpointPolicy(config.webPush.endpointHosts);
   const senderDeps = { apns, webPush, endpoints, clickRefs: config.clickTracking ? clickRefs : undefined, notifications, devices, logger, metrics };
   const senderOptions = {
@@ -176,7 +183,7 @@ export async function closeContext(context: AppContext): Promise<void> {
   await context.housekeeping?.stop();
   await context.queue.stop();
   await context.apns.close();
-  context.webPush.close();
+  await context.webPush.close();
   await context.checkpointer?.close();
   await context.db.destroy();
 }

@@ -57,6 +57,9 @@ export interface Config {
     vapid?: { publicKey: string; privateKey: string; subject: string };
     endpointHosts: string[];
     concurrency: number;
+    threads: number;
+    connectionsPerOrigin: number;
+    streamsPerConnection: number;
     ttlSeconds: number;
   };
   clickTracking: boolean;
@@ -178,6 +181,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       vapid: vapidKeys(env),
       endpointHosts: env.WEBPUSH_ENDPOINT_HOSTS,
       concurrency: env.WEBPUSH_CONCURRENCY,
+      threads: env.WEBPUSH_THREADS,
+      connectionsPerOrigin: env.WEBPUSH_CONNECTIONS_PER_ORIGIN,
+      streamsPerConnection: env.WEBPUSH_STREAMS_PER_CONNECTION,
       ttlSeconds: env.WEBPUSH_TTL_SECONDS,
     },
     clickTracking: env.CLICK_TRACKING === 'true',

@@ -114,7 +114,10 @@ export const configSchema = z.object({
     .default('fcm.googleapis.com,.push.services.mozilla.com,.push.apple.com,.notify.windows.com')
     .transform((value) => value.split(',').map((item) => item.trim().toLowerCase()).filter((item) => item.length > 0))
     .describe('Web Push: hosts a subscription endpoint may point at: `host`, `.suffix` (every subdomain), each optionally `:port` or `:*` (otherwise port 443 only). The service POSTs to endpoints, so anything else is refused when subscribing and again before every send.'),
-  WEBPUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: requests to push services in flight at once.'),
+  WEBPUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: messages being encrypted or in flight to push services at once, over all push services.'),
+  WEBPUSH_THREADS: z.coerce.number().int().min(0).max(16).default(2).describe('Web Push: worker threads that encrypt messages (RFC 8291), batched; the P-256 key agreement of each message is the costliest step of a send. 0 encrypts on the event loop.'),
+  WEBPUSH_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).max(16).default(2).describe('Web Push: HTTP/2 connections opened to one push service at most (push services that do not offer HTTP/2 get a keep-alive HTTP/1.1 pool of up to `WEBPUSH_CONCURRENCY` sockets).'),
+  WEBPUSH_STREAMS_PER_CONNECTION: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: requests in flight on one HTTP/2 connection at most (fewer when the push service\'s SETTINGS say so).'),
   WEBPUSH_TTL_SECONDS: z.coerce.number().int().min(0).max(2_419_200).default(2_419_200).describe('Web Push: how long push services keep a notification without `expiration` (default and maximum 28 days).'),
   CLICK_TRACKING: z.enum(['true', 'false']).default('false').describe('`true` sends clicks through this service (`/click/…`), which counts them and redirects to the site\'s URL; Safari\'s package then points `urlFormatString` here.'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log, subscriptions, click); 0 turns limiting off.'),

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createSubscriptionKeys, decryptPushMessage } from './decrypt';
 import { verifyVapid } from './vapid';
@@ -12,6 +14,16 @@ export interface PushStandInOptions {
   host?: string;
   /** Default 0: any free port. */
   port?: number;
+  /**
+   * What it offers in ALPN: HTTP/2 and HTTP/1.1 (the default, as FCM, autopush and Apple's push
+   * service do), or HTTP/1.1 only.
+   */
+  protocols?: Array<'h2' | 'http/1.1'>;
+  /**
+   * For load tests: accept every push to `/push/<any id>` after checking VAPID (each distinct
+   * header verified once) and the headers, without decrypting or recording it; `accepted` counts them.
+   */
+  lean?: boolean;
 }
 
 /** One answer to give instead of 201, exactly as written (a 201 without Location gets one). */
@@ -38,6 +50,8 @@ export interface ReceivedPush {
   vapid: { subject: string; audience: string; publicKey: string; expiresAt: number };
   /** The status the stand-in answered. */
   status: number;
+  /** `2.0` or `1.1`. */
+  httpVersion: string;
   receivedAt: number;
 }
 
@@ -56,6 +70,18 @@ export interface PushStandIn {
   readonly received: ReceivedPush[];
   /** Resolves when `count` pushes with status 201 have been received in total (rejects after timeoutMs, default 10 s), with every push answered 201 so far. */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedPush[]>;
+  /**
+   * After `count` more pushes have been answered, the HTTP/2 connection that carried the last of
+   * them is closed gracefully: GOAWAY, streams already received are answered, later ones refused
+   * (RFC 9113 §6.8). Repeats every `count` pushes while `repeat` is true.
+   */
+  goAwayAfter(count: number, repeat?: boolean): void;
+  /** TLS connections accepted so far. */
+  readonly connections: number;
+  /** GOAWAY frames sent so far. */
+  readonly goAways: number;
+  /** Pushes answered 201 (also in lean mode, which records nothing else). */
+  readonly accepted: number;
   close(): Promise<void>;
 }
 
@@ -140,9 +166,41 @@ export async function startPushStandIn(options: PushStandInOptions): Promise<Pus
   const waiters = new Set<{ check(): unknown; fail(error: Error): unknown }>();
   let origin = '';
 
+  let acceptedCount = 0;
+  let goAways = 0;
+  let goAway: { left: number; every: number; repeat: boolean } | undefined;
+  const verified = new Map<string, boolean>();
+  /** Counts an answered push toward a scheduled GOAWAY, and sends it when due. */
+  const answeredOn = (req: http.IncomingMessage) => {
+    if (!goAway || --goAway.left > 0) return;
+    goAway = goAway.repeat ? { ...goAway, left: goAway.every } : undefined;
+    const session = (req as unknown as { stream?: http2.ServerHttp2Stream }).stream?.session;
+    if (session && !session.closed) {
+      goAways++;
+      session.close();
+    }
+  };
+  /** Lean mode: the checks that cost little, VAPID once per distinct header. */
+  const handleLean = (req: http.IncomingMessage, res: http.ServerResponse, size: number): void => {
+    if (!PUSH_PATH.test((req.url ?? '').split('?')[0]) || req.method !== 'POST') return send(res, refuse(404, 'no such path'));
+    const authorization = header(req, 'authorization') ?? '';
+    let ok = verified.get(authorization);
+    if (ok === undefined) {
+      ok = verifyVapid(authorization, origin).ok;
+      if (verified.size > 10_000) verified.clear();
+      verified.set(authorization, ok);
+    }
+    if (!ok) return send(res, refuse(401, 'VAPID did not verify', { 'WWW-Authenticate': 'vapid' }));
+    if (!/^\d+$/.test(header(req, 'ttl') ?? '') || header(req, 'content-encoding') !== 'aes128gcm' || size === 0 || size > MAX_BODY_BYTES) return send(res, refuse(400, 'bad headers or body'));
+    acceptedCount++;
+    send(res, { status: 201, headers: { Location: `${origin}/message/lean` } });
+    answeredOn(req);
+  };
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     // Read first so every answer leaves the keep-alive connection clean for the next request.
     const { body, size } = await readBody(req);
+    if (options.lean) return handleLean(req, res, size);
     const id = PUSH_PATH.exec((req.url ?? '').split('?')[0])?.[1];
     if (id === undefined) return send(res, refuse(404, 'no such path'));
     if (req.method !== 'POST') return send(res, refuse(405, 'push messages are POSTed', { Allow: 'POST' }));
@@ -158,6 +216,7 @@ export async function startPushStandIn(options: PushStandInOptions): Promise<Pus
       topic: header(req, 'topic'),
       vapid: { ...NO_VAPID },
       status: 0,
+      httpVersion: req.httpVersion,
       receivedAt: Date.now(),
     };
     const answer: ScriptedAnswer = check(entry, req, body, size, record, origin) ?? entry.answers.shift() ?? { status: 201 };
@@ -167,13 +226,30 @@ export async function startPushStandIn(options: PushStandInOptions): Promise<Pus
       headers.Location = `${origin}/message/${crypto.randomUUID()}`;
     }
     record.status = answer.status;
+    if (answer.status === 201) acceptedCount++;
     received.push(record);
     send(res, { ...answer, headers });
+    answeredOn(req);
     for (const waiter of [...waiters]) waiter.check();
   };
 
-  const server = https.createServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => {
+  const protocols = options.protocols ?? ['h2', 'http/1.1'];
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch(() => res.destroy());
+  };
+  const server: net.Server = protocols.includes('h2')
+    ? http2.createSecureServer(
+        { key: options.tls.key, cert: options.tls.cert, allowHTTP1: protocols.includes('http/1.1'), settings: { maxConcurrentStreams: 1000 } },
+        onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+      )
+    : https.createServer({ key: options.tls.key, cert: options.tls.cert }, onRequest);
+  // Every connection, so close() can end them (senders keep them alive).
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  server.on('secureConnection', (socket: net.Socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -222,11 +298,23 @@ export async function startPushStandIn(options: PushStandInOptions): Promise<Pus
         waiter.check();
       });
     },
+    goAwayAfter(count, repeat = false) {
+      goAway = { left: count, every: count, repeat };
+    },
+    get connections() {
+      return connections;
+    },
+    get goAways() {
+      return goAways;
+    },
+    get accepted() {
+      return acceptedCount;
+    },
     async close() {
       for (const waiter of [...waiters]) waiter.fail(new Error('push stand-in closed'));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Senders keep connections alive; without this close() would wait for them to time out.
-      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
       await closed;
     },
   };

@@ -1,12 +1,14 @@
-import type http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
+import type net from 'node:net';
 import webpush from 'web-push';
 import { createSemaphore } from '../apns/semaphore';
+import type { Logger } from '../logger';
+import { EncryptionError } from './encrypt';
+import { createEncryptPool, type EncryptPool } from './encrypt-pool';
 import type { PushSubscription } from '../devices/repository';
 import type { WebPushResult } from './outcomes';
 import type { PushTarget } from './endpoint';
 import { publicOnlyLookup } from './public-lookup';
+import { createPushTransport, type Protocol, type PushAnswer } from './transport';
 import type { VapidKeys } from './vapid-keys';
 
 /** One encrypted push to one subscription (RFC 8030 headers). */
@@ -27,8 +29,12 @@ export interface WebPushClient {
   send(target: PushTarget, keys: PushSubscription['keys'], message: WebPushMessage): Promise<WebPushResult>;
   /** Requests sent and not yet answered. */
   readonly inFlight: number;
-  /** Closes idle connections (shutdown). */
-  close(): void;
+  /** Encryption threads running now. */
+  readonly threads: number;
+  /** What a push service origin was found to speak (after the first connection). */
+  protocolOf(target: PushTarget): Protocol | undefined;
+  /** Closes connections and the encryption threads (shutdown). */
+  close(): Promise<void>;
 }
 
 const OK: WebPushResult = Object.freeze({ ok: true });
@@ -46,97 +52,131 @@ export function retryAfterMs(value: string | undefined, now = Date.now()): numbe
 }
 
 /** What a push service's refusal becomes: status, a short reason from its body, Retry-After. */
-function refusal(status: number, body: string, headers: http.IncomingHttpHeaders): WebPushResult {
+function refusal({ status, body, headers }: PushAnswer): WebPushResult {
   const text = body.trim().slice(0, 160);
   const after = retryAfterMs(typeof headers['retry-after'] === 'string' ? headers['retry-after'] : undefined);
   return { ok: false, status, reason: `${status}${text ? ` ${text}` : ''}`, ...(after !== undefined ? { retryAfterMs: after } : {}) };
 }
 
 /**
- * Web Push: aes128gcm payload encryption (RFC 8291, `web-push`'s helper), VAPID (RFC 8292) signed
- * once per push service origin, and the request written here to exactly the host and port of a
- * PushTarget (never a URL parsed again). At most `concurrency` requests are in flight, on
- * keep-alive connections.
+ * Answers that ask the sender to slow down for the whole origin: 429 (RFC 8030 §8.4, with
+ * Retry-After), 503 with Retry-After, and WNS's 406 "throttled" (it sends no Retry-After).
  */
-export function createWebPushClient(vapid: VapidKeys, options: { concurrency: number; timeoutMs: number; lookup?: net.LookupFunction }): WebPushClient {
+const THROTTLED = new Set([429, 406, 503]);
+const FIRST_PAUSE_MS = 1000;
+const MAX_PAUSE_MS = 60_000;
+
+export interface WebPushClientOptions {
+  /** Requests in flight at once, over all origins (encryption included). */
+  concurrency: number;
+  timeoutMs: number;
+  /** Encryption threads; 0 encrypts on the event loop. */
+  threads: number;
+  /** HTTP/2 connections per push service origin. */
+  connectionsPerOrigin: number;
+  /** Streams per HTTP/2 connection at most. */
+  streamsPerConnection: number;
+  lookup?: net.LookupFunction;
+  logger: Logger;
+  /** Default Date.now; the back-pressure pauses are measured with it. */
+  now?: () => number;
+}
+
+/**
+ * Web Push: aes128gcm encryption (RFC 8291, src/webpush/encrypt.ts) on worker threads, VAPID
+ * (RFC 8292) signed once per push service origin, and the request written by the transport to
+ * exactly the host and port of a PushTarget (HTTP/2 where offered, else keep-alive HTTP/1.1). At
+ * most `concurrency` messages are being encrypted or sent at once. An origin that answers 429, 406
+ * or 503 with Retry-After is paused: no request goes there until the pause ends (its Retry-After,
+ * or a doubling pause from 1 s to 60 s), while other origins go on.
+ */
+export function createWebPushClient(vapid: VapidKeys, options: WebPushClientOptions): WebPushClient {
+  const now = options.now ?? Date.now;
   const window = createSemaphore(options.concurrency);
-  const agent = new https.Agent({ keepAlive: true, maxSockets: options.concurrency });
   // Names resolve to public addresses only (IP literals the policy approved are not looked up).
-  const lookup = options.lookup ?? publicOnlyLookup();
+  const transport = createPushTransport({
+    timeoutMs: options.timeoutMs,
+    lookup: options.lookup ?? publicOnlyLookup(),
+    connectionsPerOrigin: options.connectionsPerOrigin,
+    streamsPerConnection: options.streamsPerConnection,
+    http1Sockets: options.concurrency,
+  });
+  const encryptor: EncryptPool = createEncryptPool(options.threads, options.logger);
   const signed = new Map<string, { authorization: string; renewAt: number }>();
   const authorizationFor = (audience: string) => {
     const cached = signed.get(audience);
-    if (cached && cached.renewAt > Date.now()) return cached.authorization;
-    const expiration = Math.floor(Date.now() / 1000) + VAPID_LIFETIME_S;
+    if (cached && cached.renewAt > now()) return cached.authorization;
+    const expiration = Math.floor(now() / 1000) + VAPID_LIFETIME_S;
     const { Authorization } = webpush.getVapidHeaders(audience, vapid.subject, vapid.publicKey, vapid.privateKey, 'aes128gcm', expiration) as { Authorization: string };
     // Bounded: every distinct push service origin of a stored endpoint adds one.
     if (signed.size >= MAX_SIGNED_ORIGINS) signed.delete(signed.keys().next().value as string);
-    signed.set(audience, { authorization: Authorization, renewAt: Date.now() + VAPID_RENEW_MS });
+    signed.set(audience, { authorization: Authorization, renewAt: now() + VAPID_RENEW_MS });
     return Authorization;
   };
-  const post = (target: PushTarget, keys: PushSubscription['keys'], message: WebPushMessage) =>
-    new Promise<WebPushResult>((resolve) => {
-      let body: Buffer;
-      try {
-        body = webpush.encrypt(keys.p256dh, keys.auth, message.payload, 'aes128gcm').cipherText;
-      } catch (error) {
-        resolve({ ok: false, status: null, reason: `EncryptionFailed: ${(error as Error).message}` });
-        return;
-      }
-      const headers: http.OutgoingHttpHeaders = {
-        TTL: String(message.ttl),
-        Urgency: message.urgency,
-        'Content-Type': 'application/octet-stream',
-        'Content-Encoding': 'aes128gcm',
-        'Content-Length': body.length,
-        Authorization: authorizationFor(target.origin),
-        ...(message.topic ? { Topic: message.topic } : {}),
-      };
-      const request = https.request(
-        {
-          agent,
-          method: 'POST',
-          hostname: target.hostname,
-          port: target.port,
-          path: target.path,
-          headers,
-          // SNI carries names only.
-          ...(net.isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
-          lookup,
-          timeout: options.timeoutMs,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            // Only the start of a refusal's body is kept as its reason.
-            if (size < 1024) chunks.push(chunk);
-            size += chunk.length;
-          });
-          response.on('end', () => {
-            const status = response.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve(OK);
-            else resolve(refusal(status, Buffer.concat(chunks).toString('utf8'), response.headers));
-          });
-          response.on('error', (error) => resolve({ ok: false, status: null, reason: error.message }));
-        },
-      );
-      // The socket timeout catches silence; the deadline also a push service that answers drop by drop.
-      const deadline = setTimeout(() => request.destroy(new Error(`Timeout: no complete answer within ${options.timeoutMs} ms`)), options.timeoutMs);
-      request.on('close', () => clearTimeout(deadline));
-      request.on('timeout', () => request.destroy(new Error(`Timeout: no answer within ${options.timeoutMs} ms`)));
-      request.on('error', (error) => resolve({ ok: false, status: null, reason: error.message }));
-      request.end(body);
-    });
+  // Origins asked to slow down: until when, and the pause the next throttle without Retry-After gets.
+  const paused = new Map<string, { until: number; next: number }>();
+  const pauseOver = async (origin: string) => {
+    for (;;) {
+      const pause = paused.get(origin);
+      const wait = pause ? pause.until - now() : 0;
+      if (wait <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, MAX_PAUSE_MS)));
+    }
+  };
+  const answered = (origin: string, answer: PushAnswer): WebPushResult => {
+    if (answer.status >= 200 && answer.status < 300) {
+      paused.delete(origin);
+      return OK;
+    }
+    const result = refusal(answer);
+    if (THROTTLED.has(answer.status) && (answer.status !== 503 || (!result.ok && result.retryAfterMs !== undefined))) {
+      const previous = paused.get(origin);
+      const asked = !result.ok ? result.retryAfterMs : undefined;
+      const pause = asked ?? Math.min(MAX_PAUSE_MS, previous?.next ?? FIRST_PAUSE_MS);
+      if (paused.size >= MAX_SIGNED_ORIGINS && !previous) paused.delete(paused.keys().next().value as string);
+      paused.set(origin, { until: Math.max(previous?.until ?? 0, now() + pause), next: Math.min(MAX_PAUSE_MS, (previous?.next ?? FIRST_PAUSE_MS) * 2) });
+      options.logger.warn({ origin, status: answer.status, pauseMs: pause }, 'Push service asked to slow down: pausing requests to it');
+      // The sender waits at least as long before it tries this subscription again.
+      if (!result.ok && result.retryAfterMs === undefined) return { ...result, retryAfterMs: pause };
+    }
+    return result;
+  };
+  const post = async (target: PushTarget, keys: PushSubscription['keys'], message: WebPushMessage): Promise<WebPushResult> => {
+    let body: Buffer;
+    try {
+      body = await encryptor.encrypt(keys.p256dh, keys.auth, message.payload);
+    } catch (error) {
+      // Keys that cannot be used stay unusable; a thread that died is worth another try.
+      if (error instanceof EncryptionError) return { ok: false, status: null, reason: `EncryptionFailed: ${error.message}`, final: true };
+      return { ok: false, status: null, reason: (error as Error).message };
+    }
+    const headers: Record<string, string> = {
+      ttl: String(message.ttl),
+      urgency: message.urgency,
+      'content-type': 'application/octet-stream',
+      'content-encoding': 'aes128gcm',
+      authorization: authorizationFor(target.origin),
+      ...(message.topic ? { topic: message.topic } : {}),
+    };
+    const sent = await transport.post(target, headers, body);
+    if (!sent.ok) return { ok: false, status: null, reason: sent.reason };
+    return answered(target.origin, sent.answer);
+  };
   return {
-    send(target, keys, message) {
+    async send(target, keys, message) {
+      await pauseOver(target.origin);
       return window.run(() => post(target, keys, message));
     },
     get inFlight() {
       return window.active;
     },
-    close() {
-      agent.destroy();
+    get threads() {
+      return encryptor.threads.length;
+    },
+    protocolOf: (target) => transport.protocolOf(target),
+    async close() {
+      transport.close();
+      await encryptor.close();
     },
   };
 }

@@ -12,6 +12,8 @@ export interface WebPushFailure {
   status: number | null;
   reason: string;
   retryAfterMs?: number;
+  /** Trying again cannot help (the subscription's keys cannot be used): failed at once. */
+  final?: true;
 }
 
 /**
@@ -23,12 +25,15 @@ export const WEB_PUSH_OUTCOME_TABLE: ReadonlyArray<{ status: number | null | 'ot
   { status: 404, action: 'remove' },
   { status: 410, action: 'remove' },
   { status: 429, action: 'retry' },
+  // WNS: "this channel is being throttled"; the client pauses the origin and the send tries later.
+  { status: 406, action: 'retry' },
   { status: 'other5xx', action: 'retry' },
   { status: null, action: 'retry' },
 ];
 
 export function webPushActionFor(result: WebPushResult): Action {
   if (result.ok) return 'sent';
+  if (result.final) return 'fail';
   const row = WEB_PUSH_OUTCOME_TABLE.find((candidate) => statusMatches(candidate.status, result.status));
   return row?.action ?? 'fail';
 }

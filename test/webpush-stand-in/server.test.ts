@@ -89,6 +89,8 @@ describe('the Web Push push-service stand-in', () => {
       ttl: 60,
       urgency: 'high',
       topic: 'news-1',
+      // web-push's client speaks HTTP/1.1 (the stand-in offers both).
+      httpVersion: '1.1',
       vapid: { subject: SUBJECT, audience: stand.origin, publicKey: vapidKeys.publicKey, expiresAt: expect.any(Number) },
       status: 201,
       receivedAt: expect.any(Number),

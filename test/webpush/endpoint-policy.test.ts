@@ -6,6 +6,7 @@ import request from 'supertest';
 import { endpointToken } from '../../src/devices/repository';
 import type dns from 'node:dns';
 import webpush from 'web-push';
+import { createLogger } from '../../src/logger';
 import { createWebPushClient } from '../../src/webpush/client';
 import { createEndpointPolicy, isDnsHostname, PushTarget } from '../../src/webpush/endpoint';
 import { isNotPublic, publicOnlyLookup } from '../../src/webpush/public-lookup';
@@ -168,7 +169,7 @@ describe('names that resolve to non-public addresses', () => {
     const caught = await trap();
     const client = createWebPushClient(
       { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@example.com' },
-      { concurrency: 1, timeoutMs: 2000, lookup: publicOnlyLookup(resolver({ 'push.example.test': [{ address: '127.0.0.1', family: 4 }] })) },
+      { concurrency: 1, timeoutMs: 2000, threads: 0, connectionsPerOrigin: 1, streamsPerConnection: 10, logger: createLogger('silent'), lookup: publicOnlyLookup(resolver({ 'push.example.test': [{ address: '127.0.0.1', family: 4 }] })) },
     );
     try {
       const checked = createEndpointPolicy(['.example.test:*']).check(`https://push.example.test:${caught.port}/x`);
@@ -182,7 +183,7 @@ describe('names that resolve to non-public addresses', () => {
       expect(result).toEqual({ ok: false, status: null, reason: expect.stringMatching(/resolves only to non-public addresses \(127\.0\.0\.1\)/) });
       expect(caught.hits).toEqual([]);
     } finally {
-      client.close();
+      await client.close();
       await caught.close();
     }
   });
