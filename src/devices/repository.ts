@@ -78,7 +78,7 @@ export interface DeviceRepository {
    */
   removeUnlessRegisteredAfter(token: string, sinceMs: number): Promise<'removed' | 'kept' | 'absent'>;
   /** Stores a Web Push subscription, or refreshes its keys, user and time when the endpoint is known. */
-  subscribe(input: { subscription: PushSubscription; websitePushId: string; userId: string | null; now: number }): Promise<Device>;
+  subscribe(input: { subscription: PushSubscription; websitePushId: string; userId: string | null; now: number }): Promise<Pick<Device, 'token' | 'channel' | 'userId'>>;
   /** Forgets a Web Push subscription by its endpoint; true when there was one. */
   unsubscribe(endpoint: string, websitePushId: string): Promise<boolean>;
   /** Newest registration first. */
@@ -106,6 +106,14 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
      ON CONFLICT (token, website_push_id) DO UPDATE SET registered_at = excluded.registered_at
      WHERE devices.channel = 'safari' AND devices.user_id IS NOT DISTINCT FROM excluded.user_id
        AND (devices.user_id IS NOT NULL OR devices.registered_by IS NULL OR devices.registered_by = excluded.registered_by)`,
+  );
+  // Subscriptions the same way (group commit on SQLite). Only a subscription is refreshed, never a
+  // Safari device that happens to share the key.
+  const upsertSubscription = hotStatement(
+    db,
+    `INSERT INTO devices (channel, token, website_push_id, user_id, endpoint, p256dh, auth, created_at, registered_at) VALUES ('webpush', ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (token, website_push_id) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, registered_at = excluded.registered_at
+     WHERE devices.channel = 'webpush'`,
   );
   return {
     async register({ token, websitePushId, userId, nonce, now }) {
@@ -137,16 +145,20 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
     },
     async subscribe({ subscription, websitePushId, userId, now }) {
       const token = endpointToken(subscription.endpoint);
-      const row = { channel: 'webpush' as const, token, website_push_id: websitePushId, user_id: checkedText(userId, 255, 'userId'), endpoint: checkedText(subscription.endpoint, MAX_ENDPOINT_LENGTH, 'endpoint'), p256dh: checkedText(subscription.keys.p256dh, 128, 'keys.p256dh'), auth: checkedText(subscription.keys.auth, 64, 'keys.auth') };
-      await db('devices')
-        .insert({ ...row, created_at: now, registered_at: now })
-        .onConflict(['token', 'website_push_id'])
-        .merge(['user_id', 'p256dh', 'auth', 'registered_at'])
-        // Only a subscription is refreshed here, never a Safari device that happens to share the key.
-        .where('devices.channel', '=', 'webpush');
-      const stored = (await devices().where({ token, website_push_id: websitePushId }).first()) as DeviceRow;
-      if (stored.channel !== 'webpush') throw new AppError(409, 'token_in_use', 'That endpoint\'s key is in use by another device');
-      return toDevice(stored);
+      const user = checkedText(userId, 255, 'userId');
+      const changed = await upsertSubscription([
+        token,
+        websitePushId,
+        user,
+        checkedText(subscription.endpoint, MAX_ENDPOINT_LENGTH, 'endpoint'),
+        checkedText(subscription.keys.p256dh, 128, 'keys.p256dh'),
+        checkedText(subscription.keys.auth, 64, 'keys.auth'),
+        now,
+        now,
+      ]);
+      // Nothing changed: the key belongs to a Safari device (DO UPDATE's WHERE left it alone).
+      if (changed === 0) throw new AppError(409, 'token_in_use', 'That endpoint\'s key is in use by another device');
+      return { token, channel: 'webpush', userId: user };
     },
     async unsubscribe(endpoint, websitePushId) {
       return (await devices().where({ token: endpointToken(endpoint), website_push_id: websitePushId, channel: 'webpush' }).delete()) > 0;
