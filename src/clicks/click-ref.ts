@@ -6,7 +6,15 @@ export interface ClickRef {
   notificationId: string;
   deliveryId: number;
   urlArgs: string[];
+  /**
+   * Web Push: what was clicked, 0 for the notification, 1 and 2 for its buttons; the redirect goes
+   * to the notification's stored URL for it. Absent on Safari links (they carry their url-args).
+   */
+  target?: number;
 }
+
+/** The targets a Web Push click link may name: the notification and at most two buttons. */
+export const MAX_CLICK_TARGET = 2;
 
 export interface ClickRefs {
   /** A URL-safe reference: the data and a MAC, so a link cannot be forged or pointed elsewhere. */
@@ -22,8 +30,8 @@ export function createClickRefs(secrets: readonly string[]): ClickRefs {
   const keys = secrets.map((secret) => crypto.createHmac('sha256', secret).update('safari-push click reference').digest());
   const mac = (key: Buffer, data: string) => crypto.createHmac('sha256', key).update(data).digest('base64url').slice(0, MAC_CHARS);
   return {
-    sign({ notificationId, deliveryId, urlArgs }) {
-      const data = Buffer.from(JSON.stringify([notificationId, deliveryId, urlArgs])).toString('base64url');
+    sign({ notificationId, deliveryId, urlArgs, target }) {
+      const data = Buffer.from(JSON.stringify(target === undefined ? [notificationId, deliveryId, urlArgs] : [notificationId, deliveryId, urlArgs, target])).toString('base64url');
       return `${data}.${mac(keys[0], data)}`;
     },
     verify(value) {
@@ -34,9 +42,12 @@ export function createClickRefs(secrets: readonly string[]): ClickRefs {
       const valid = keys.some((key) => safeEqual(Buffer.from(mac(key, data)), givenBytes));
       if (!valid) return undefined;
       try {
-        const [notificationId, deliveryId, urlArgs] = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as [unknown, unknown, unknown];
+        const parsed = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as unknown;
+        if (!Array.isArray(parsed) || parsed.length < 3 || parsed.length > 4) return undefined;
+        const [notificationId, deliveryId, urlArgs, target] = parsed as [unknown, unknown, unknown, unknown];
         if (typeof notificationId !== 'string' || !Number.isSafeInteger(deliveryId) || !Array.isArray(urlArgs) || !urlArgs.every((a) => typeof a === 'string')) return undefined;
-        return { notificationId, deliveryId: deliveryId as number, urlArgs: urlArgs as string[] };
+        if (target !== undefined && !(Number.isInteger(target) && (target as number) >= 0 && (target as number) <= MAX_CLICK_TARGET)) return undefined;
+        return { notificationId, deliveryId: deliveryId as number, urlArgs: urlArgs as string[], ...(target !== undefined ? { target: target as number } : {}) };
       } catch {
         return undefined;
       }

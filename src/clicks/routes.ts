@@ -8,7 +8,7 @@ import { buildTargetUrl } from './target-url';
 
 export interface ClickDeps {
   clickRefs: ClickRefs;
-  notifications: Pick<NotificationRepository, 'recordClick'>;
+  notifications: Pick<NotificationRepository, 'recordClick' | 'get'>;
   /** The site's own urlFormatString: the only place a click may lead. */
   urlFormatString: string;
   metrics: Pick<Metrics, 'click'>;
@@ -17,9 +17,11 @@ export interface ClickDeps {
 }
 
 /**
- * Click tracking. Safari opens `GET /click/<ref>` (the package's urlFormatString points here): the
- * click is counted once per delivery and the browser is sent on to the site's own URL. The service
- * worker reports Web Push clicks with `POST /click/<ref>` and opens the page itself.
+ * Click tracking. Safari opens `GET /click/<ref>` (the package's urlFormatString points here), and
+ * so does a Web Push click: the declarative message's `navigate` (and each button's) is such a
+ * link. The click is counted once per delivery, with the button it came from, and the browser is
+ * sent on to the page. `POST /click/<ref>` counts without a redirect: what service workers of
+ * earlier versions report.
  */
 export function clickRouter(deps: ClickDeps): Router {
   const router = Router();
@@ -29,16 +31,26 @@ export function clickRouter(deps: ClickDeps): Router {
     return ref;
   };
   const count = async (ref: ClickRef, channel: 'safari' | 'webpush') => {
-    if ((await deps.notifications.recordClick(ref.notificationId, ref.deliveryId, Date.now())) === 'counted') deps.metrics.click(channel);
+    // A Web Push link names what was clicked: 0 the notification, 1 and 2 its buttons.
+    const action = ref.target !== undefined && ref.target > 0 ? ref.target - 1 : undefined;
+    if ((await deps.notifications.recordClick(ref.notificationId, ref.deliveryId, Date.now(), action)) === 'counted') deps.metrics.click(channel);
+  };
+  /** Where a click leads: for Web Push the page stored with the notification for what was clicked. */
+  const destination = async (ref: ClickRef): Promise<string | undefined> => {
+    if (ref.target === undefined) return buildTargetUrl(deps.urlFormatString, ref.urlArgs);
+    const notification = await deps.notifications.get(ref.notificationId);
+    if (!notification) return undefined;
+    if (ref.target === 0) return notification.webPush?.url ?? buildTargetUrl(deps.urlFormatString, notification.urlArgs);
+    return notification.webPush?.actions?.[ref.target - 1]?.url;
   };
 
   // Each valid link costs a database write: limited per address like the other public endpoints.
   const limit = perMinuteLimit(deps.rateLimitPerMinute);
   router.get('/click/:ref', ...limit, async (req, res) => {
     const ref = verified(req);
-    const target = buildTargetUrl(deps.urlFormatString, ref.urlArgs);
-    if (!target) throw badRequest('The link\'s url-args no longer fit the site\'s urlFormatString', 'invalid_click_ref');
-    await count(ref, 'safari');
+    const target = await destination(ref);
+    if (!target) throw badRequest('The link no longer leads anywhere (its url-args do not fit the site\'s urlFormatString, or its notification is gone)', 'invalid_click_ref');
+    await count(ref, ref.target === undefined ? 'safari' : 'webpush');
     res.set('Cache-Control', 'no-store').redirect(302, target);
   });
   router.post('/click/:ref', ...limit, async (req, res) => {

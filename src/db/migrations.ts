@@ -223,6 +223,31 @@ const migrations: Migration[] = [
       await db.schema.dropTable('idempotency_keys');
     },
   },
+  {
+    // Rich Web Push notifications: what the send API adds for Web Push (url, image, actions, ...)
+    // as one JSON text, and which button a click came from, counted per button.
+    name: '009_rich_web_push',
+    async up(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.text('web_push').nullable();
+        t.integer('action1_clicked_count').notNullable().defaultTo(0);
+        t.integer('action2_clicked_count').notNullable().defaultTo(0);
+      });
+      await db.schema.alterTable('deliveries', (t) => {
+        t.smallint('clicked_action').nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('deliveries', (t) => {
+        t.dropColumn('clicked_action');
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropColumn('action2_clicked_count');
+        t.dropColumn('action1_clicked_count');
+        t.dropColumn('web_push');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

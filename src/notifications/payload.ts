@@ -1,6 +1,10 @@
+import { createClickRefs, MAX_CLICK_TARGET } from '../clicks/click-ref';
 import { placeholderCount } from '../safari/raw-package';
 import { buildWebPushPayload, MAX_WEB_PUSH_PAYLOAD_BYTES } from '../webpush/payload';
 import type { NotificationInput } from './repository';
+
+/** A Web Push click reference for the largest delivery id and button (signatures have one length). */
+const LONGEST_WEB_PUSH_REF = createClickRefs(['length only']).sign({ notificationId: '0'.repeat(36), deliveryId: Number.MAX_SAFE_INTEGER, urlArgs: [], target: MAX_CLICK_TARGET });
 
 /** APNs refuses larger payloads with 413 PayloadTooLarge. */
 export const MAX_PAYLOAD_BYTES = 4096;
@@ -26,8 +30,15 @@ export function payloadProblems(input: NotificationInput, urlFormatString: strin
   const ref = links.clickTracking ? 'x'.repeat(Math.ceil((JSON.stringify(['0'.repeat(36), Number.MAX_SAFE_INTEGER, input.urlArgs]).length * 4) / 3) + 23) : undefined;
   const size = Buffer.byteLength(JSON.stringify(buildSafariPayload(ref ? { ...input, urlArgs: [ref] } : input)));
   if (size > MAX_PAYLOAD_BYTES) problems.push(`payload is ${size} bytes, APNs accepts at most ${MAX_PAYLOAD_BYTES}`);
+  // The Web Push payload as the largest delivery would get it: every click link (notification and
+  // buttons) with the longest reference a delivery can have.
+  const longestLink = `${links.serviceUrl}/click/${LONGEST_WEB_PUSH_REF}`;
   const webPushSize = Buffer.byteLength(
-    buildWebPushPayload({ ...input, id: '0'.repeat(36) }, 'x'.repeat(urlFormatString.length + input.urlArgs.reduce((n, arg) => n + encodeURIComponent(arg).length, 0)), `${links.serviceUrl}/icon.png`, ref && `${links.serviceUrl}/click/${ref}`),
+    buildWebPushPayload(input, {
+      targetUrl: input.webPush?.url ?? 'x'.repeat(urlFormatString.length + input.urlArgs.reduce((n, arg) => n + encodeURIComponent(arg).length, 0)),
+      serviceUrl: links.serviceUrl,
+      clicks: links.clickTracking ? Array.from({ length: 1 + (input.webPush?.actions?.length ?? 0) }, () => longestLink) : undefined,
+    }),
   );
   if (webPushSize > MAX_WEB_PUSH_PAYLOAD_BYTES) problems.push(`Web Push payload is ${webPushSize} bytes, push services accept at most ${MAX_WEB_PUSH_PAYLOAD_BYTES}`);
   if (input.collapseId !== undefined && Buffer.byteLength(input.collapseId) > 64) problems.push('collapseId must be at most 64 bytes');

@@ -22,6 +22,33 @@ export interface NotificationInput {
   collapseId?: string;
   /** Web Push: the icon shown with the notification (Safari uses the package's icon). */
   icon?: string;
+  /** Web Push only: what Safari's legacy channel cannot show (see WebPushOptions). */
+  webPush?: WebPushOptions;
+}
+
+/** A button of a Web Push notification: its own text, page and icon. */
+export interface WebPushAction {
+  title: string;
+  url: string;
+  icon?: string;
+}
+
+/** What the send API adds for Web Push (docs/send-api.md, "Rich Web Push"). */
+export interface WebPushOptions {
+  /** The page a click opens; default: urlFormatString filled with urlArgs. */
+  url?: string;
+  image?: string;
+  badge?: string;
+  requireInteraction?: boolean;
+  silent?: boolean;
+  renotify?: boolean;
+  /** Milliseconds since 1970 shown as the notification's time. */
+  timestamp?: number;
+  lang?: string;
+  dir?: 'auto' | 'ltr' | 'rtl';
+  data?: Record<string, unknown>;
+  actions?: WebPushAction[];
+  appBadge?: number;
 }
 
 export interface StoredNotification extends NotificationInput {
@@ -34,7 +61,8 @@ export interface StoredNotification extends NotificationInput {
   finishedAt: number | null;
 }
 
-export type OutcomeCounts = Record<Outcome, number> & { clicked: number };
+/** `clickedActions[i]`: clicks on the notification's button i (a delivery's first click counts). */
+export type OutcomeCounts = Record<Outcome, number> & { clicked: number; clickedActions: number[] };
 /** How many deliveries got each final outcome. */
 export type FinalCounts = Record<Exclude<Outcome, 'pending'>, number>;
 
@@ -52,6 +80,8 @@ export interface Delivery {
   attempts: number;
   updatedAt: number;
   clickedAt: number | null;
+  /** Which button the click came from (0-based); null for the notification itself or no click. */
+  clickedAction: number | null;
 }
 
 /** The final word on one delivery. */
@@ -87,6 +117,9 @@ interface NotificationRow {
   removed_count: number;
   clicked_count: number;
   icon: string | null;
+  web_push: string | null;
+  action1_clicked_count: number;
+  action2_clicked_count: number;
 }
 
 interface DeliveryRow {
@@ -101,6 +134,7 @@ interface DeliveryRow {
   device_id: number | null;
   channel: Channel;
   clicked_at: number | null;
+  clicked_action?: number | null;
   endpoint?: string | null;
   p256dh?: string | null;
   auth?: string | null;
@@ -135,6 +169,7 @@ const toNotification = (row: NotificationRow): StoredNotification => ({
   priority: row.priority as 5 | 10,
   ...(row.collapse_id !== null ? { collapseId: row.collapse_id } : {}),
   ...(row.icon ? { icon: row.icon } : {}),
+  ...(row.web_push ? { webPush: JSON.parse(row.web_push) as WebPushOptions } : {}),
   targeted: row.targeted,
   error: row.error,
   createdAt: Number(row.created_at),
@@ -155,6 +190,7 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   attempts: row.attempts,
   updatedAt: Number(row.updated_at),
   clickedAt: row.clicked_at === null || row.clicked_at === undefined ? null : Number(row.clicked_at),
+  clickedAction: row.clicked_action === null || row.clicked_action === undefined ? null : Number(row.clicked_action),
 });
 
 /** A slice of a send: the deliveries of devices with `from < device id <= to`. */
@@ -201,7 +237,7 @@ export interface NotificationRepository {
    * Counts a click on one delivery of a notification, once per delivery: 'counted', 'repeat' when
    * it was counted before, 'unknown' when no such delivery exists.
    */
-  recordClick(notificationId: string, deliveryId: number, now: number): Promise<'counted' | 'repeat' | 'unknown'>;
+  recordClick(notificationId: string, deliveryId: number, now: number, action?: number): Promise<'counted' | 'repeat' | 'unknown'>;
   deliveries(notificationId: string, request: { limit: number; cursor?: string; outcome?: Outcome }): Promise<Page<Delivery>>;
   /** The newest recorded answer of each channel: is APNs (or a push service) reachable and accepting us? */
   lastAnswers(): Promise<Partial<Record<Channel, { at: number; outcome: Outcome; status: number | null; reason: string | null }>>>;
@@ -259,6 +295,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         body: checkedText(input.body, 8192, 'body'),
         action: checkedText(input.action, 255, 'action'),
         icon: checkedText(input.icon, 2048, 'icon'),
+        // Bounded by the send API (each field, data at most 1 KB); JSON.stringify escapes what text columns refuse.
+        web_push: input.webPush && Object.keys(input.webPush).length > 0 ? checkedText(JSON.stringify(input.webPush), 16_384, 'webPush') : null,
         url_args: JSON.stringify(input.urlArgs),
         target: JSON.stringify(input.target),
         expiration: input.expiration ?? null,
@@ -275,6 +313,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         failed_count: 0,
         removed_count: 0,
         clicked_count: 0,
+        action1_clicked_count: 0,
+        action2_clicked_count: 0,
       };
       await db('notifications').insert(row);
       return toNotification(row);
@@ -290,14 +330,17 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return newestFirst<NotificationRow, StoredNotification>(db('notifications').select('*'), 'created_at', request, toNotification, 'uuid');
     },
     async counts(notification) {
-      const row = (await db('notifications').where({ id: notification.id }).first('targeted', 'sent_count', 'failed_count', 'removed_count', 'clicked_count')) as
-        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'clicked_count'>
+      const row = (await db('notifications')
+        .where({ id: notification.id })
+        .first('targeted', 'sent_count', 'failed_count', 'removed_count', 'clicked_count', 'action1_clicked_count', 'action2_clicked_count')) as
+        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'clicked_count' | 'action1_clicked_count' | 'action2_clicked_count'>
         | undefined;
+      const actionCounts = [Number(row?.action1_clicked_count ?? 0), Number(row?.action2_clicked_count ?? 0)].slice(0, notification.webPush?.actions?.length ?? 0);
       const sent = Number(row?.sent_count ?? 0);
       const failed = Number(row?.failed_count ?? 0);
       const removed = Number(row?.removed_count ?? 0);
       const clicked = Number(row?.clicked_count ?? 0);
-      return { sent, failed, removed, clicked, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed) };
+      return { sent, failed, removed, clicked, clickedActions: actionCounts, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed) };
     },
     async planNext(id, pageSize, now) {
       return db.transaction(async (trx) => {
@@ -436,11 +479,16 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       const rows = await db('notifications').whereIn('status', ['queued', 'sending']).orderBy('created_at').select('id');
       return rows.map((row: { id: string }) => row.id);
     },
-    async recordClick(notificationId, deliveryId, now) {
+    async recordClick(notificationId, deliveryId, now, action) {
+      // Only buttons 0 and 1 exist (at most two actions); anything else counts as the notification.
+      const button = action === 0 || action === 1 ? action : null;
       return db.transaction(async (trx) => {
-        const updated = await trx('deliveries').where({ id: deliveryId, notification_id: notificationId }).whereNull('clicked_at').update({ clicked_at: now });
+        const updated = await trx('deliveries').where({ id: deliveryId, notification_id: notificationId }).whereNull('clicked_at').update({ clicked_at: now, clicked_action: button });
         if (updated === 1) {
-          await trx('notifications').where({ id: notificationId }).update({ clicked_count: trx.raw('clicked_count + 1') });
+          const counter = button === null ? undefined : `action${button + 1}_clicked_count`;
+          await trx('notifications')
+            .where({ id: notificationId })
+            .update({ clicked_count: trx.raw('clicked_count + 1'), ...(counter ? { [counter]: trx.raw('?? + 1', [counter]) } : {}) });
           return 'counted';
         }
         return (await trx('deliveries').where({ id: deliveryId, notification_id: notificationId }).first('id')) ? 'repeat' : 'unknown';

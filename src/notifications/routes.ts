@@ -5,12 +5,12 @@ import { parseDeviceToken } from '../devices/device-token';
 import { CHANNELS, type Channel } from '../devices/repository';
 import { badRequest, notFound } from '../errors';
 import { iso, pageQuery } from '../http/paging';
-import { storedText } from '../http/text';
+import { storedText, textProblem } from '../http/text';
 import { jsonBody } from '../http/json-body';
 import { parseInput } from '../http/validate';
 import { payloadProblems } from './payload';
 import type { SendQueue } from './queue';
-import type { NotificationInput, NotificationRepository, StoredNotification } from './repository';
+import type { NotificationInput, NotificationRepository, StoredNotification, WebPushOptions } from './repository';
 
 const MAX_TARGETS = 10_000;
 /** The largest 32-bit UNIX time: APNs answers BadExpirationDate beyond it. */
@@ -21,6 +21,31 @@ const targetSchema = z.union([
   z.object({ users: z.array(storedText().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict(),
   z.object({ all: z.literal(true) }).strict(),
 ], { error: 'to must be {"tokens": [...]}, {"users": [...]} or {"all": true}' });
+
+const httpUrl = (field: string) =>
+  z
+    .url({ protocol: /^https?$/, error: `${field} must be an absolute http:// or https:// URL` })
+    .max(2048, `${field} must be at most 2048 characters`)
+    .refine((value) => textProblem(value) === undefined, `${field} must be well-formed text`);
+const httpsUrl = (field: string) =>
+  z
+    .url({ protocol: /^https$/, error: `${field} must be an https:// URL` })
+    .max(2048, `${field} must be at most 2048 characters`)
+    .refine((value) => textProblem(value) === undefined, `${field} must be well-formed text`);
+/** The most a notification's `data` may take as JSON. */
+export const MAX_DATA_BYTES = 1024;
+/** A lone surrogate or NUL, as JSON.stringify escapes them: text the databases would not keep as sent. */
+const ESCAPED_UNSTORABLE = /(?<!\\)\\u(?:d[89a-f][0-9a-f]{2}|0000)/i;
+/** The latest time a JavaScript Date holds (ms). */
+const MAX_TIME_MS = 8.64e15;
+
+const actionSchema = z
+  .object({
+    title: storedText().min(1).max(128),
+    url: httpUrl('actions[].url'),
+    icon: httpsUrl('actions[].icon').optional(),
+  })
+  .strict();
 
 const sendSchema = z
   .object({
@@ -47,8 +72,43 @@ const sendSchema = z
       .url({ protocol: /^https$/, error: 'icon must be an https:// URL' })
       .max(1024)
       .optional(),
+    // Web Push only (Safari's legacy channel shows what its package defines).
+    url: httpUrl('url').optional(),
+    image: httpsUrl('image').optional(),
+    badge: httpsUrl('badge').optional(),
+    requireInteraction: z.boolean().optional(),
+    silent: z.boolean().optional(),
+    renotify: z.boolean().optional(),
+    timestamp: z
+      .union([z.number().int().min(0).max(MAX_TIME_MS), z.iso.datetime({ offset: true, error: 'timestamp must be milliseconds since 1970 or an ISO 8601 date-time' })], { error: 'timestamp must be milliseconds since 1970 or an ISO 8601 date-time' })
+      .transform((value) => (typeof value === 'number' ? value : Date.parse(value)))
+      .optional(),
+    lang: z
+      .string()
+      .regex(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,6}$/, 'lang must be a BCP 47 language tag such as "en" or "pt-BR"')
+      .optional(),
+    dir: z.enum(['auto', 'ltr', 'rtl']).optional(),
+    data: z
+      .record(z.string(), z.unknown(), { error: 'data must be a JSON object' })
+      .superRefine((value, ctx) => {
+        const json = JSON.stringify(value);
+        if (Buffer.byteLength(json) > MAX_DATA_BYTES) ctx.addIssue({ code: 'custom', message: `data is ${Buffer.byteLength(json)} bytes as JSON, at most ${MAX_DATA_BYTES}` });
+        else if (ESCAPED_UNSTORABLE.test(json)) ctx.addIssue({ code: 'custom', message: 'data must not contain NUL characters or lone UTF-16 surrogates' });
+      })
+      .optional(),
+    actions: z.array(actionSchema).max(2, 'actions takes at most 2 buttons (what browsers show)').optional(),
+    appBadge: z.number().int().min(0).max(2_147_483_647).optional(),
   })
-  .strict();
+  .strict()
+  .refine((value) => !value.renotify || value.collapseId !== undefined, { message: 'renotify needs collapseId (the tag of the notification it replaces)', path: ['renotify'] });
+
+/** The Web Push fields of a send, when it has any. */
+function webPushOptions(body: z.infer<typeof sendSchema>): WebPushOptions | undefined {
+  const { url, image, badge, requireInteraction, silent, renotify, timestamp, lang, dir, data, actions, appBadge } = body;
+  const options: WebPushOptions = { url, image, badge, requireInteraction, silent, renotify, timestamp, lang, dir, data, actions, appBadge };
+  for (const key of Object.keys(options) as Array<keyof WebPushOptions>) if (options[key] === undefined) delete options[key];
+  return Object.keys(options).length > 0 ? options : undefined;
+}
 
 const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed']).optional() });
 
@@ -63,7 +123,15 @@ async function summary(notifications: NotificationRepository, notification: Stor
     title: notification.title,
     body: notification.body,
     to: notification.target,
-    counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, pending: counts.pending, clicked: counts.clicked },
+    counts: {
+      targeted: notification.targeted,
+      sent: counts.sent,
+      failed: counts.failed,
+      removed: counts.removed,
+      pending: counts.pending,
+      clicked: counts.clicked,
+      ...(notification.webPush?.actions ? { clickedActions: counts.clickedActions } : {}),
+    },
     error: notification.error,
     createdAt: iso(notification.createdAt),
     startedAt: notification.startedAt === null ? null : iso(notification.startedAt),
@@ -104,6 +172,7 @@ export function notificationRouter(deps: {
       priority: body.priority,
       collapseId: body.collapseId,
       icon: body.icon,
+      webPush: webPushOptions(body),
     };
     const problems = payloadProblems(input, deps.urlFormatString, Math.floor(Date.now() / 1000), deps.links);
     if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
@@ -154,6 +223,7 @@ export function notificationRouter(deps: {
         attempts: d.attempts,
         updatedAt: iso(d.updatedAt),
         clickedAt: d.clickedAt === null ? null : iso(d.clickedAt),
+        clickedAction: d.clickedAction,
       })),
       nextCursor: page.nextCursor,
     });

@@ -96,16 +96,22 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   // Without click tracking every Safari device gets the same compiled message; with it, its own link.
   const sharedSafariMessage = clickRefs ? undefined : safariMessage(notification.urlArgs);
   const refFor = (delivery: Delivery) => clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs: notification.urlArgs });
-  const targetUrl = buildTargetUrl(options.urlFormatString, notification.urlArgs) ?? options.serviceUrl;
+  // A click opens the url field's page, else the site's urlFormatString filled with the url-args.
+  const targetUrl = notification.webPush?.url ?? buildTargetUrl(options.urlFormatString, notification.urlArgs) ?? options.serviceUrl;
   const webPushBase: Omit<WebPushMessage, 'payload'> = {
     ttl: ttlFor(notification.expiration, Math.floor(Date.now() / 1000), options.webPushTtlSeconds),
     urgency: urgencyFor(notification.priority),
     topic: topicFor(notification.collapseId),
   };
+  const links = { targetUrl, serviceUrl: options.serviceUrl };
+  const clickTargets = 1 + (notification.webPush?.actions?.length ?? 0);
+  // Without click tracking every subscription gets the same payload; with it, its own signed links
+  // (one for the notification, one per button), each redirecting to that target's page.
+  const sharedWebPushMessage: WebPushMessage | undefined = clickRefs ? undefined : { ...webPushBase, payload: buildWebPushPayload(notification, links) };
   const webPushMessage = (delivery: Delivery): WebPushMessage => {
-    const ref = refFor(delivery);
-    const click = ref === undefined ? undefined : `${options.serviceUrl}/click/${ref}`;
-    return { ...webPushBase, payload: buildWebPushPayload(notification, targetUrl, `${options.serviceUrl}/icon.png`, click) };
+    if (sharedWebPushMessage) return sharedWebPushMessage;
+    const clicks = Array.from({ length: clickTargets }, (_, target) => `${options.serviceUrl}/click/${clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs: [], target })}`);
+    return { ...webPushBase, payload: buildWebPushPayload(notification, { ...links, clicks }) };
   };
   const messageFor = (delivery: Delivery): PreparedMessage => sharedSafariMessage ?? safariMessage([refFor(delivery) as string]);
 

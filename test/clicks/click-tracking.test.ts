@@ -67,14 +67,25 @@ describe.each(BACKENDS)('click tracking (%s)', (backend) => {
     expect(await counts(sent.body.id)).toMatchObject({ clicked: 0 });
   });
 
-  test('when the service worker reports a Web Push click, then it is counted', async () => {
+  test('when a Web Push notification is clicked, then its navigate link counts the click once and redirects to the page', async () => {
     const subscription = ctx.push.subscribe();
     await request(ctx.service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId: 'web-clicker' }).expect(201);
     const sent = await request(ctx.service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['web-clicker'] } });
-    const payload = JSON.parse(ctx.push.received.find((r) => r.subscriptionId === subscription.id)!.payload as string) as { url: string; click: string };
-    expect(payload.url).toBe('https://example.com/a/?ref=b');
-    expect(payload.click).toMatch(/^https:\/\/push\.example\.com\/click\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
-    const res = await request(ctx.service.app).post(new URL(payload.click).pathname).expect(204);
+    const payload = JSON.parse(ctx.push.received.find((r) => r.subscriptionId === subscription.id)!.payload as string) as { notification: { navigate: string } };
+    expect(payload.notification.navigate).toMatch(/^https:\/\/push\.example\.com\/click\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
+    const path = new URL(payload.notification.navigate).pathname;
+    const res = await request(ctx.service.app).get(path).expect(302);
+    expect(res.headers.location).toBe('https://example.com/a/?ref=b');
+    await request(ctx.service.app).get(path).expect(302);
+    expect(await counts(sent.body.id)).toMatchObject({ sent: 1, clicked: 1 });
+  });
+
+  test('when a service worker of an earlier version reports a click with POST, then it is counted', async () => {
+    const subscription = ctx.push.subscribe();
+    await request(ctx.service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId: 'old-worker' }).expect(201);
+    const sent = await request(ctx.service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: ['old-worker'] } });
+    const payload = JSON.parse(ctx.push.received.find((r) => r.subscriptionId === subscription.id)!.payload as string) as { notification: { navigate: string } };
+    const res = await request(ctx.service.app).post(new URL(payload.notification.navigate).pathname).expect(204);
     expect(res.headers['cross-origin-resource-policy']).toBe('cross-origin');
     expect(await counts(sent.body.id)).toMatchObject({ sent: 1, clicked: 1 });
   });

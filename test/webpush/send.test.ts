@@ -38,12 +38,15 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
     const [push1] = received(subscription);
     expect(push1.status).toBe(201);
     expect(JSON.parse(push1.payload as string)).toEqual({
-      title: 'Flight A998',
-      body: 'Boarding now',
-      icon: 'https://push.example.com/icon.png',
-      url: 'https://example.com/boarding/?ref=A998',
-      tag: 'flight-a998',
-      notificationId: res.body.id,
+      web_push: 8030,
+      notification: {
+        title: 'Flight A998',
+        body: 'Boarding now',
+        icon: 'https://push.example.com/icon.png',
+        navigate: 'https://example.com/boarding/?ref=A998',
+        tag: 'flight-a998',
+      },
+      mutable: true,
     });
     expect(push1.ttl).toBeGreaterThan(3590);
     expect(push1.ttl).toBeLessThanOrEqual(3600);

@@ -4,32 +4,64 @@
  *
  *   importScripts('https://push.example.com/sw.js');
  *
- * It shows each push (title, body, icon, deep link) and, with click tracking, reports the click.
+ * Every push is a declarative push message ({"web_push": 8030, "notification": {...}}). Browsers
+ * that implement declarative push (Safari 18.4+, Firefox) show it themselves and hand it to this
+ * worker as event.notification; here the worker leaves it to them. Elsewhere (Chromium) this
+ * worker shows the same JSON: title, body, icon, image, badge, actions, tag, ... and on a click
+ * opens the notification's `navigate` URL, or the clicked button's. With click tracking those are
+ * this service's click links, which count the click and redirect to the page.
  */
 'use strict';
 
-self.addEventListener('push', function (event) {
-  var data;
-  try {
-    data = event.data ? event.data.json() : {};
-  } catch (error) {
-    data = { title: '', body: event.data ? event.data.text() : '' };
+var OPTION_FIELDS = ['body', 'icon', 'image', 'badge', 'tag', 'renotify', 'silent', 'requireInteraction', 'lang', 'dir', 'timestamp'];
+
+/** The notification to show and where its clicks go, from a declarative message or an older payload. */
+function toShow(message) {
+  var n = message && message.web_push === 8030 && message.notification ? message.notification : null;
+  if (!n) {
+    // A payload of an earlier version: {title, body, icon, url, tag, click}.
+    var old = message || {};
+    return { title: old.title || '', options: { body: old.body || '', icon: old.icon, tag: old.tag, data: { navigate: old.url, click: old.click } } };
   }
-  var options = {
-    body: data.body || '',
-    data: { url: data.url, click: data.click, notificationId: data.notificationId },
-  };
-  if (data.icon) options.icon = data.icon;
-  if (data.tag) options.tag = data.tag;
-  event.waitUntil(self.registration.showNotification(data.title || '', options));
+  var options = { data: { navigate: n.navigate, actions: {}, data: n.data } };
+  OPTION_FIELDS.forEach(function (field) {
+    if (n[field] !== undefined) options[field] = n[field];
+  });
+  if (Array.isArray(n.actions)) {
+    options.actions = n.actions.map(function (action) {
+      options.data.actions[action.action] = action.navigate;
+      var shown = { action: action.action, title: action.title };
+      if (action.icon) shown.icon = action.icon;
+      return shown;
+    });
+  }
+  return { title: n.title || '', options: options, appBadge: message.app_badge };
+}
+
+self.addEventListener('push', function (event) {
+  // Declarative push: the browser shows event.notification itself unless this worker shows another.
+  if (event.notification) return;
+  var message;
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch (error) {
+    message = { title: '', body: event.data ? event.data.text() : '' };
+  }
+  var shown = toShow(message);
+  var work = [self.registration.showNotification(shown.title, shown.options)];
+  if (typeof shown.appBadge === 'number' && self.navigator && self.navigator.setAppBadge) {
+    work.push((shown.appBadge > 0 ? self.navigator.setAppBadge(shown.appBadge) : self.navigator.clearAppBadge()).catch(function () {}));
+  }
+  event.waitUntil(Promise.all(work));
 });
 
 self.addEventListener('notificationclick', function (event) {
   var data = (event.notification && event.notification.data) || {};
   event.notification.close();
+  var target = (event.action && data.actions && data.actions[event.action]) || data.navigate;
   var work = [];
-  // A cross-origin report the page never reads: no-cors, and kept alive if the worker stops.
+  // An earlier version's payload reports the click itself (no-cors; kept alive if the worker stops).
   if (data.click) work.push(fetch(data.click, { method: 'POST', mode: 'no-cors', keepalive: true, credentials: 'omit' }).catch(function () {}));
-  if (data.url) work.push(self.clients.openWindow(data.url).catch(function () {}));
+  if (target) work.push(self.clients.openWindow(target).catch(function () {}));
   event.waitUntil(Promise.all(work));
 });
