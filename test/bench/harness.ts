@@ -138,3 +138,29 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
+
+/**
+ * Inserts `count` Web Push subscriptions at `origin`/push/<n> straight into a migrated SQLite file.
+ * The keys are 16 real P-256 subscriptions reused (the bench stand-in does not decrypt). Writes the
+ * first `keep` as JSON lines to `subscriptionsFile` when given (the bare client's list).
+ */
+export function seedSubscriptions(file: string, count: number, origin: string, keep?: { subscriptionsFile: string; count: number }): void {
+  const keys = Array.from({ length: 16 }, () => {
+    const ecdh = crypto.createECDH('prime256v1');
+    return { p256dh: ecdh.generateKeys().toString('base64url'), auth: crypto.randomBytes(16).toString('base64url') };
+  });
+  const db = new Database(file);
+  const insert = db.prepare('INSERT INTO devices (channel, token, website_push_id, user_id, endpoint, p256dh, auth, created_at, registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const kept: string[] = [];
+  const now = Date.now();
+  db.transaction(() => {
+    for (let i = 0; i < count; i++) {
+      const endpoint = `${origin}/push/${i.toString(36)}`;
+      const key = keys[i % keys.length];
+      insert.run('webpush', crypto.createHash('sha256').update(endpoint).digest('hex'), PUSH_ID, null, endpoint, key.p256dh, key.auth, now, now);
+      if (keep && i < keep.count) kept.push(JSON.stringify({ endpoint, keys: key }));
+    }
+  })();
+  db.close();
+  if (keep) fs.writeFileSync(keep.subscriptionsFile, `${kept.join('\n')}\n`);
+}
