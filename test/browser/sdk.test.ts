@@ -61,6 +61,53 @@ describe('browser SDK and service worker in Chromium', () => {
     }, { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys });
   const prompt = { title: 'Stay in the loop', text: 'Departure changes, as they happen.', allow: 'Yes please', deny: 'Not now' };
 
+  /** Hands a decrypted push to the site's service worker through the DevTools protocol, as the browser's push service would. */
+  async function deliverToWorker(context: BrowserContext, page: Page, data: string): Promise<void> {
+    const cdp = await context.newCDPSession(page);
+    const registrationId = new Promise<string>((resolve) =>
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const found = registrations.find((r: { scopeURL: string; isDeleted: boolean }) => r.scopeURL === `${site.origin}/` && !r.isDeleted);
+        if (found) resolve(found.registrationId);
+      }),
+    );
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.origin, registrationId: await registrationId, data });
+  }
+  /** The notifications the worker shows, as the page's registration lists them. */
+  async function shownNotifications(page: Page): Promise<unknown[]> {
+    const shown = await page.waitForFunction(async () => {
+      const list = await (await navigator.serviceWorker.ready).getNotifications();
+      return list.length > 0
+        ? list.map((n) => ({ title: n.title, body: n.body, icon: n.icon, image: (n as unknown as { image: string }).image, badge: n.badge, requireInteraction: n.requireInteraction, tag: n.tag, actions: (n as unknown as { actions: unknown[] }).actions, data: n.data }))
+        : undefined;
+    });
+    return (await shown.jsonValue()) as unknown[];
+  }
+  /**
+   * A click on the shown notification (or on one of its buttons), dispatched to the worker as the
+   * browser dispatches it. An event a script dispatches may not open windows, so clients.openWindow
+   * is replaced by one that records the URL the worker's handler asked for; the test then follows it.
+   */
+  async function clickInWorker(context: BrowserContext, action = ''): Promise<string[]> {
+    const [worker] = context.serviceWorkers();
+    return worker.evaluate(async (clickedAction) => {
+      const scope = self as unknown as { registration: ServiceWorkerRegistration; clients: { openWindow(url: string): Promise<unknown> }; dispatchEvent(e: Event): boolean };
+      const opened: string[] = [];
+      scope.clients.openWindow = async (url: string) => {
+        opened.push(url);
+        return null;
+      };
+      const [notification] = await scope.registration.getNotifications();
+      const Click = (self as unknown as { NotificationEvent: new (type: string, init: { notification: Notification; action: string }) => Event }).NotificationEvent;
+      try {
+        scope.dispatchEvent(new Click('notificationclick', { notification, action: clickedAction }));
+      } catch {
+        // waitUntil() refuses untrusted events; the handler has already run.
+      }
+      return opened;
+    }, action);
+  }
+
   test('when the visitor says "Not now", then the soft prompt (with the configured texts) is not shown again before the interval, and is after it', async () => {
     const context = await browser.newContext();
     try {
@@ -91,7 +138,7 @@ describe('browser SDK and service worker in Chromium', () => {
     }
   });
 
-  test('when the visitor allows, then the service worker is registered, the subscription is stored for the user, a push is shown, and its click is reported', async () => {
+  test('when the visitor allows, then the service worker is registered, the subscription is stored for the user, a push is shown, and its click goes through the click link to the page', async () => {
     const context = await browser.newContext();
     try {
       await subscribeToStandIn(context);
@@ -120,43 +167,71 @@ describe('browser SDK and service worker in Chromium', () => {
       expect(sent.body.counts).toMatchObject({ sent: 1 });
       const [delivered] = await push.waitFor(1);
 
-      const cdp = await context.newCDPSession(page);
-      const registrationId = new Promise<string>((resolve) =>
-        cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
-          const found = registrations.find((r: { scopeURL: string; isDeleted: boolean }) => r.scopeURL === `${site.origin}/` && !r.isDeleted);
-          if (found) resolve(found.registrationId);
-        }),
-      );
-      await cdp.send('ServiceWorker.enable');
-      await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.origin, registrationId: await registrationId, data: delivered.payload as string });
-
-      const shown = await page.waitForFunction(async () => {
-        const list = await (await navigator.serviceWorker.ready).getNotifications();
-        return list.length > 0 ? list.map((n) => ({ title: n.title, body: n.body, icon: n.icon, data: n.data })) : undefined;
-      });
-      const notifications = (await shown.jsonValue()) as Array<{ title: string; body: string; icon: string; data: { url: string; click: string } }>;
+      await deliverToWorker(context, page, delivered.payload as string);
+      const notifications = (await shownNotifications(page)) as Array<{ title: string; body: string; icon: string; data: { navigate: string } }>;
       expect(notifications).toHaveLength(1);
-      expect(notifications[0]).toMatchObject({ title: 'Gate change', body: 'A998 now boards at gate 4', icon: `${api.origin}/icon.png`, data: { url: 'https://example.com/flights/?ref=A998' } });
-      expect(notifications[0].data.click.startsWith(`${api.origin}/click/`)).toBe(true);
+      expect(notifications[0]).toMatchObject({ title: 'Gate change', body: 'A998 now boards at gate 4', icon: `${api.origin}/icon.png` });
+      // With click tracking the notification opens this service's click link, which leads to the page.
+      expect(notifications[0].data.navigate.startsWith(`${api.origin}/click/`)).toBe(true);
 
-      // A click, as the browser dispatches it to the worker when the visitor clicks the notification.
-      const [worker] = context.serviceWorkers();
-      await worker.evaluate(async () => {
-        const scope = self as unknown as { registration: ServiceWorkerRegistration; dispatchEvent(e: Event): boolean };
-        const [notification] = await scope.registration.getNotifications();
-        const Click = (self as unknown as { NotificationEvent: new (type: string, init: { notification: Notification }) => Event }).NotificationEvent;
-        try {
-          scope.dispatchEvent(new Click('notificationclick', { notification }));
-        } catch {
-          // waitUntil() refuses untrusted events; the handler has already sent its report.
-        }
-      });
-      let clicked = 0;
-      for (let i = 0; i < 100 && clicked === 0; i++) {
-        clicked = (await request(service.app).get(`/api/v1/notifications/${sent.body.id}`).set('Authorization', `Bearer ${API_KEY}`)).body.counts.clicked;
-        if (clicked === 0) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(clicked).toBe(1);
+      const [opened] = await clickInWorker(context);
+      expect(opened).toBe(notifications[0].data.navigate);
+      const landed = await request(service.app).get(new URL(opened).pathname).expect(302);
+      expect(landed.headers.location).toBe('https://example.com/flights/?ref=A998');
+      expect((await request(service.app).get(`/api/v1/notifications/${sent.body.id}`).set('Authorization', `Bearer ${API_KEY}`)).body.counts.clicked).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('when a rich notification arrives, then the worker shows its image, badge, buttons and requireInteraction, and each button opens its own page', async () => {
+    const context = await browser.newContext();
+    try {
+      await subscribeToStandIn(context);
+      const page = await openSite(context);
+      const result = init(page, { prompt, userId: 'rich-visitor', serviceWorker: '/push-sw.js' });
+      await page.locator('#safari-push-prompt').waitFor();
+      await context.grantPermissions(['notifications'], { origin: site.origin });
+      await page.locator('#safari-push-prompt [data-action=allow]').click();
+      expect(['subscribed', 'already-subscribed']).toContain(await result);
+      const sent = await request(service.app)
+        .post('/api/v1/notifications?wait=true')
+        .set('Authorization', `Bearer ${API_KEY}`)
+        .send({
+          title: 'Your flight',
+          body: 'Boarding in 30 minutes',
+          urlArgs: ['flights', 'A998'],
+          to: { users: ['rich-visitor'] },
+          image: 'https://example.com/gate.jpg',
+          badge: 'https://example.com/badge.png',
+          requireInteraction: true,
+          collapseId: 'a998',
+          actions: [
+            { title: 'Boarding pass', url: 'https://example.com/pass/A998' },
+            { title: 'Change seat', url: 'https://example.com/seat/A998' },
+          ],
+        })
+        .expect(200);
+      expect(sent.body.counts).toMatchObject({ sent: 1 });
+      const delivered = push.received.filter((r) => r.subscriptionId === standInSubscription.id && r.status === 201).at(-1);
+      await deliverToWorker(context, page, delivered?.payload as string);
+      const [shown] = (await shownNotifications(page)) as Array<{ image: string; badge: string; requireInteraction: boolean; tag: string; actions: Array<{ action: string; title: string }> }>;
+      expect(shown).toMatchObject({ image: 'https://example.com/gate.jpg', badge: 'https://example.com/badge.png', requireInteraction: true, tag: 'a998' });
+      expect(shown.actions.map((a) => [a.action, a.title])).toEqual([
+        ['action-1', 'Boarding pass'],
+        ['action-2', 'Change seat'],
+      ]);
+
+      // The second button: its own click link, to its own page, counted for that button.
+      const [opened] = await clickInWorker(context, 'action-2');
+      expect((await request(service.app).get(new URL(opened).pathname).expect(302)).headers.location).toBe('https://example.com/seat/A998');
+      const counts = (await request(service.app).get(`/api/v1/notifications/${sent.body.id}`).set('Authorization', `Bearer ${API_KEY}`)).body.counts;
+      expect(counts).toMatchObject({ clicked: 1, clickedActions: [0, 1] });
+      // The notification itself opens the notification's page (shown again: a click closes it).
+      await deliverToWorker(context, page, delivered?.payload as string);
+      await shownNotifications(page);
+      const [body] = await clickInWorker(context, '');
+      expect((await request(service.app).get(new URL(body).pathname).expect(302)).headers.location).toBe('https://example.com/flights/?ref=A998');
     } finally {
       await context.close();
     }
