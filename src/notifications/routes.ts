@@ -26,12 +26,12 @@ const httpUrl = (field: string) =>
   z
     .url({ protocol: /^https?$/, error: `${field} must be an absolute http:// or https:// URL` })
     .max(2048, `${field} must be at most 2048 characters`)
-    .refine((value) => textProblem(value) === undefined, `${field} must be well-formed text`);
+    .refine((value) => textProblem(value) === undefined, `${field} must be well-formed Unicode (no NUL, no lone UTF-16 surrogates)`);
 const httpsUrl = (field: string) =>
   z
     .url({ protocol: /^https$/, error: `${field} must be an https:// URL` })
     .max(2048, `${field} must be at most 2048 characters`)
-    .refine((value) => textProblem(value) === undefined, `${field} must be well-formed text`);
+    .refine((value) => textProblem(value) === undefined, `${field} must be well-formed Unicode (no NUL, no lone UTF-16 surrogates)`);
 /** The most a notification's `data` may take as JSON. */
 export const MAX_DATA_BYTES = 1024;
 /** A lone surrogate or NUL, as JSON.stringify escapes them: text the databases would not keep as sent. */

@@ -100,7 +100,29 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
   test('when the send API gets any JSON, then no 5xx, and a rejected one stores and sends nothing', async () => {
     const field = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
     const notification = fc.record(
-      { title: field, body: field, action: field, urlArgs: field, to: fc.oneof(field, fc.constant({ tokens: [knownDevice] }), fc.constant({ users: ['hostile-user'] })), expiration: field, priority: field, collapseId: field },
+      {
+        title: field,
+        body: field,
+        action: field,
+        urlArgs: field,
+        to: fc.oneof(field, fc.constant({ tokens: [knownDevice] }), fc.constant({ users: ['hostile-user'] })),
+        expiration: field,
+        priority: field,
+        collapseId: field,
+        // The rich Web Push fields.
+        url: field,
+        image: field,
+        badge: field,
+        requireInteraction: field,
+        silent: field,
+        renotify: field,
+        timestamp: field,
+        lang: field,
+        dir: field,
+        data: field,
+        actions: fc.oneof(field, fc.array(fc.record({ title: field, url: field, icon: field }, { requiredKeys: [] }), { maxLength: 3 })),
+        appBadge: field,
+      },
       { requiredKeys: [] },
     );
     await fc.assert(
@@ -215,6 +237,8 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
     ['a url-arg (encodeURIComponent throws on it)', 'post', '/api/v1/notifications', { title: 't', body: 'b', urlArgs: [lone, 'b'], to: { all: true } }],
     ['a target user', 'post', '/api/v1/notifications', { title: 't', body: 'b', urlArgs: ['a', 'b'], to: { users: [lone] } }],
     ['an action label', 'post', '/api/v1/notifications', { title: 't', body: 'b', action: lone, urlArgs: ['a', 'b'], to: { all: true } }],
+    ['a button title', 'post', '/api/v1/notifications', { title: 't', body: 'b', urlArgs: ['a', 'b'], to: { all: true }, actions: [{ title: lone, url: 'https://example.com/' }] }],
+    ['a click URL', 'post', '/api/v1/notifications', { title: 't', body: 'b', urlArgs: ['a', 'b'], to: { all: true }, url: `https://example.com/${lone}` }],
     ['a subscription user', 'post', '/api/v1/subscriptions', { subscription: { endpoint: 'https://fcm.googleapis.com/x', keys: { p256dh: 'x', auth: 'y' } }, userId: lone }],
   ] as const)('when %s holds a lone UTF-16 surrogate, then 400 naming it, on either database', async (_label, method, path, payload) => {
     const res = await expectRejectedCleanly(() => request(service.app)[method](path).set('Authorization', bearer).send(payload));
