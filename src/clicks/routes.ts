@@ -9,7 +9,7 @@ import { buildTargetUrl } from './target-url';
 export interface ClickDeps {
   clickRefs: ClickRefs;
   notifications: Pick<NotificationRepository, 'recordClick' | 'get'>;
-  /** The site's own urlFormatString: the only place a click may lead. */
+  /** The site's own urlFormatString: where Safari clicks (and Web Push ones without a url) lead. */
   urlFormatString: string;
   metrics: Pick<Metrics, 'click'>;
   /** Requests per minute per client address (RATE_LIMIT_PER_MINUTE); 0 = unlimited. */

@@ -68,10 +68,7 @@ const sendSchema = z
       .regex(/^[\x20-\x7e]{1,64}$/, 'collapseId must be 1 to 64 visible ASCII characters (APNs apns-collapse-id)')
       .optional(),
     channels: z.array(z.enum(CHANNELS as [Channel, ...Channel[]])).min(1).optional(),
-    icon: z
-      .url({ protocol: /^https$/, error: 'icon must be an https:// URL' })
-      .max(1024)
-      .optional(),
+    icon: httpsUrl('icon').optional(),
     // Web Push only (Safari's legacy channel shows what its package defines).
     url: httpUrl('url').optional(),
     image: httpsUrl('image').optional(),

@@ -73,7 +73,7 @@ export interface PushStandIn {
   /**
    * After `count` more pushes have been answered, the HTTP/2 connection that carried the last of
    * them is closed gracefully: GOAWAY, streams already received are answered, later ones refused
-   * (RFC 9113 §6.8). Repeats every `count` pushes while `repeat` is true.
+   * (RFC 9113 §6.8). Repeats every `count` pushes while `repeat` is true; 0 stops.
    */
   goAwayAfter(count: number, repeat?: boolean): void;
   /** TLS connections accepted so far. */
@@ -299,7 +299,7 @@ export async function startPushStandIn(options: PushStandInOptions): Promise<Pus
       });
     },
     goAwayAfter(count, repeat = false) {
-      goAway = { left: count, every: count, repeat };
+      goAway = count > 0 ? { left: count, every: count, repeat } : undefined;
     },
     get connections() {
       return connections;

@@ -132,7 +132,8 @@ export function createWebPushClient(vapid: VapidKeys, options: WebPushClientOpti
     if (THROTTLED.has(answer.status) && (answer.status !== 503 || (!result.ok && result.retryAfterMs !== undefined))) {
       const previous = paused.get(origin);
       const asked = !result.ok ? result.retryAfterMs : undefined;
-      const pause = asked ?? Math.min(MAX_PAUSE_MS, previous?.next ?? FIRST_PAUSE_MS);
+      // A Retry-After is honoured up to 60 s, as the sender's retry delay is: an origin never stalls longer.
+      const pause = Math.min(MAX_PAUSE_MS, asked ?? previous?.next ?? FIRST_PAUSE_MS);
       if (paused.size >= MAX_SIGNED_ORIGINS && !previous) paused.delete(paused.keys().next().value as string);
       paused.set(origin, { until: Math.max(previous?.until ?? 0, now() + pause), next: Math.min(MAX_PAUSE_MS, (previous?.next ?? FIRST_PAUSE_MS) * 2) });
       options.logger.warn({ origin, status: answer.status, pauseMs: pause }, 'Push service asked to slow down: pausing requests to it');

@@ -34,7 +34,7 @@ export interface TransportOptions {
   connectionsPerOrigin: number;
   /** Streams in flight on one HTTP/2 connection at most (fewer when the push service says so). */
   streamsPerConnection: number;
-  /** Sockets of the HTTP/1.1 pool, over all origins. */
+  /** Sockets of the HTTP/1.1 pool per origin (the client's window bounds them over all origins). */
   http1Sockets: number;
 }
 

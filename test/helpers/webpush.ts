@@ -8,12 +8,12 @@ import { buildService, PUSH_ID, type TestService } from './service';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/apns-stand-in');
 
-/** A push service stand-in on a free port, with the fixture TLS identity that NODE_EXTRA_CA_CERTS trusts. */
+/** The fixture TLS identity that NODE_EXTRA_CA_CERTS trusts. */
+export const pushTls = () => ({ cert: fs.readFileSync(path.join(FIXTURE, 'server.pem')), key: fs.readFileSync(path.join(FIXTURE, 'server.key')) });
+
+/** A push service stand-in on a free port (HTTP/2 and HTTP/1.1), with the fixture TLS identity. */
 export function pushStandIn(): Promise<PushStandIn> {
-  return startPushStandIn({
-    host: '127.0.0.1',
-    tls: { cert: fs.readFileSync(path.join(FIXTURE, 'server.pem')), key: fs.readFileSync(path.join(FIXTURE, 'server.key')) },
-  });
+  return startPushStandIn({ host: '127.0.0.1', tls: pushTls() });
 }
 
 /** Lets the service post to the stand-in (its endpoints are on 127.0.0.1, at a port of its own). */

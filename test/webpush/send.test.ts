@@ -2,7 +2,8 @@ import request from 'supertest';
 import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
 import { BACKENDS, createTestDatabase } from '../helpers/databases';
 import { API_KEY, buildService, PUSH_ID } from '../helpers/service';
-import { pushStandIn, SITE_ORIGIN, useBothStandIns, webPushEnv } from '../helpers/webpush';
+import { pushStandIn, pushTls, SITE_ORIGIN, useBothStandIns, webPushEnv } from '../helpers/webpush';
+import { startPushStandIn } from '../../src/webpush-stand-in/server';
 import type { StandInSubscription } from '../../src/webpush-stand-in/server';
 
 const bearer = `Bearer ${API_KEY}`;
@@ -116,6 +117,39 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
     await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { all: true }, channels: ['fax'] }).expect(400);
     await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { all: true }, icon: 'http://example.com/i.png' }).expect(400);
     expect((await request(ctx.service.app).get('/api/v1/notifications?limit=200').set('Authorization', bearer)).body.items.length).toBe(before);
+  });
+
+  test('when the push service sends GOAWAY every 40 pushes during a broadcast, then every subscription is sent exactly once and gets one outcome', async () => {
+    // Stored directly: 250 through the route would pass its per-address rate limit.
+    const subscriptions = Array.from({ length: 250 }, () => ctx.push.subscribe());
+    for (const s of subscriptions) await ctx.service.context.devices.subscribe({ subscription: { endpoint: s.endpoint, keys: s.keys }, websitePushId: PUSH_ID, userId: 'goaway', now: Date.now() });
+    const before = ctx.push.goAways;
+    ctx.push.goAwayAfter(40, true);
+    try {
+      const res = await send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['goaway'] } });
+      expect(res.body).toMatchObject({ status: 'completed', counts: { targeted: 250, sent: 250, failed: 0, removed: 0, pending: 0 } });
+    } finally {
+      ctx.push.goAwayAfter(0);
+    }
+    expect(ctx.push.goAways - before).toBeGreaterThanOrEqual(5);
+    const accepted = new Map<string, number>();
+    for (const push of ctx.push.received) if (push.status === 201) accepted.set(push.subscriptionId, (accepted.get(push.subscriptionId) ?? 0) + 1);
+    expect(subscriptions.map((s) => accepted.get(s.id))).toEqual(subscriptions.map(() => 1));
+  });
+
+  test('when a push service speaks HTTP/1.1 only, then its subscriptions are sent over HTTP/1.1 beside HTTP/2 ones', async () => {
+    const old = await startPushStandIn({ host: '127.0.0.1', protocols: ['http/1.1'], tls: pushTls() });
+    try {
+      const legacy = old.subscribe();
+      const modern = ctx.push.subscribe();
+      for (const s of [legacy, modern]) await ctx.service.context.devices.subscribe({ subscription: { endpoint: s.endpoint, keys: s.keys }, websitePushId: PUSH_ID, userId: 'mixed', now: Date.now() });
+      const res = await send({ title: 'Mixed', body: 'b', urlArgs: URL_ARGS, to: { users: ['mixed'] } });
+      expect(res.body.counts).toMatchObject({ sent: 2, failed: 0 });
+      expect(old.received.map((r) => [r.httpVersion, r.status, JSON.parse(r.payload as string).notification.title])).toEqual([['1.1', 201, 'Mixed']]);
+      expect(received(modern).map((r) => r.httpVersion)).toEqual(['2.0']);
+    } finally {
+      await old.close();
+    }
   });
 });
 
