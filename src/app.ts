@@ -47,7 +47,7 @@ export function createApp(context: AppContext): Express {
     sdkRouter({ serviceUrl: context.website.webServiceURL, websitePushId: context.website.websitePushID, vapidPublicKey: context.vapid.publicKey, icon: context.icon }),
   );
   // Mounted even with CLICK_TRACKING off, so links already sent keep working.
-  app.use(clickRouter({ clickRefs: context.clickRefs, notifications: context.notifications, urlFormatString: context.website.urlFormatString, metrics: context.metrics, rateLimitPerMinute: config.rateLimitPerMinute }));
+  app.use(clickRouter({ clickRefs: context.clickRefs, notifications: context.notifications, urlFormatString: context.website.urlFormatString, serviceUrl: context.website.webServiceURL, metrics: context.metrics, rateLimitPerMinute: config.rateLimitPerMinute }));
   // The page-facing part of /api/v1 is public (CORS to the site's origins); the rest needs an API key.
   app.use(
     '/api/v1',

@@ -11,6 +11,8 @@ export interface ClickDeps {
   notifications: Pick<NotificationRepository, 'recordClick' | 'get'>;
   /** The site's own urlFormatString: where Safari clicks (and Web Push ones without a url) lead. */
   urlFormatString: string;
+  /** This service's public URL: where a Web Push click goes when nothing else fits (as the payload's navigate would). */
+  serviceUrl: string;
   metrics: Pick<Metrics, 'click'>;
   /** Requests per minute per client address (RATE_LIMIT_PER_MINUTE); 0 = unlimited. */
   rateLimitPerMinute: number;
@@ -40,7 +42,8 @@ export function clickRouter(deps: ClickDeps): Router {
     if (ref.target === undefined) return buildTargetUrl(deps.urlFormatString, ref.urlArgs);
     const notification = await deps.notifications.get(ref.notificationId);
     if (!notification) return undefined;
-    if (ref.target === 0) return notification.webPush?.url ?? buildTargetUrl(deps.urlFormatString, notification.urlArgs);
+    // The same page the sender put in the payload when no click link was used.
+    if (ref.target === 0) return notification.webPush?.url ?? buildTargetUrl(deps.urlFormatString, notification.urlArgs) ?? deps.serviceUrl;
     return notification.webPush?.actions?.[ref.target - 1]?.url;
   };
 

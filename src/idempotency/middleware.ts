@@ -36,7 +36,14 @@ export function idempotent(store: IdempotencyStore, scope: string, clock: Clock,
     if (key === undefined) return next();
     if (!KEY.test(key)) return next(new AppError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 visible ASCII characters'));
     const query = Object.entries(req.query as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
-    const hash = crypto.createHash('sha256').update(JSON.stringify([req.method, req.path, query, req.body ?? null])).digest('hex');
+    let canonical: string;
+    try {
+      canonical = JSON.stringify([req.method, req.path, query, req.body ?? null]);
+    } catch {
+      // Only a body nested thousands of levels deep makes JSON.stringify run out of stack.
+      return next(new AppError(400, 'invalid_body', 'The body nests too deeply'));
+    }
+    const hash = crypto.createHash('sha256').update(canonical).digest('hex');
     const claim = await store.claim(scope, key, hash, clock.now());
     if (claim.kind === 'mismatch') {
       return next(new AppError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with a different request within the last 24 hours: use a new key for a new request'));

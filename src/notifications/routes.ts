@@ -36,6 +36,16 @@ const httpsUrl = (field: string) =>
 export const MAX_DATA_BYTES = 1024;
 /** A lone surrogate or NUL, as JSON.stringify escapes them: text the databases would not keep as sent. */
 const ESCAPED_UNSTORABLE = /(?<!\\)\\u(?:d[89a-f][0-9a-f]{2}|0000)/i;
+/** How deep `data` may nest (1 KB of JSON holds no useful structure deeper than this). */
+const MAX_DATA_DEPTH = 16;
+function depthOf(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (limit <= 0) return 1;
+  let deepest = 0;
+  for (const child of Object.values(value)) deepest = Math.max(deepest, depthOf(child, limit - 1));
+  return deepest + 1;
+}
+
 /** The latest time a JavaScript Date holds (ms). */
 const MAX_TIME_MS = 8.64e15;
 
@@ -79,6 +89,7 @@ const sendSchema = z
     timestamp: z
       .union([z.number().int().min(0).max(MAX_TIME_MS), z.iso.datetime({ offset: true, error: 'timestamp must be milliseconds since 1970 or an ISO 8601 date-time' })], { error: 'timestamp must be milliseconds since 1970 or an ISO 8601 date-time' })
       .transform((value) => (typeof value === 'number' ? value : Date.parse(value)))
+      .refine((value) => value >= 0, 'timestamp must not be before 1970')
       .optional(),
     lang: z
       .string()
@@ -88,6 +99,11 @@ const sendSchema = z
     data: z
       .record(z.string(), z.unknown(), { error: 'data must be a JSON object' })
       .superRefine((value, ctx) => {
+        // Measured before stringifying: JSON.stringify throws (stack) on very deep nesting.
+        if (depthOf(value, MAX_DATA_DEPTH) > MAX_DATA_DEPTH) {
+          ctx.addIssue({ code: 'custom', message: `data nests deeper than ${MAX_DATA_DEPTH} levels` });
+          return;
+        }
         const json = JSON.stringify(value);
         if (Buffer.byteLength(json) > MAX_DATA_BYTES) ctx.addIssue({ code: 'custom', message: `data is ${Buffer.byteLength(json)} bytes as JSON, at most ${MAX_DATA_BYTES}` });
         else if (ESCAPED_UNSTORABLE.test(json)) ctx.addIssue({ code: 'custom', message: 'data must not contain NUL characters or lone UTF-16 surrogates' });

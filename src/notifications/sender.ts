@@ -150,6 +150,25 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     wake = undefined;
     waiter?.();
   };
+  // Deliveries waiting out a retry delay give their place back, so that one push service that is
+  // slow or paused does not hold up the others' deliveries; at most 4 windows' worth rest this way
+  // (the rest keep their place while they wait). A rested delivery takes its place back when it
+  // is due, over the limit if need be: the client's own window still bounds the requests.
+  const resting: Record<Channel, number> = { safari: 0, webpush: 0 };
+  const rest = async (channel: Channel, ms: number) => {
+    if (resting[channel] >= 4 * options.concurrency[channel]) return sleep(ms, signal);
+    resting[channel]++;
+    activeIn[channel]--;
+    const waiter = wake;
+    wake = undefined;
+    waiter?.();
+    try {
+      await sleep(ms, signal);
+    } finally {
+      resting[channel]--;
+      activeIn[channel]++;
+    }
+  };
   const buffer: OutcomeRecord[] = [];
   let flushing: Promise<void> = Promise.resolve();
   let writeError: unknown;
@@ -253,10 +272,16 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
           await noteStop(result.status, result.reason);
           return record(delivery, attemptNo, 'failed', result.status, result.reason);
         case 'retry': {
+          const asked = 'retryAfterMs' in result ? result.retryAfterMs ?? 0 : 0;
+          // A paused push service: nothing was sent, so no attempt is used up; wait out the pause.
+          if ('notSent' in result && result.notSent) {
+            attemptNo--;
+            await rest(delivery.channel, Math.min(MAX_RETRY_DELAY_MS, asked));
+            break;
+          }
           if (attemptNo >= options.maxAttempts) return record(delivery, attemptNo, 'failed', result.status, result.reason);
           log.debug({ token: maskToken(delivery.token), channel: delivery.channel, attempt: attemptNo, status: result.status, reason: result.reason }, 'Transient failure, retrying');
-          const asked = 'retryAfterMs' in result ? result.retryAfterMs ?? 0 : 0;
-          await sleep(Math.min(MAX_RETRY_DELAY_MS, Math.max(asked, retryDelay(attemptNo, options.retryBaseMs))), signal);
+          await rest(delivery.channel, Math.min(MAX_RETRY_DELAY_MS, Math.max(asked, retryDelay(attemptNo, options.retryBaseMs))));
           break;
         }
         default:

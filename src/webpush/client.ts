@@ -59,12 +59,53 @@ function refusal({ status, body, headers }: PushAnswer): WebPushResult {
 }
 
 /**
- * Answers that ask the sender to slow down for the whole origin: 429 (RFC 8030 §8.4, with
- * Retry-After), 503 with Retry-After, and WNS's 406 "throttled" (it sends no Retry-After).
+ * Answers that ask the sender to slow down: 429 (RFC 8030 §8.4), 503, and WNS's 406 ("throttled").
+ * Each halves the origin's window; one with Retry-After also pauses the origin for that long.
  */
 const THROTTLED = new Set([429, 406, 503]);
-const FIRST_PAUSE_MS = 1000;
 const MAX_PAUSE_MS = 60_000;
+/** Without a Retry-After, a throttled subscription is tried again after at least this long. */
+const THROTTLE_RETRY_MS = 1000;
+const MAX_ORIGIN_STATES = 1000;
+
+/**
+ * A push service origin's share of the window, additive increase and multiplicative decrease: a
+ * throttle answer halves it (down to one request at a time), every answer that is not one grows it
+ * back by one request per window's worth. A Retry-After pauses it: requests are not even sent.
+ */
+class OriginWindow {
+  limit: number;
+  active = 0;
+  pausedUntil = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly max: number) {
+    this.limit = max;
+  }
+  get idle(): boolean {
+    return this.active === 0 && this.queue.length === 0;
+  }
+  enter(): Promise<void> | undefined {
+    if (this.active < Math.floor(this.limit)) {
+      this.active++;
+      return undefined;
+    }
+    // Taken over from the request that leaves (see leave()).
+    return new Promise((resolve) => this.queue.push(resolve));
+  }
+  leave(): void {
+    this.active--;
+    while (this.queue.length > 0 && this.active < Math.floor(this.limit)) {
+      this.active++;
+      this.queue.shift()?.();
+    }
+  }
+  throttled(): void {
+    this.limit = Math.max(1, this.limit / 2);
+  }
+  answered(): void {
+    if (this.limit < this.max) this.limit = Math.min(this.max, this.limit + 1 / Math.floor(this.limit));
+  }
+}
 
 export interface WebPushClientOptions {
   /** Requests in flight at once, over all origins (encryption included). */
@@ -86,9 +127,9 @@ export interface WebPushClientOptions {
  * Web Push: aes128gcm encryption (RFC 8291, src/webpush/encrypt.ts) on worker threads, VAPID
  * (RFC 8292) signed once per push service origin, and the request written by the transport to
  * exactly the host and port of a PushTarget (HTTP/2 where offered, else keep-alive HTTP/1.1). At
- * most `concurrency` messages are being encrypted or sent at once. An origin that answers 429, 406
- * or 503 with Retry-After is paused: no request goes there until the pause ends (its Retry-After,
- * or a doubling pause from 1 s to 60 s), while other origins go on.
+ * most `concurrency` messages are being encrypted or sent at once, and each origin has a window of
+ * its own that throttle answers (429, 406, 503) halve and other answers grow back; a Retry-After
+ * also pauses the origin (at most 60 s), during which its sends return at once without a request.
  */
 export function createWebPushClient(vapid: VapidKeys, options: WebPushClientOptions): WebPushClient {
   const now = options.now ?? Date.now;
@@ -113,36 +154,46 @@ export function createWebPushClient(vapid: VapidKeys, options: WebPushClientOpti
     signed.set(audience, { authorization: Authorization, renewAt: now() + VAPID_RENEW_MS });
     return Authorization;
   };
-  // Origins asked to slow down: until when, and the pause the next throttle without Retry-After gets.
-  const paused = new Map<string, { until: number; next: number }>();
-  const pauseOver = async (origin: string) => {
-    for (;;) {
-      const pause = paused.get(origin);
-      const wait = pause ? pause.until - now() : 0;
-      if (wait <= 0) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, MAX_PAUSE_MS)));
+  // Per push service origin: its window and pause (bounded: idle ones are forgotten first).
+  const windows = new Map<string, OriginWindow>();
+  const windowOf = (origin: string): OriginWindow => {
+    let state = windows.get(origin);
+    if (!state) {
+      if (windows.size >= MAX_ORIGIN_STATES) {
+        for (const [key, old] of windows) {
+          if (old.idle && old.pausedUntil <= now()) {
+            windows.delete(key);
+            break;
+          }
+        }
+      }
+      state = new OriginWindow(options.concurrency);
+      windows.set(origin, state);
     }
+    return state;
   };
-  const answered = (origin: string, answer: PushAnswer): WebPushResult => {
+  const answered = (state: OriginWindow, origin: string, answer: PushAnswer): WebPushResult => {
     if (answer.status >= 200 && answer.status < 300) {
-      paused.delete(origin);
+      state.answered();
       return OK;
     }
     const result = refusal(answer);
-    if (THROTTLED.has(answer.status) && (answer.status !== 503 || (!result.ok && result.retryAfterMs !== undefined))) {
-      const previous = paused.get(origin);
-      const asked = !result.ok ? result.retryAfterMs : undefined;
-      // A Retry-After is honoured up to 60 s, as the sender's retry delay is: an origin never stalls longer.
-      const pause = Math.min(MAX_PAUSE_MS, asked ?? previous?.next ?? FIRST_PAUSE_MS);
-      if (paused.size >= MAX_SIGNED_ORIGINS && !previous) paused.delete(paused.keys().next().value as string);
-      paused.set(origin, { until: Math.max(previous?.until ?? 0, now() + pause), next: Math.min(MAX_PAUSE_MS, (previous?.next ?? FIRST_PAUSE_MS) * 2) });
-      options.logger.warn({ origin, status: answer.status, pauseMs: pause }, 'Push service asked to slow down: pausing requests to it');
-      // The sender waits at least as long before it tries this subscription again.
-      if (!result.ok && result.retryAfterMs === undefined) return { ...result, retryAfterMs: pause };
+    if (result.ok || !THROTTLED.has(answer.status)) {
+      state.answered();
+      return result;
     }
-    return result;
+    state.throttled();
+    if (result.retryAfterMs !== undefined) {
+      // A Retry-After is honoured up to 60 s, as the sender's retry delay is: an origin never stalls longer.
+      const pause = Math.min(MAX_PAUSE_MS, result.retryAfterMs);
+      state.pausedUntil = Math.max(state.pausedUntil, now() + pause);
+      options.logger.warn({ origin, status: answer.status, pauseMs: pause, window: Math.floor(state.limit) }, 'Push service asked to slow down: pausing requests to it');
+      return { ...result, retryAfterMs: pause };
+    }
+    // 503 without Retry-After is an ordinary transient failure; 429 and 406 get a floor on the retry.
+    return answer.status === 503 ? result : { ...result, retryAfterMs: THROTTLE_RETRY_MS };
   };
-  const post = async (target: PushTarget, keys: PushSubscription['keys'], message: WebPushMessage): Promise<WebPushResult> => {
+  const post = async (state: OriginWindow, target: PushTarget, keys: PushSubscription['keys'], message: WebPushMessage): Promise<WebPushResult> => {
     let body: Buffer;
     try {
       body = await encryptor.encrypt(keys.p256dh, keys.auth, message.payload);
@@ -161,12 +212,21 @@ export function createWebPushClient(vapid: VapidKeys, options: WebPushClientOpti
     };
     const sent = await transport.post(target, headers, body);
     if (!sent.ok) return { ok: false, status: null, reason: sent.reason };
-    return answered(target.origin, sent.answer);
+    return answered(state, target.origin, sent.answer);
   };
   return {
     async send(target, keys, message) {
-      await pauseOver(target.origin);
-      return window.run(() => post(target, keys, message));
+      const state = windowOf(target.origin);
+      // Paused: nothing is sent, and the sender waits without counting an attempt.
+      const pausedFor = state.pausedUntil - now();
+      if (pausedFor > 0) return { ok: false, status: null, reason: `Paused: ${target.origin} asked to slow down (Retry-After)`, retryAfterMs: pausedFor, notSent: true };
+      const entering = state.enter();
+      if (entering) await entering;
+      try {
+        return await window.run(() => post(state, target, keys, message));
+      } finally {
+        state.leave();
+      }
     },
     get inFlight() {
       return window.active;

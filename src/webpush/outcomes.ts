@@ -14,6 +14,8 @@ export interface WebPushFailure {
   retryAfterMs?: number;
   /** Trying again cannot help (the subscription's keys cannot be used): failed at once. */
   final?: true;
+  /** No request was made (the origin is paused): waiting `retryAfterMs` does not use up an attempt. */
+  notSent?: true;
 }
 
 /**

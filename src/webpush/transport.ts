@@ -58,6 +58,8 @@ interface Connection {
   active: number;
   limit: number;
   usable: boolean;
+  /** From a GOAWAY: the highest stream id the push service may have processed. */
+  lastStreamId?: number;
 }
 
 interface Waiter {
@@ -112,10 +114,15 @@ class Origin {
   }
 }
 
-/** The refusal of a stream the push service never processed: safe to send again. */
-function unprocessed(stream: http2.ClientHttp2Stream | undefined, error: NodeJS.ErrnoException | undefined): boolean {
-  if (stream && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return true;
-  return error?.code === 'ERR_HTTP2_GOAWAY_SESSION' || error?.code === 'ERR_HTTP2_INVALID_SESSION' || (error?.code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test(error.message));
+/**
+ * Whether a stream that got no answer was certainly not processed by the push service, so sending
+ * it again cannot deliver twice (RFC 9113 §8.7): its id is above the last stream id of a GOAWAY, or
+ * the push service reset it with REFUSED_STREAM. A stream's rstCode alone does not tell: Node also
+ * sets it from the error code of a GOAWAY that covered the stream.
+ */
+function unprocessed(connection: Connection, stream: http2.ClientHttp2Stream | undefined, error: NodeJS.ErrnoException | undefined): boolean {
+  if (stream?.id !== undefined && connection.lastStreamId !== undefined) return stream.id > connection.lastStreamId;
+  return error?.code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test(error.message);
 }
 
 export function createPushTransport(options: TransportOptions): PushTransport {
@@ -185,7 +192,8 @@ export function createPushTransport(options: TransportOptions): PushTransport {
         origin.wake();
       });
       // A GOAWAY: no new streams here; the next requests open another connection.
-      session.on('goaway', () => {
+      session.on('goaway', (_code: number, lastStreamId: number) => {
+        connection.lastStreamId = lastStreamId;
         origin.drop(connection);
         origin.wake();
         grow(origin, target);
@@ -215,12 +223,28 @@ export function createPushTransport(options: TransportOptions): PushTransport {
   };
 
   /** A stream on a connection of the origin; undefined when the origin speaks HTTP/1.1. */
-  const acquire = (origin: Origin, target: PushTarget): Promise<Connection | undefined> => {
+  /** A stream to send on, waited for at most until `deadline` (the request's own time counts from the start). */
+  const acquire = (origin: Origin, target: PushTarget, deadline: number): Promise<Connection | undefined> => {
     if (origin.protocol === 'http/1.1') return Promise.resolve(undefined);
     const connection = origin.take();
     if (connection) return Promise.resolve(connection);
     return new Promise<Connection | undefined>((resolve, reject) => {
-      origin.waiters.push({ resolve, reject });
+      const timer = setTimeout(() => {
+        const index = origin.waiters.indexOf(waiter);
+        if (index >= 0) origin.waiters.splice(index, 1);
+        reject(new Error(`Timeout: no connection to the push service within ${options.timeoutMs} ms`));
+      }, Math.max(0, deadline - Date.now()));
+      const waiter: Waiter = {
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      origin.waiters.push(waiter);
       grow(origin, target);
     });
   };
@@ -268,10 +292,10 @@ export function createPushTransport(options: TransportOptions): PushTransport {
       stream.on('end', () => {
         if (status > 0) settle(answered(status, answerHeaders, chunks));
       });
-      stream.on('error', (error: NodeJS.ErrnoException) => settle({ ok: false, reason: error.message, again: status === 0 && unprocessed(stream, error) }));
+      stream.on('error', (error: NodeJS.ErrnoException) => settle({ ok: false, reason: error.message, again: status === 0 && unprocessed(connection, stream, error) }));
       stream.on('close', () => {
         if (status > 0 && !done) settle(answered(status, answerHeaders, chunks));
-        else settle({ ok: false, reason: `Stream closed without an answer (code ${stream?.rstCode})`, again: unprocessed(stream, undefined) });
+        else settle({ ok: false, reason: `Stream closed without an answer (code ${stream?.rstCode})`, again: status === 0 && unprocessed(connection, stream, undefined) });
       });
       stream.end(body);
     });
@@ -319,10 +343,11 @@ export function createPushTransport(options: TransportOptions): PushTransport {
     async post(target, headers, body) {
       if (closed) return { ok: false, reason: 'Web Push client closed' };
       const origin = originOf(target);
+      const deadline = Date.now() + options.timeoutMs;
       for (let attempt = 0; ; attempt++) {
         let connection: Connection | undefined;
         try {
-          connection = await acquire(origin, target);
+          connection = await acquire(origin, target, deadline);
         } catch (error) {
           return { ok: false, reason: (error as Error).message };
         }

@@ -168,14 +168,14 @@ describe('browser SDK and service worker in Chromium', () => {
       const [delivered] = await push.waitFor(1);
 
       await deliverToWorker(context, page, delivered.payload as string);
-      const notifications = (await shownNotifications(page)) as Array<{ title: string; body: string; icon: string; data: { navigate: string } }>;
+      const notifications = (await shownNotifications(page)) as Array<{ title: string; body: string; icon: string; data: { safariPush: { navigate: string } } }>;
       expect(notifications).toHaveLength(1);
       expect(notifications[0]).toMatchObject({ title: 'Gate change', body: 'A998 now boards at gate 4', icon: `${api.origin}/icon.png` });
       // With click tracking the notification opens this service's click link, which leads to the page.
-      expect(notifications[0].data.navigate.startsWith(`${api.origin}/click/`)).toBe(true);
+      expect(notifications[0].data.safariPush.navigate.startsWith(`${api.origin}/click/`)).toBe(true);
 
       const [opened] = await clickInWorker(context);
-      expect(opened).toBe(notifications[0].data.navigate);
+      expect(opened).toBe(notifications[0].data.safariPush.navigate);
       const landed = await request(service.app).get(new URL(opened).pathname).expect(302);
       expect(landed.headers.location).toBe('https://example.com/flights/?ref=A998');
       expect((await request(service.app).get(`/api/v1/notifications/${sent.body.id}`).set('Authorization', `Bearer ${API_KEY}`)).body.counts.clicked).toBe(1);

@@ -120,12 +120,26 @@ describe.each(BACKENDS)('rich Web Push notifications and declarative push messag
     ['dir unknown', { dir: 'up' }, /dir/],
     ['timestamp not a date', { timestamp: 'yesterday' }, /timestamp must be milliseconds since 1970 or an ISO 8601 date-time/],
     ['requireInteraction a string', { requireInteraction: 'yes' }, /requireInteraction/],
+    ['a timestamp before 1970', { timestamp: '0000-01-01T00:00:00Z' }, /timestamp must not be before 1970/],
   ])('when a send has %s, then it is refused with 400 and nothing is stored', async (_name, fields, message) => {
     await subscribe('refused');
     const before = await stored();
     const res = await send({ title: 't', body: 'b', urlArgs: ['x', 'y'], to: { users: ['refused'] }, ...fields });
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).toMatch(message);
+    expect(await stored()).toBe(before);
+  });
+
+  test('when data nests 6,000 levels deep, then 400 naming the depth (JSON.stringify would run out of stack), with and without an Idempotency-Key', async () => {
+    await subscribe('deep');
+    const before = await stored();
+    const deep = `${'{"a":'.repeat(6000)}1${'}'.repeat(6000)}`;
+    const raw = `{"title":"t","body":"b","urlArgs":["x","y"],"to":{"users":["deep"]},"data":${deep}}`;
+    const plain = await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).set('Content-Type', 'application/json').send(raw);
+    expect(plain.status).toBe(400);
+    expect(plain.body.error.message).toMatch(/data nests deeper than 16 levels/);
+    const keyed = await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).set('Idempotency-Key', 'deep-1').set('Content-Type', 'application/json').send(raw);
+    expect(keyed.status).toBe(400);
     expect(await stored()).toBe(before);
   });
 

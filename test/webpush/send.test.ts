@@ -119,6 +119,27 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
     expect((await request(ctx.service.app).get('/api/v1/notifications?limit=200').set('Authorization', bearer)).body.items.length).toBe(before);
   });
 
+  test('when a push service pauses us with Retry-After, then another send waits it out without using an attempt, and both subscriptions are sent', async () => {
+    const [slow, other] = [ctx.push.subscribe(), ctx.push.subscribe()];
+    for (const [s, user] of [[slow, 'paused-1'], [other, 'paused-2']] as const) {
+      await ctx.service.context.devices.subscribe({ subscription: { endpoint: s.endpoint, keys: s.keys }, websitePushId: PUSH_ID, userId: user, now: Date.now() });
+    }
+    ctx.push.script(slow.id, [{ status: 429, headers: { 'Retry-After': '1' }, body: 'slow down' }]);
+    const first = await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['paused-1'] } }).expect(202);
+    for (let i = 0; i < 200 && !received(slow).some((r) => r.status === 429); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const refusedAt = received(slow)[0].receivedAt;
+    const second = await send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['paused-2'] } });
+    expect(second.body.counts).toMatchObject({ sent: 1, failed: 0 });
+    expect((await deliveries(second.body.id))[0]).toMatchObject({ outcome: 'sent', attempts: 1 });
+    expect(received(other)[0].receivedAt - refusedAt).toBeGreaterThanOrEqual(900);
+    for (let i = 0; i < 300; i++) {
+      const counts = (await request(ctx.service.app).get(`/api/v1/notifications/${first.body.id}`).set('Authorization', bearer)).body.counts;
+      if (counts.sent === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await deliveries(first.body.id))[0]).toMatchObject({ outcome: 'sent', attempts: 2 });
+  });
+
   test('when the push service sends GOAWAY every 40 pushes during a broadcast, then every subscription is sent exactly once and gets one outcome', async () => {
     // Stored directly: 250 through the route would pass its per-address rate limit.
     const subscriptions = Array.from({ length: 250 }, () => ctx.push.subscribe());

@@ -14,6 +14,8 @@
 'use strict';
 
 var OPTION_FIELDS = ['body', 'icon', 'image', 'badge', 'tag', 'renotify', 'silent', 'requireInteraction', 'lang', 'dir', 'timestamp'];
+// Where this worker keeps its own fields in notification.data, beside the sender's `data`.
+var OWN = 'safariPush';
 
 /** The notification to show and where its clicks go, from a declarative message or an older payload. */
 function toShow(message) {
@@ -21,15 +23,19 @@ function toShow(message) {
   if (!n) {
     // A payload of an earlier version: {title, body, icon, url, tag, click}.
     var old = message || {};
-    return { title: old.title || '', options: { body: old.body || '', icon: old.icon, tag: old.tag, data: { navigate: old.url, click: old.click } } };
+    var legacy = { data: {} };
+    legacy.data[OWN] = { navigate: old.url, click: old.click, actions: {} };
+    return { title: old.title || '', options: { body: old.body || '', icon: old.icon, tag: old.tag, data: legacy.data } };
   }
-  var options = { data: { navigate: n.navigate, actions: {}, data: n.data } };
+  var own = { navigate: n.navigate, actions: {} };
+  var options = { data: { data: n.data } };
+  options.data[OWN] = own;
   OPTION_FIELDS.forEach(function (field) {
     if (n[field] !== undefined) options[field] = n[field];
   });
   if (Array.isArray(n.actions)) {
     options.actions = n.actions.map(function (action) {
-      options.data.actions[action.action] = action.navigate;
+      own.actions[action.action] = action.navigate;
       var shown = { action: action.action, title: action.title };
       if (action.icon) shown.icon = action.icon;
       return shown;
@@ -56,7 +62,10 @@ self.addEventListener('push', function (event) {
 });
 
 self.addEventListener('notificationclick', function (event) {
-  var data = (event.notification && event.notification.data) || {};
+  // Only notifications this worker showed carry its fields; one the browser showed from a
+  // declarative message navigates by itself, and the sender's data is never read as instructions.
+  var data = (event.notification && event.notification.data && event.notification.data[OWN]) || null;
+  if (!data) return;
   event.notification.close();
   var target = (event.action && data.actions && data.actions[event.action]) || data.navigate;
   var work = [];
