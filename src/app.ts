@@ -1,4 +1,5 @@
-import express, { type Express } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppContext } from './context';
 import { deviceAdminRouter } from './devices/admin-routes';
@@ -16,6 +17,28 @@ import { safariRouter } from './safari/routes';
 import { sdkRouter } from './sdk/routes';
 import { webPushRouter } from './webpush/routes';
 
+/**
+ * Helmet's headers, taken once: helmet sets the same headers on every answer (this service's
+ * policy does not depend on the request), so they are computed at start and then set in one loop
+ * instead of through a dozen middlewares per request.
+ */
+function securityHeaders(middleware: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void): RequestHandler {
+  const headers = new Map<string, string | number | readonly string[]>();
+  const recorder = {
+    setHeader: (name: string, value: string | number | readonly string[]) => headers.set(name, value),
+    removeHeader: (name: string) => headers.delete(name),
+    getHeader: (name: string) => headers.get(name),
+  };
+  let synchronous = false;
+  middleware({ headers: {} } as IncomingMessage, recorder as unknown as ServerResponse, () => (synchronous = true));
+  if (!synchronous) throw new Error('helmet did not finish synchronously: its headers cannot be taken once');
+  const fixed = [...headers];
+  return (_req, res, next) => {
+    for (const [name, value] of fixed) res.setHeader(name, value);
+    next();
+  };
+}
+
 /** The express app, not listening: `start()` owns the process, tests use the app directly. */
 export function createApp(context: AppContext): Express {
   const { config } = context;
@@ -26,11 +49,28 @@ export function createApp(context: AppContext): Express {
   // Which proxies may name the client in X-Forwarded-For: rate limits and logs key on req.ip.
   app.set('trust proxy', config.trustProxy);
   // This service answers JSON and zips: the strictest policy fits (pages it serves set their own).
-  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
+  app.use(securityHeaders(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } })));
   app.use(context.metrics.httpMiddleware);
   app.use(requestLog(context.logger));
 
-  // Safari's endpoints first: they take the traffic.
+  // The endpoints browsers call take the traffic, so they come first. The page-facing part of
+  // /api/v1 is public (CORS to the site's origins); the rest needs an API key.
+  app.use(
+    '/api/v1',
+    webPushRouter({
+      websitePushID: context.website.websitePushID,
+      allowedOrigins: context.website.allowedDomains,
+      vapidPublicKey: context.vapid.publicKey,
+      endpoints: context.endpoints,
+      userInfoSecret: config.userInfoSecret,
+      devices: context.devices,
+      metrics: context.metrics,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      logger: context.logger,
+      clock: context.clock,
+    }),
+  );
+  // Safari's endpoints: they take the traffic too.
   app.use(
     safariRouter({
       websitePushID: context.website.websitePushID,
@@ -48,22 +88,6 @@ export function createApp(context: AppContext): Express {
   );
   // Mounted even with CLICK_TRACKING off, so links already sent keep working.
   app.use(clickRouter({ clickRefs: context.clickRefs, notifications: context.notifications, urlFormatString: context.website.urlFormatString, serviceUrl: context.website.webServiceURL, metrics: context.metrics, rateLimitPerMinute: config.rateLimitPerMinute }));
-  // The page-facing part of /api/v1 is public (CORS to the site's origins); the rest needs an API key.
-  app.use(
-    '/api/v1',
-    webPushRouter({
-      websitePushID: context.website.websitePushID,
-      allowedOrigins: context.website.allowedDomains,
-      vapidPublicKey: context.vapid.publicKey,
-      endpoints: context.endpoints,
-      userInfoSecret: config.userInfoSecret,
-      devices: context.devices,
-      metrics: context.metrics,
-      rateLimitPerMinute: config.rateLimitPerMinute,
-      logger: context.logger,
-      clock: context.clock,
-    }),
-  );
   app.use(adminPageRouter());
   const apiKey = requireApiKey(context.apiKeys);
   app.use(

@@ -41,6 +41,9 @@ export function createMetrics(): Metrics {
   const subscriptions = new client.Counter({ name: 'webpush_subscriptions_total', help: 'Web Push subscriptions stored and removed', labelNames: ['action'], registers: [registry] });
   const clicks = new client.Counter({ name: 'notification_clicks_total', help: 'Notification clicks counted, by channel', labelNames: ['channel'], registers: [registry] });
   const registrations = new client.Counter({ name: 'safari_registrations_total', help: 'Device registrations and unregistrations', labelNames: ['action'], registers: [registry] });
+  // Bound once: a labelled inc() hashes its labels on every call, and these run per request.
+  const subscriptionCounters = { subscribe: subscriptions.labels({ action: 'subscribe' }), unsubscribe: subscriptions.labels({ action: 'unsubscribe' }) };
+  const registrationCounters = { register: registrations.labels({ action: 'register' }), unregister: registrations.labels({ action: 'unregister' }) };
   const logMessages = new client.Counter({ name: 'safari_log_messages_total', help: 'Error messages Safari reported to /log', registers: [registry] });
   // A send reports every answer; prom-client hashes the labels on each inc(). Answers are tallied
   // here (a 200 is one addition) and handed to the counter when it is read.
@@ -99,8 +102,8 @@ export function createMetrics(): Metrics {
       next();
     },
     packageServed: (version) => packages.inc({ version: `v${version}` }),
-    registration: (action) => registrations.inc({ action }),
-    subscription: (action) => subscriptions.inc({ action }),
+    registration: (action) => registrationCounters[action].inc(),
+    subscription: (action) => subscriptionCounters[action].inc(),
     click: (channel) => clicks.inc({ channel }),
     safariLogMessages: (count) => logMessages.inc(count),
     apnsResponse(status, reason) {

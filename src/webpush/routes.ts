@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { DeviceRepository, PushSubscription } from '../devices/repository';
@@ -13,6 +12,7 @@ import type { Logger } from '../logger';
 import type { Metrics } from '../metrics/metrics';
 import { verifiedUserId } from '../safari/user-identity';
 import { MAX_ENDPOINT_LENGTH, type EndpointPolicy } from './endpoint';
+import { isP256PublicPoint } from './p256';
 
 export interface WebPushRouteDeps {
   websitePushID: string;
@@ -51,12 +51,7 @@ const subscribeSchema = z.object({
 const unsubscribeSchema = z.object({ endpoint: storedText().min(1).max(MAX_ENDPOINT_LENGTH) });
 
 function isP256Point(value: string): boolean {
-  try {
-    crypto.ECDH.convertKey(Buffer.from(value, 'base64url'), 'prime256v1');
-    return true;
-  } catch {
-    return false;
-  }
+  return isP256PublicPoint(Buffer.from(value, 'base64url'));
 }
 
 /** Keys in canonical form (no padding), so one subscription is stored once. */

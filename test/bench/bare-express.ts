@@ -5,8 +5,12 @@ const app = express();
 app.post('/v2/devices/:token/registrations/:websitePushID', (_req, res) => {
   res.status(200).end();
 });
-/** The subscriptions baseline: the same, answering 201. */
-app.post('/api/v1/subscriptions', (_req, res) => {
+/** The subscriptions baseline: a route that parses the JSON body (express.json) and answers 201. */
+app.post('/api/v1/subscriptions', express.json({ limit: '8kb' }), (_req, res) => {
+  res.status(201).end();
+});
+/** The same without reading the body (Node discards it): reported beside the target. */
+app.post('/api/v1/subscriptions-unread', (_req, res) => {
   res.status(201).end();
 });
 const server = app.listen(0, '127.0.0.1', () => {

@@ -438,31 +438,51 @@ async function subscriptionsBench(dir: string, apnsPort: number, key: ReturnType
   const bare = await start('test/bench/bare-express.js', [], {}, /listening on .*"port":(\d+)/);
   const ecdh = crypto.createECDH('prime256v1');
   const keys = { p256dh: ecdh.generateKeys().toString('base64url'), auth: crypto.randomBytes(16).toString('base64url') };
+  // Every request a new subscription; the bodies are made before the runs, so that building them
+  // does not take CPU from the process being measured (the load generator shares the machine).
+  const bodies = Array.from({ length: 400_000 }, (_, i) => JSON.stringify({ subscription: { endpoint: `${origin}/push/bench-${i.toString(36)}-${crypto.randomBytes(6).toString('base64url')}`, keys } }));
+  let next = 0;
   const subscribe: autocannon.Request = {
     method: 'POST',
     headers: { 'content-type': 'application/json', origin: 'https://example.com' },
-    setupRequest: (req) => ({ ...req, body: JSON.stringify({ subscription: { endpoint: `${origin}/push/${crypto.randomBytes(16).toString('base64url')}`, keys } }) }),
+    setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
   };
-  const trials: Array<{ bare: Awaited<ReturnType<typeof load>>; service: Awaited<ReturnType<typeof load>>; ratio: number }> = [];
+  type Result = Awaited<ReturnType<typeof load>>;
+  const trials: Array<{ bare: Result; unread: Result; service: Result; ratio: number; unreadRatio: number }> = [];
   try {
     for (let trial = 1; trial <= SUBSCRIPTION_TRIALS; trial++) {
-      log(`subscriptions: trial ${trial} of ${SUBSCRIPTION_TRIALS} (bare express route, then the service on SQLite)`);
+      log(`subscriptions: trial ${trial} of ${SUBSCRIPTION_TRIALS} (bare express routes, then the service on SQLite)`);
       const bareResult = await load({ url: `http://127.0.0.1:${bare.match[1]}/api/v1/subscriptions`, connections: 64, requests: [subscribe] });
+      const unread = await load({ url: `http://127.0.0.1:${bare.match[1]}/api/v1/subscriptions-unread`, connections: 64, requests: [subscribe] });
       const result = await load({ url: `${base}/api/v1/subscriptions`, connections: 64, requests: [subscribe] });
-      trials.push({ bare: bareResult, service: result, ratio: result.rps / bareResult.rps });
+      trials.push({ bare: bareResult, unread, service: result, ratio: result.rps / bareResult.rps, unreadRatio: result.rps / unread.rps });
     }
   } finally {
     await Promise.all([bare.stop(), child.stop()]);
   }
   const mid = median(trials, (t) => t.ratio);
-  notes.push(`Subscription trials (64 connections; the table shows the median): ${trials.map((t, i) => `${i + 1}: ${fmt(t.service.rps)} vs ${fmt(t.bare.rps)} req/s = ${t.ratio.toFixed(2)}${errorsNote(t.service)}`).join('; ')}.`, '');
+  notes.push(
+    `Subscription trials (64 connections; the table shows the median; "unread" is a bare route that does not even read the body): ${trials
+      .map((t, i) => `${i + 1}: ${fmt(t.service.rps)} vs ${fmt(t.bare.rps)} req/s = ${t.ratio.toFixed(2)} (unread ${fmt(t.unread.rps)} req/s = ${t.unreadRatio.toFixed(2)})${errorsNote(t.service)}`)
+      .join('; ')}.`,
+    '',
+  );
   rows.push({
     name: `POST /api/v1/subscriptions, new subscriptions, SQLite, 64 connections (median of ${trials.length} trials)`,
     measured: `${fmt(mid.service.rps)} req/s${errorsNote(mid.service)}`,
-    baseline: `${fmt(mid.bare.rps)} req/s (bare express route answering 201)`,
+    baseline: `${fmt(mid.bare.rps)} req/s (bare express route: express.json() on the same bodies, answering 201)`,
     ratio: mid.ratio,
     target: '≥ 0.50',
     met: mid.ratio >= 0.5 && trials.every((t) => clean(t.service)),
+  });
+  const unreadMid = median(trials, (t) => t.unreadRatio);
+  rows.push({
+    name: `The same against a bare route that leaves the body unread (median of ${trials.length} trials)`,
+    measured: `${fmt(unreadMid.service.rps)} req/s`,
+    baseline: `${fmt(unreadMid.unread.rps)} req/s (bare express route answering 201, body discarded by Node)`,
+    ratio: unreadMid.unreadRatio,
+    target: 'reported',
+    met: true,
   });
 }
 

@@ -35,6 +35,17 @@ describe.each(BACKENDS)('Web Push subscriptions (%s)', (backend) => {
     expect(stored[0]).toMatchObject({ userId: 'alice2', subscription: { keys: renewed.keys } });
   });
 
+  test('when a subscription\'s key is already a Safari device\'s token, then 409 token_in_use and the Safari device is untouched', async () => {
+    const subscription = push.subscribe();
+    const token = crypto.createHash('sha256').update(subscription.endpoint).digest('hex');
+    await ctx.service.context.devices.register({ token, websitePushId: ctx.service.context.website.websitePushID, userId: 'safari-owner', now: Date.now() });
+    const res = await request(ctx.service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId: 'intruder' }).expect(409);
+    expect(res.body.error.code).toBe('token_in_use');
+    const device = await ctx.service.context.devices.findByToken(token);
+    expect(device).toMatchObject({ channel: 'safari', userId: 'safari-owner' });
+    expect(device?.subscription).toBeUndefined();
+  });
+
   test('when the browser asks first (preflight), then it may send, from the site origin or another (the request itself is judged)', async () => {
     const ok = await request(ctx.service.app).options('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).set('Access-Control-Request-Method', 'POST').expect(204);
     expect(ok.headers['access-control-allow-methods']).toContain('POST');
