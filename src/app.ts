@@ -30,7 +30,11 @@ function securityHeaders(middleware: (req: IncomingMessage, res: ServerResponse,
     getHeader: (name: string) => headers.get(name),
   };
   let synchronous = false;
-  middleware({ headers: {} } as IncomingMessage, recorder as unknown as ServerResponse, () => (synchronous = true));
+  // Only fixed directives: a CSP given as a function (a nonce) would depend on the request.
+  middleware({ headers: {} } as IncomingMessage, recorder as unknown as ServerResponse, (error) => {
+    if (error) throw error;
+    synchronous = true;
+  });
   if (!synchronous) throw new Error('helmet did not finish synchronously: its headers cannot be taken once');
   const fixed = [...headers];
   return (_req, res, next) => {

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import { AppError } from '../errors';
 
 /** A body error as body-parser names them, so the error handler answers them alike (400, 413). */
-function bodyError(type: 'entity.parse.failed' | 'entity.too.large', message: string): Error {
+function bodyError(type: 'entity.parse.failed' | 'entity.too.large' | 'request.aborted', message: string): Error {
   return Object.assign(new Error(message), { type, status: type === 'entity.too.large' ? 413 : 400, expose: true });
 }
 
@@ -20,14 +20,16 @@ function bytes(limit: string): number {
  * The JSON body of the API's routes, read here rather than by body-parser: these bodies are small
  * (a subscription is about 300 bytes) and come thousands of times a second, and body-parser's
  * general machinery (charset decoding, inflation, streams of any size) cost as much CPU as the rest
- * of a subscription. What is accepted is the same: `application/json` (or `+json`) in UTF-8, an
- * object or array at the top (strict), at most `limit` bytes. Anything else gets the same answers:
- * 415 for another type, charset or a compressed body, 413 past the limit, 400 for JSON that does not
- * parse. A request without a body leaves `req.body` undefined (the route then says it is missing).
+ * of a subscription. Accepted: `application/json` (or a `+json` type) in UTF-8, an object or array
+ * at the top (strict, as body-parser's default), at most `limit` bytes. Unlike body-parser, a
+ * compressed body (Content-Encoding) and charsets other than UTF-8 are a 415 rather than decoded,
+ * and a byte order mark is not skipped (JSON text must not begin with one, RFC 8259 §8.1). 413
+ * past the limit, 400 for JSON that does not parse or a request aborted mid-body. A request
+ * without a body leaves `req.body` undefined (the route then says it is missing).
  */
 export function jsonBody(limit: string): RequestHandler[] {
   const max = bytes(limit);
-  const read: RequestHandler = (req, _res, next) => {
+  const read: RequestHandler = (req, res, next) => {
     const length = req.headers['content-length'];
     const chunked = req.headers['transfer-encoding'] !== undefined;
     if (!chunked && (length === undefined || Number(length) === 0)) return next();
@@ -44,7 +46,8 @@ export function jsonBody(limit: string): RequestHandler[] {
       return next(new AppError(415, 'unsupported_media_type', 'Send the body uncompressed (no Content-Encoding)'));
     }
     if (length !== undefined && Number(length) > max) {
-      // Not read: the connection is closed after the answer rather than drained.
+      // Not read: discarded, and the connection closed after the answer so a client cannot go on uploading.
+      res.setHeader('Connection', 'close');
       req.resume();
       return next(bodyError('entity.too.large', 'Request body is too large'));
     }
@@ -57,15 +60,17 @@ export function jsonBody(limit: string): RequestHandler[] {
       if (size > max) {
         failed = true;
         chunks.length = 0;
+        res.setHeader('Connection', 'close');
         next(bodyError('entity.too.large', 'Request body is too large'));
         return;
       }
       chunks.push(chunk);
     });
-    req.once('error', (error) => {
+    // A client that hangs up mid-body: a 400 nobody reads, never a 5xx.
+    req.once('error', () => {
       if (failed) return;
       failed = true;
-      next(error);
+      next(bodyError('request.aborted', 'The request was aborted before its body arrived'));
     });
     req.once('end', () => {
       if (failed) return;

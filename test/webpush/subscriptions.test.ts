@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
 import request from 'supertest';
 import webpush from 'web-push';
 import { manualClock } from '../../src/clock';
@@ -44,6 +46,26 @@ describe.each(BACKENDS)('Web Push subscriptions (%s)', (backend) => {
     const device = await ctx.service.context.devices.findByToken(token);
     expect(device).toMatchObject({ channel: 'safari', userId: 'safari-owner' });
     expect(device?.subscription).toBeUndefined();
+  });
+
+  test('when a client hangs up in the middle of a subscription body, then nothing is stored and no server error is logged', async () => {
+    const server = http.createServer(ctx.service.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const before = (await webPushDevices()).length;
+      const errorsBefore = ctx.service.logs.messages(50).length;
+      const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(`POST /api/v1/subscriptions HTTP/1.1\r\nHost: x\r\nOrigin: ${SITE_ORIGIN}\r\nContent-Type: application/json\r\nContent-Length: 300\r\n\r\n{"subscription":{"endpoint":`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await webPushDevices()).length).toBe(before);
+      expect(ctx.service.logs.messages(50).slice(errorsBefore)).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('when the browser asks first (preflight), then it may send, from the site origin or another (the request itself is judged)', async () => {
