@@ -22,16 +22,14 @@ const targetSchema = z.union([
   z.object({ all: z.literal(true) }).strict(),
 ], { error: 'to must be {"tokens": [...]}, {"users": [...]} or {"all": true}' });
 
-const httpUrl = (field: string) =>
+/** An absolute URL of the notification (https only, or http too), as well-formed text of at most 2048 characters. */
+const webUrl = (field: string, httpsOnly: boolean) =>
   z
-    .url({ protocol: /^https?$/, error: `${field} must be an absolute http:// or https:// URL` })
+    .url({ protocol: httpsOnly ? /^https$/ : /^https?$/, error: `${field} must be ${httpsOnly ? 'an https://' : 'an absolute http:// or https://'} URL` })
     .max(2048, `${field} must be at most 2048 characters`)
     .refine((value) => textProblem(value) === undefined, `${field} must be well-formed Unicode (no NUL, no lone UTF-16 surrogates)`);
-const httpsUrl = (field: string) =>
-  z
-    .url({ protocol: /^https$/, error: `${field} must be an https:// URL` })
-    .max(2048, `${field} must be at most 2048 characters`)
-    .refine((value) => textProblem(value) === undefined, `${field} must be well-formed Unicode (no NUL, no lone UTF-16 surrogates)`);
+const httpUrl = (field: string) => webUrl(field, false);
+const httpsUrl = (field: string) => webUrl(field, true);
 /** The most a notification's `data` may take as JSON. */
 export const MAX_DATA_BYTES = 1024;
 /** A lone surrogate or NUL, as JSON.stringify escapes them: text the databases would not keep as sent. */

@@ -143,12 +143,16 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   const activeIn: Record<Channel, number> = { safari: 0, webpush: 0 };
   let wake: (() => void) | undefined;
   const slotFreed = () => new Promise<void>((resolve) => (wake = resolve));
-  const settle = (channel: Channel) => {
-    active--;
+  /** A place of `channel` is free again: wakes the one waiter. */
+  const freePlace = (channel: Channel) => {
     activeIn[channel]--;
     const waiter = wake;
     wake = undefined;
     waiter?.();
+  };
+  const settle = (channel: Channel) => {
+    active--;
+    freePlace(channel);
   };
   // Deliveries waiting out a retry delay give their place back, so that one push service that is
   // slow or paused does not hold up the others' deliveries; at most 4 windows' worth rest this way
@@ -158,10 +162,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   const rest = async (channel: Channel, ms: number) => {
     if (resting[channel] >= 4 * options.concurrency[channel]) return sleep(ms, signal);
     resting[channel]++;
-    activeIn[channel]--;
-    const waiter = wake;
-    wake = undefined;
-    waiter?.();
+    freePlace(channel);
     try {
       await sleep(ms, signal);
     } finally {

@@ -42,7 +42,6 @@ const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 // A VAPID JWT may live 24 h (RFC 8292 §2); one per push service origin, renewed well before it ends.
 const VAPID_LIFETIME_S = 12 * 60 * 60;
 const VAPID_RENEW_MS = 6 * 60 * 60 * 1000;
-const MAX_SIGNED_ORIGINS = 1000;
 
 /** `Retry-After` in seconds or as an HTTP date, in ms from now. */
 export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
@@ -69,14 +68,17 @@ const THROTTLE_RETRY_MS = 1000;
 const MAX_ORIGIN_STATES = 1000;
 
 /**
- * A push service origin's share of the window, additive increase and multiplicative decrease: a
- * throttle answer halves it (down to one request at a time), every answer that is not one grows it
- * back by one request per window's worth. A Retry-After pauses it: requests are not even sent.
+ * What the client keeps per push service origin. Its share of the window, additive increase and
+ * multiplicative decrease: a throttle answer halves it (down to one request at a time), every
+ * answer that is not one grows it back by one request per window's worth. A Retry-After pauses it:
+ * requests are not even sent. And the VAPID Authorization signed for it, until `renewAt`.
  */
 class OriginWindow {
   limit: number;
   active = 0;
   pausedUntil = 0;
+  authorization = '';
+  renewAt = 0;
   private readonly queue: Array<() => void> = [];
   constructor(private readonly max: number) {
     this.limit = max;
@@ -143,29 +145,30 @@ export function createWebPushClient(vapid: VapidKeys, options: WebPushClientOpti
     http1Sockets: options.concurrency,
   });
   const encryptor: EncryptPool = createEncryptPool(options.threads, options.logger);
-  const signed = new Map<string, { authorization: string; renewAt: number }>();
-  const authorizationFor = (audience: string) => {
-    const cached = signed.get(audience);
-    if (cached && cached.renewAt > now()) return cached.authorization;
+  const authorizationFor = (state: OriginWindow, audience: string) => {
+    if (state.renewAt > now()) return state.authorization;
     const expiration = Math.floor(now() / 1000) + VAPID_LIFETIME_S;
     const { Authorization } = webpush.getVapidHeaders(audience, vapid.subject, vapid.publicKey, vapid.privateKey, 'aes128gcm', expiration) as { Authorization: string };
-    // Bounded: every distinct push service origin of a stored endpoint adds one.
-    if (signed.size >= MAX_SIGNED_ORIGINS) signed.delete(signed.keys().next().value as string);
-    signed.set(audience, { authorization: Authorization, renewAt: now() + VAPID_RENEW_MS });
+    state.authorization = Authorization;
+    state.renewAt = now() + VAPID_RENEW_MS;
     return Authorization;
   };
-  // Per push service origin: its window and pause (bounded: idle ones are forgotten first).
+  // Per push service origin: window, pause and VAPID header (bounded: every distinct origin of a
+  // stored endpoint adds one; idle ones are forgotten first).
   const windows = new Map<string, OriginWindow>();
   const windowOf = (origin: string): OriginWindow => {
     let state = windows.get(origin);
     if (!state) {
       if (windows.size >= MAX_ORIGIN_STATES) {
+        // An idle one, else the oldest (requests still using it keep their own reference).
+        let evict = windows.keys().next().value as string;
         for (const [key, old] of windows) {
           if (old.idle && old.pausedUntil <= now()) {
-            windows.delete(key);
+            evict = key;
             break;
           }
         }
+        windows.delete(evict);
       }
       state = new OriginWindow(options.concurrency);
       windows.set(origin, state);
@@ -207,7 +210,7 @@ export function createWebPushClient(vapid: VapidKeys, options: WebPushClientOpti
       urgency: message.urgency,
       'content-type': 'application/octet-stream',
       'content-encoding': 'aes128gcm',
-      authorization: authorizationFor(target.origin),
+      authorization: authorizationFor(state, target.origin),
       ...(message.topic ? { topic: message.topic } : {}),
     };
     const sent = await transport.post(target, headers, body);

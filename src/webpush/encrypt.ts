@@ -36,7 +36,7 @@ const hmac = (key: Buffer, ...data: Buffer[]): Buffer => {
 };
 
 /** Decodes and checks a subscription's `p256dh` and `auth` (base64url, as the browser gives them). */
-export function subscriptionKeys(p256dh: string, auth: string): { uaPublic: Buffer; authSecret: Buffer } {
+function subscriptionKeys(p256dh: string, auth: string): { uaPublic: Buffer; authSecret: Buffer } {
   const uaPublic = Buffer.from(p256dh, 'base64url');
   const authSecret = Buffer.from(auth, 'base64url');
   if (uaPublic.length !== PUBLIC_KEY_BYTES || uaPublic[0] !== 4) throw new EncryptionError(`p256dh is not an uncompressed P-256 public key (${uaPublic.length} bytes)`);

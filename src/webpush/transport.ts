@@ -42,8 +42,6 @@ export interface PushTransport {
   post(target: PushTarget, headers: Record<string, string>, body: Buffer): Promise<TransportResult>;
   /** What an origin was found to speak, once a connection was made. */
   protocolOf(target: PushTarget): Protocol | undefined;
-  /** HTTP/2 connections open now, over all origins. */
-  readonly sessions: number;
   close(): void;
 }
 
@@ -125,6 +123,20 @@ function unprocessed(connection: Connection, stream: http2.ClientHttp2Stream | u
   return error?.code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test(error.message);
 }
 
+/** Only the start of an answer's body is kept (it becomes a reason); the rest is read and dropped. */
+function bodyStart(stream: NodeJS.ReadableStream): Buffer[] {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (size < KEEP_BODY_BYTES) chunks.push(chunk);
+    size += chunk.length;
+  });
+  return chunks;
+}
+
+/** SNI carries names only, never an IP literal. */
+const sni = (target: PushTarget) => (net.isIP(target.hostname) === 0 ? { servername: target.hostname } : {});
+
 export function createPushTransport(options: TransportOptions): PushTransport {
   const origins = new Map<string, Origin>();
   const agent = new https.Agent({ keepAlive: true, maxSockets: options.http1Sockets });
@@ -159,8 +171,7 @@ export function createPushTransport(options: TransportOptions): PushTransport {
     const socket = tls.connect({
       host: target.hostname,
       port: target.port,
-      // SNI carries names only.
-      ...(net.isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
+      ...sni(target),
       ALPNProtocols: ['h2', 'http/1.1'],
       lookup: options.lookup,
     });
@@ -277,17 +288,12 @@ export function createPushTransport(options: TransportOptions): PushTransport {
         settle({ ok: false, reason: (error as Error).message, again: true });
         return;
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
+      const chunks = bodyStart(stream);
       let status = 0;
       let answerHeaders: PushAnswer['headers'] = {};
       stream.on('response', (responseHeaders) => {
         status = Number(responseHeaders[':status']);
         answerHeaders = responseHeaders;
-      });
-      stream.on('data', (chunk: Buffer) => {
-        if (size < KEEP_BODY_BYTES) chunks.push(chunk);
-        size += chunk.length;
       });
       stream.on('end', () => {
         if (status > 0) settle(answered(status, answerHeaders, chunks));
@@ -317,17 +323,12 @@ export function createPushTransport(options: TransportOptions): PushTransport {
           port: target.port,
           path: target.path,
           headers: { ...headers, 'content-length': body.length },
-          ...(net.isIP(target.hostname) === 0 ? { servername: target.hostname } : {}),
+          ...sni(target),
           lookup: options.lookup,
           timeout: options.timeoutMs,
         },
         (response: http.IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          response.on('data', (chunk: Buffer) => {
-            if (size < KEEP_BODY_BYTES) chunks.push(chunk);
-            size += chunk.length;
-          });
+          const chunks = bodyStart(response);
           response.on('end', () => settle(answered(response.statusCode ?? 0, response.headers, chunks)));
           response.on('error', (error) => settle({ ok: false, reason: error.message }));
         },
@@ -360,11 +361,6 @@ export function createPushTransport(options: TransportOptions): PushTransport {
     },
     protocolOf(target) {
       return origins.get(`${target.hostname}|${target.port}`)?.protocol;
-    },
-    get sessions() {
-      let n = 0;
-      for (const origin of origins.values()) n += origin.connections.length;
-      return n;
     },
     close() {
       closed = true;

@@ -276,44 +276,47 @@ async function sends(dir: string, apns: Child, key: ReturnType<typeof providerKe
   });
 }
 
-async function millionBroadcast(dir: string, apnsPort: number, key: ReturnType<typeof providerKey>): Promise<void> {
-  const database = await freshDatabase(dir, 'broadcast');
-  log(`broadcast at scale: seeding ${fmt(BROADCAST_DEVICES)} devices`);
-  seedDevices(database, BROADCAST_DEVICES);
+/**
+ * Sends to every device of `database` through a service of its own, sampling its progress and
+ * peak memory, and adds the progress table to the notes under `heading`.
+ */
+async function broadcastAtScale(dir: string, database: string, apnsPort: number, key: ReturnType<typeof providerKey>, heading: string) {
   const { child, base } = await service(dir, database, apnsPort, key);
   const samples: string[] = [];
   try {
-    log('broadcast at scale: sending');
     const result = await broadcast(base, (elapsed, counts) => {
       if (samples.length < 12 || counts.pending === 0) samples.push(`| ${elapsed.toFixed(0)} s | ${fmt(counts.sent)} | ${fmt(counts.pending)} | ${child.peakRssMb().toFixed(0)} MB |`);
     });
     const peak = child.peakRssMb();
-    rows.push({
-      name: `Broadcast to ${fmt(BROADCAST_DEVICES)} devices: peak memory of the service process (VmHWM)`,
-      measured: `${peak.toFixed(0)} MB`,
-      baseline: '300 MB limit',
-      ratio: peak / 300,
-      target: '< 1.00',
-      met: peak < 300 && result.counts.sent === BROADCAST_DEVICES,
-    });
-    rows.push({
-      name: `Broadcast to ${fmt(BROADCAST_DEVICES)} devices: throughput`,
-      measured: `${fmt(result.rate)} devices/s (sent ${fmt(result.counts.sent)})`,
-      baseline: 'see the 100,000-device row',
-      ratio: null,
-      target: 'reported',
-      met: result.counts.sent === BROADCAST_DEVICES,
-    });
-    notes.push(
-      `Progress of the ${fmt(BROADCAST_DEVICES)}-device broadcast as \`GET /api/v1/notifications/:id\` reported it while it ran:`,
-      '',
-      '| elapsed | sent | pending | peak RSS so far |',
-      '|---|---|---|---|',
-      ...samples,
-    );
+    notes.push(heading, '', '| elapsed | sent | pending | peak RSS so far |', '|---|---|---|---|', ...samples, '');
+    return { result, peak };
   } finally {
     await child.stop();
   }
+}
+
+async function millionBroadcast(dir: string, apnsPort: number, key: ReturnType<typeof providerKey>): Promise<void> {
+  const database = await freshDatabase(dir, 'broadcast');
+  log(`broadcast at scale: seeding ${fmt(BROADCAST_DEVICES)} devices`);
+  seedDevices(database, BROADCAST_DEVICES);
+  log('broadcast at scale: sending');
+  const { result, peak } = await broadcastAtScale(dir, database, apnsPort, key, `Progress of the ${fmt(BROADCAST_DEVICES)}-device broadcast as \`GET /api/v1/notifications/:id\` reported it while it ran:`);
+  rows.push({
+    name: `Broadcast to ${fmt(BROADCAST_DEVICES)} devices: peak memory of the service process (VmHWM)`,
+    measured: `${peak.toFixed(0)} MB`,
+    baseline: '300 MB limit',
+    ratio: peak / 300,
+    target: '< 1.00',
+    met: peak < 300 && result.counts.sent === BROADCAST_DEVICES,
+  });
+  rows.push({
+    name: `Broadcast to ${fmt(BROADCAST_DEVICES)} devices: throughput`,
+    measured: `${fmt(result.rate)} devices/s (sent ${fmt(result.counts.sent)})`,
+    baseline: 'see the 100,000-device row',
+    ratio: null,
+    target: 'reported',
+    met: result.counts.sent === BROADCAST_DEVICES,
+  });
 }
 
 const WEBPUSH_DEVICES = Number(process.env.BENCH_WEBPUSH_DEVICES ?? 100_000);
@@ -404,33 +407,16 @@ async function webPushMillion(dir: string, apnsPort: number, key: ReturnType<typ
   const database = await freshDatabase(dir, 'webpush-broadcast');
   log(`web push broadcast at scale: seeding ${fmt(WEBPUSH_BROADCAST_DEVICES)} subscriptions`);
   seedSubscriptions(database, WEBPUSH_BROADCAST_DEVICES, origin);
-  const { child, base } = await service(dir, database, apnsPort, key);
-  const samples: string[] = [];
-  try {
-    log('web push broadcast at scale: sending');
-    const result = await broadcast(base, (elapsed, counts) => {
-      if (samples.length < 12 || counts.pending === 0) samples.push(`| ${elapsed.toFixed(0)} s | ${fmt(counts.sent)} | ${fmt(counts.pending)} | ${child.peakRssMb().toFixed(0)} MB |`);
-    });
-    const peak = child.peakRssMb();
-    rows.push({
-      name: `Web Push broadcast to ${fmt(WEBPUSH_BROADCAST_DEVICES)} subscriptions: peak memory of the service process (VmHWM, encryption threads included)`,
-      measured: `${peak.toFixed(0)} MB (${fmt(result.rate)} msg/s, sent ${fmt(result.counts.sent)})`,
-      baseline: '300 MB limit',
-      ratio: peak / 300,
-      target: '< 1.00',
-      met: peak < 300 && result.counts.sent === WEBPUSH_BROADCAST_DEVICES,
-    });
-    notes.push(
-      `Progress of the ${fmt(WEBPUSH_BROADCAST_DEVICES)}-subscription Web Push broadcast:`,
-      '',
-      '| elapsed | sent | pending | peak RSS so far |',
-      '|---|---|---|---|',
-      ...samples,
-      '',
-    );
-  } finally {
-    await child.stop();
-  }
+  log('web push broadcast at scale: sending');
+  const { result, peak } = await broadcastAtScale(dir, database, apnsPort, key, `Progress of the ${fmt(WEBPUSH_BROADCAST_DEVICES)}-subscription Web Push broadcast:`);
+  rows.push({
+    name: `Web Push broadcast to ${fmt(WEBPUSH_BROADCAST_DEVICES)} subscriptions: peak memory of the service process (VmHWM, encryption threads included)`,
+    measured: `${peak.toFixed(0)} MB (${fmt(result.rate)} msg/s, sent ${fmt(result.counts.sent)})`,
+    baseline: '300 MB limit',
+    ratio: peak / 300,
+    target: '< 1.00',
+    met: peak < 300 && result.counts.sent === WEBPUSH_BROADCAST_DEVICES,
+  });
 }
 
 async function subscriptionsBench(dir: string, apnsPort: number, key: ReturnType<typeof providerKey>, origin: string): Promise<void> {

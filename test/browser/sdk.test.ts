@@ -61,6 +61,15 @@ describe('browser SDK and service worker in Chromium', () => {
     }, { endpoint: standInSubscription.endpoint, keys: standInSubscription.keys });
   const prompt = { title: 'Stay in the loop', text: 'Departure changes, as they happen.', allow: 'Yes please', deny: 'Not now' };
 
+  /** init() with the soft prompt, answered "allow" by the visitor; resolves with init's result. */
+  async function allowOnPrompt(context: BrowserContext, page: Page, userId: string): Promise<string> {
+    const result = init(page, { prompt, userId, serviceWorker: '/push-sw.js' });
+    await page.locator('#safari-push-prompt').waitFor();
+    // The browser's own prompt cannot be answered headless: the permission is granted as a visitor would.
+    await context.grantPermissions(['notifications'], { origin: site.origin });
+    await page.locator('#safari-push-prompt [data-action=allow]').click();
+    return result;
+  }
   /** Hands a decrypted push to the site's service worker through the DevTools protocol, as the browser's push service would. */
   async function deliverToWorker(context: BrowserContext, page: Page, data: string): Promise<void> {
     const cdp = await context.newCDPSession(page);
@@ -143,12 +152,7 @@ describe('browser SDK and service worker in Chromium', () => {
     try {
       await subscribeToStandIn(context);
       const page = await openSite(context);
-      const result = init(page, { prompt, userId: 'web-visitor', serviceWorker: '/push-sw.js' });
-      await page.locator('#safari-push-prompt').waitFor();
-      // The browser's own prompt cannot be answered headless: the permission is granted as a visitor would.
-      await context.grantPermissions(['notifications'], { origin: site.origin });
-      await page.locator('#safari-push-prompt [data-action=allow]').click();
-      expect(await result).toBe('subscribed');
+      expect(await allowOnPrompt(context, page, 'web-visitor')).toBe('subscribed');
 
       const stored = (await service.context.devices.list({ channel: 'webpush', limit: 10 })).items;
       expect(stored).toHaveLength(1);
@@ -189,11 +193,7 @@ describe('browser SDK and service worker in Chromium', () => {
     try {
       await subscribeToStandIn(context);
       const page = await openSite(context);
-      const result = init(page, { prompt, userId: 'rich-visitor', serviceWorker: '/push-sw.js' });
-      await page.locator('#safari-push-prompt').waitFor();
-      await context.grantPermissions(['notifications'], { origin: site.origin });
-      await page.locator('#safari-push-prompt [data-action=allow]').click();
-      expect(['subscribed', 'already-subscribed']).toContain(await result);
+      expect(['subscribed', 'already-subscribed']).toContain(await allowOnPrompt(context, page, 'rich-visitor'));
       const sent = await request(service.app)
         .post('/api/v1/notifications?wait=true')
         .set('Authorization', `Bearer ${API_KEY}`)

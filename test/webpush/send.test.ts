@@ -16,6 +16,9 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
     await request(ctx.service.app).post('/api/v1/subscriptions').set('Origin', SITE_ORIGIN).send({ subscription, userId }).expect(201);
     return subscription;
   };
+  /** Stored through the repository: many through the route would pass its per-address rate limit. */
+  const store = (s: StandInSubscription, userId: string) =>
+    ctx.service.context.devices.subscribe({ subscription: { endpoint: s.endpoint, keys: s.keys }, websitePushId: PUSH_ID, userId, now: Date.now() });
   const send = (body: object) => request(ctx.service.app).post('/api/v1/notifications?wait=true').set('Authorization', bearer).send(body);
   const deliveries = async (id: string) =>
     (await request(ctx.service.app).get(`/api/v1/notifications/${id}/deliveries?limit=200`).set('Authorization', bearer).expect(200)).body.items as Array<{
@@ -122,7 +125,7 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
   test('when a push service pauses us with Retry-After, then another send waits it out without using an attempt, and both subscriptions are sent', async () => {
     const [slow, other] = [ctx.push.subscribe(), ctx.push.subscribe()];
     for (const [s, user] of [[slow, 'paused-1'], [other, 'paused-2']] as const) {
-      await ctx.service.context.devices.subscribe({ subscription: { endpoint: s.endpoint, keys: s.keys }, websitePushId: PUSH_ID, userId: user, now: Date.now() });
+      await store(s, user);
     }
     ctx.push.script(slow.id, [{ status: 429, headers: { 'Retry-After': '1' }, body: 'slow down' }]);
     const first = await request(ctx.service.app).post('/api/v1/notifications').set('Authorization', bearer).send({ title: 't', body: 'b', urlArgs: URL_ARGS, to: { users: ['paused-1'] } }).expect(202);
@@ -141,9 +144,8 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
   });
 
   test('when the push service sends GOAWAY every 40 pushes during a broadcast, then every subscription is sent exactly once and gets one outcome', async () => {
-    // Stored directly: 250 through the route would pass its per-address rate limit.
     const subscriptions = Array.from({ length: 250 }, () => ctx.push.subscribe());
-    for (const s of subscriptions) await ctx.service.context.devices.subscribe({ subscription: { endpoint: s.endpoint, keys: s.keys }, websitePushId: PUSH_ID, userId: 'goaway', now: Date.now() });
+    for (const s of subscriptions) await store(s, 'goaway');
     const before = ctx.push.goAways;
     ctx.push.goAwayAfter(40, true);
     try {
@@ -163,7 +165,7 @@ describe.each(BACKENDS)('sending to Web Push beside Safari (%s)', (backend) => {
     try {
       const legacy = old.subscribe();
       const modern = ctx.push.subscribe();
-      for (const s of [legacy, modern]) await ctx.service.context.devices.subscribe({ subscription: { endpoint: s.endpoint, keys: s.keys }, websitePushId: PUSH_ID, userId: 'mixed', now: Date.now() });
+      for (const s of [legacy, modern]) await store(s, 'mixed');
       const res = await send({ title: 'Mixed', body: 'b', urlArgs: URL_ARGS, to: { users: ['mixed'] } });
       expect(res.body.counts).toMatchObject({ sent: 2, failed: 0 });
       expect(old.received.map((r) => [r.httpVersion, r.status, JSON.parse(r.payload as string).notification.title])).toEqual([['1.1', 201, 'Mixed']]);
