@@ -120,6 +120,9 @@ describe.each(BACKENDS)('rich Web Push notifications and declarative push messag
     ['dir unknown', { dir: 'up' }, /dir/],
     ['timestamp not a date', { timestamp: 'yesterday' }, /timestamp must be milliseconds since 1970 or an ISO 8601 date-time/],
     ['requireInteraction a string', { requireInteraction: 'yes' }, /requireInteraction/],
+    ['a button title over 128 characters', { actions: [{ title: 't'.repeat(129), url: 'https://example.com/' }] }, /actions/],
+    ['a url over 2048 characters', { url: `https://example.com/${'p'.repeat(2040)}` }, /url must be at most 2048 characters/],
+    ['an image URL over 2048 characters', { image: `https://cdn.example.com/${'i'.repeat(2040)}` }, /image must be at most 2048 characters/],
     ['a timestamp before 1970', { timestamp: '0000-01-01T00:00:00Z' }, /timestamp must not be before 1970/],
   ])('when a send has %s, then it is refused with 400 and nothing is stored', async (_name, fields, message) => {
     await subscribe('refused');
