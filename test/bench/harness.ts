@@ -99,11 +99,11 @@ export function seedDevices(file: string, count: number, userId: string | null =
 }
 
 /** Requests per second autocannon sustained after a warm-up, and its error counts. */
-export async function load(options: autocannon.Options): Promise<{ rps: number; non2xx: number; errors: number; total: number }> {
+export async function load(options: autocannon.Options): Promise<{ rps: number; non2xx: number; errors: number; timeouts: number; total: number }> {
   // Two seconds of warm-up (JIT, connection setup) that are not counted, then the measured run.
   await autocannon({ connections: 32, ...options, duration: 2 });
   const result = await autocannon({ connections: 32, duration: 8, ...options });
-  return { rps: result.requests.average, non2xx: result.non2xx, errors: result.errors, total: result.requests.total };
+  return { rps: result.requests.average, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, total: result.requests.total };
 }
 
 /** A provider key for the stand-in and the service, as files. */

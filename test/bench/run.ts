@@ -20,7 +20,7 @@ const AUTH_SECRET = 'bench-auth-token-secret-0123456789abcdef';
 const SEND_DEVICES = Number(process.env.BENCH_SEND_DEVICES ?? 100_000);
 const BROADCAST_DEVICES = Number(process.env.BENCH_BROADCAST_DEVICES ?? 1_000_000);
 const SEND_TRIALS = Number(process.env.BENCH_SEND_TRIALS ?? 3);
-const REGISTRATION_TRIALS = Number(process.env.BENCH_REGISTRATION_TRIALS ?? 3);
+const REGISTRATION_TRIALS = Number(process.env.BENCH_REGISTRATION_TRIALS ?? 5);
 const PAYLOAD = { aps: { alert: { title: 'Flight A998', body: 'Boarding now' }, 'url-args': ['boarding', 'A998'] } };
 
 interface Row {
@@ -36,7 +36,7 @@ const notes: string[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 /** Every answer a 2xx, and at most one in a thousand requests lost to a socket error (autocannon counts resets at the end of a run). */
 const clean = (r: { non2xx: number; errors: number; total: number }) => r.non2xx === 0 && r.errors <= r.total / 1000;
-const errorsNote = (r: { errors: number }) => (r.errors > 0 ? `, ${r.errors} socket errors` : '');
+const errorsNote = (r: { errors: number; timeouts: number }) => (r.errors > 0 ? `, ${r.errors} socket errors (${r.timeouts} of them timeouts)` : '');
 const log = (message: string) => process.stdout.write(`[bench] ${message}\n`);
 
 async function freshDatabase(dir: string, name: string): Promise<string> {
@@ -322,7 +322,7 @@ async function millionBroadcast(dir: string, apnsPort: number, key: ReturnType<t
 const WEBPUSH_DEVICES = Number(process.env.BENCH_WEBPUSH_DEVICES ?? 100_000);
 const WEBPUSH_BROADCAST_DEVICES = Number(process.env.BENCH_WEBPUSH_BROADCAST_DEVICES ?? 1_000_000);
 const WEBPUSH_TRIALS = Number(process.env.BENCH_WEBPUSH_TRIALS ?? 3);
-const SUBSCRIPTION_TRIALS = Number(process.env.BENCH_SUBSCRIPTION_TRIALS ?? 3);
+const SUBSCRIPTION_TRIALS = Number(process.env.BENCH_SUBSCRIPTION_TRIALS ?? 5);
 const median = <T>(items: T[], by: (item: T) => number): T => [...items].sort((a, b) => by(a) - by(b))[Math.floor(items.length / 2)];
 
 /** The payload the service sends for BROADCAST, byte for byte, for the bare client to send too. */
