@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
+import { audienceRouter } from './audience/routes';
 import helmet from 'helmet';
 import type { AppContext } from './context';
 import { deviceAdminRouter } from './devices/admin-routes';
@@ -125,6 +126,16 @@ export function createApp(context: AppContext): Express {
       queue: context.queue,
       urlFormatString: context.website.urlFormatString,
       links: { clickTracking: config.clickTracking, serviceUrl: context.website.webServiceURL },
+      segments: context.segments,
+      audience: context.audience,
+      clock: context.clock,
+    }),
+    audienceRouter({
+      audience: context.audience,
+      segments: context.segments,
+      clock: context.clock,
+      eventRetentionDays: config.eventRetentionDays,
+      idempotency: (scope) => idempotent(context.idempotency, scope, context.clock, context.logger),
     }),
   );
 

@@ -10,6 +10,8 @@ import type { Config } from './config/load';
 import { startWalCheckpointer, type WalCheckpointer } from './db/checkpointer';
 import { migrate, openDatabase, type Db } from './db/connection';
 import { createDeviceRepository, type DeviceRepository } from './devices/repository';
+import { createAudienceRepository, type AudienceRepository } from './audience/repository';
+import { createSegmentRepository, type SegmentRepository } from './audience/segments';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createLogRepository, type LogRepository } from './logs/repository';
@@ -43,6 +45,9 @@ export interface AppContext {
   /** Where the generated development API key is, when API_KEYS is not set. */
   generatedApiKeyFile?: string;
   devices: DeviceRepository;
+  /** Profiles, events, export and erasure. */
+  audience: AudienceRepository;
+  segments: SegmentRepository;
   logs: LogRepository;
   notifications: NotificationRepository;
   idempotency: IdempotencyStore;
@@ -140,7 +145,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   metrics.observeQueue(async () => ({ ...(await queue.stats()), inFlight: apns.inFlight }));
   const logs = createLogRepository(db);
   const idempotency = createIdempotencyStore(db);
-  const housekeeping = role === 'api' ? startHousekeeping({ logs, idempotency, clock, logger, logRetentionDays: config.logRetentionDays }) : undefined;
+  const audience = createAudienceRepository(db, pushId);
+  const housekeeping =
+    role === 'api' ? startHousekeeping({ logs, idempotency, audience, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
   return {
     config,
     logger,
@@ -155,6 +162,8 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     apiKeys: secrets.apiKeys,
     ...(secrets.generatedApiKeyFile ? { generatedApiKeyFile: secrets.generatedApiKeyFile } : {}),
     devices,
+    audience,
+    segments: createSegmentRepository(db, pushId),
     logs,
     notifications,
     idempotency,

@@ -2,10 +2,11 @@ import type { Clock } from './clock';
 import { IDEMPOTENCY_TTL_MS, type IdempotencyStore } from './idempotency/store';
 import type { Logger } from './logger';
 import type { LogRepository } from './logs/repository';
+import type { AudienceRepository } from './audience/repository';
 
 export interface Housekeeping {
   /** One round now: what was deleted. */
-  runOnce(): Promise<{ logs: number; idempotencyKeys: number }>;
+  runOnce(): Promise<{ logs: number; idempotencyKeys: number; events: number }>;
   stop(): Promise<void>;
 }
 
@@ -14,17 +15,27 @@ const EVERY_MS = 60 * 60 * 1000;
 
 /**
  * Keeps what grows without a bound in check: Safari log messages past LOG_RETENTION_DAYS (an
- * anonymous client can post them) and Idempotency-Keys past their 24 hours. Runs at start and
+ * anonymous client can post them), user events past EVENT_RETENTION_DAYS and Idempotency-Keys
+ * past their 24 hours. Runs at start and
  * hourly; a failed round is logged and tried again at the next.
  */
-export function startHousekeeping(deps: { logs: LogRepository; idempotency: IdempotencyStore; clock: Clock; logger: Logger; logRetentionDays: number }): Housekeeping {
+export function startHousekeeping(deps: {
+  logs: LogRepository;
+  idempotency: IdempotencyStore;
+  audience: AudienceRepository;
+  clock: Clock;
+  logger: Logger;
+  logRetentionDays: number;
+  eventRetentionDays: number;
+}): Housekeeping {
   let running: Promise<unknown> = Promise.resolve();
   const runOnce = async () => {
     const now = deps.clock.now();
     const logs = await deps.logs.prune(now - deps.logRetentionDays * DAY_MS);
     const idempotencyKeys = await deps.idempotency.prune(now - IDEMPOTENCY_TTL_MS);
-    if (logs + idempotencyKeys > 0) deps.logger.info({ logs, idempotencyKeys }, 'Housekeeping: deleted expired rows');
-    return { logs, idempotencyKeys };
+    const events = await deps.audience.pruneEvents(now - deps.eventRetentionDays * DAY_MS);
+    if (logs + idempotencyKeys + events > 0) deps.logger.info({ logs, idempotencyKeys, events }, 'Housekeeping: deleted expired rows');
+    return { logs, idempotencyKeys, events };
   };
   const round = () => {
     running = runOnce().catch((error: unknown) => deps.logger.error({ err: error }, 'Housekeeping failed; trying again in an hour'));

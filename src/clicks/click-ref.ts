@@ -11,6 +11,8 @@ export interface ClickRef {
    * to the notification's stored URL for it. Absent on Safari links (they carry their url-args).
    */
   target?: number;
+  /** Web Push, personalized sends: the page rendered for this device (the notification's own target). */
+  url?: string;
 }
 
 /** The targets a Web Push click link may name: the notification and at most two buttons. */
@@ -30,8 +32,9 @@ export function createClickRefs(secrets: readonly string[]): ClickRefs {
   const keys = secrets.map((secret) => crypto.createHmac('sha256', secret).update('safari-push click reference').digest());
   const mac = (key: Buffer, data: string) => crypto.createHmac('sha256', key).update(data).digest('base64url').slice(0, MAC_CHARS);
   return {
-    sign({ notificationId, deliveryId, urlArgs, target }) {
-      const data = Buffer.from(JSON.stringify(target === undefined ? [notificationId, deliveryId, urlArgs] : [notificationId, deliveryId, urlArgs, target])).toString('base64url');
+    sign({ notificationId, deliveryId, urlArgs, target, url }) {
+      const fields = url !== undefined ? [notificationId, deliveryId, urlArgs, target ?? 0, url] : target === undefined ? [notificationId, deliveryId, urlArgs] : [notificationId, deliveryId, urlArgs, target];
+      const data = Buffer.from(JSON.stringify(fields)).toString('base64url');
       return `${data}.${mac(keys[0], data)}`;
     },
     verify(value) {
@@ -43,11 +46,12 @@ export function createClickRefs(secrets: readonly string[]): ClickRefs {
       if (!valid) return undefined;
       try {
         const parsed = JSON.parse(Buffer.from(data, 'base64url').toString('utf8')) as unknown;
-        if (!Array.isArray(parsed) || parsed.length < 3 || parsed.length > 4) return undefined;
-        const [notificationId, deliveryId, urlArgs, target] = parsed as [unknown, unknown, unknown, unknown];
+        if (!Array.isArray(parsed) || parsed.length < 3 || parsed.length > 5) return undefined;
+        const [notificationId, deliveryId, urlArgs, target, url] = parsed as [unknown, unknown, unknown, unknown, unknown];
+        if (url !== undefined && (typeof url !== 'string' || !/^https?:\/\//.test(url))) return undefined;
         if (typeof notificationId !== 'string' || !Number.isSafeInteger(deliveryId) || !Array.isArray(urlArgs) || !urlArgs.every((a) => typeof a === 'string')) return undefined;
         if (target !== undefined && !(Number.isInteger(target) && (target as number) >= 0 && (target as number) <= MAX_CLICK_TARGET)) return undefined;
-        return { notificationId, deliveryId: deliveryId as number, urlArgs: urlArgs as string[], ...(target !== undefined ? { target: target as number } : {}) };
+        return { notificationId, deliveryId: deliveryId as number, urlArgs: urlArgs as string[], ...(target !== undefined ? { target: target as number } : {}), ...(url !== undefined ? { url: url as string } : {}) };
       } catch {
         return undefined;
       }

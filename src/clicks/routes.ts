@@ -40,6 +40,8 @@ export function clickRouter(deps: ClickDeps): Router {
   /** Where a click leads: for Web Push the page stored with the notification for what was clicked. */
   const destination = async (ref: ClickRef): Promise<string | undefined> => {
     if (ref.target === undefined) return buildTargetUrl(deps.urlFormatString, ref.urlArgs);
+    // A personalized send's page, rendered for this device and signed into the link.
+    if (ref.target === 0 && ref.url !== undefined) return ref.url;
     const notification = await deps.notifications.get(ref.notificationId);
     if (!notification) return undefined;
     // The same page the sender put in the payload when no click link was used.

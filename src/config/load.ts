@@ -69,6 +69,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Days Safari log messages are kept. */
   logRetentionDays: number;
+  eventRetentionDays: number;
+  clientIp: 'full' | 'truncated' | 'none';
   logLevel: ConfigInput['LOG_LEVEL'];
 }
 
@@ -192,6 +194,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     metricsAuth: env.METRICS_AUTH,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     logRetentionDays: env.LOG_RETENTION_DAYS,
+    eventRetentionDays: env.EVENT_RETENTION_DAYS,
+    clientIp: env.CLIENT_IP,
     logLevel: env.LOG_LEVEL,
   };
   return deepFreeze(config);

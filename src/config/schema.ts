@@ -128,6 +128,11 @@ export const configSchema = z.object({
     .describe('Express `trust proxy`: which proxies may set X-Forwarded-For. The client address (rate limits, logs) comes from it. `false` when clients connect directly.'),
   METRICS_AUTH: z.enum(['none', 'api-key']).default('none').describe('`api-key` puts `/metrics` behind the API keys (Prometheus `authorization` credentials); `none` leaves it open for a private network.'),
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('Safari\'s error reports (`/v{n}/log`, which anyone may post to) older than this are deleted, hourly.'),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90).describe('User events (`POST /api/v1/events`, `SafariPush.track`) older than this are deleted, hourly; segments see no further back.'),
+  CLIENT_IP: z
+    .enum(['full', 'truncated', 'none'])
+    .default('truncated')
+    .describe('How client addresses are kept in Safari\'s error reports and in events from pages: `truncated` zeroes the last octet of IPv4 and the last 80 bits of IPv6, `none` keeps nothing.'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(25_000).describe('On SIGTERM/SIGINT, how long in-flight requests and sends get before the process exits anyway.'),
   LOG_LEVEL: z.enum(logLevels).default('info').describe('pino log level.'),
 });

@@ -248,6 +248,64 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Who the users are and what they did: profiles keyed by the site's user id (attributes as
+    // JSON: jsonb on PostgreSQL, text that SQLite's JSON functions read), events, saved segments,
+    // and the facts a device brings along (browser, OS, time zone, language, last visit).
+    name: '010_audience',
+    async up(db) {
+      await db.schema.createTable('profiles', (t) => {
+        t.string('user_id', 255).primary();
+        t.jsonb('attributes').notNullable();
+        t.string('timezone', 64).nullable();
+        t.string('language', 35).nullable();
+        t.boolean('test').notNullable().defaultTo(false);
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('updated_at').notNullable();
+        t.bigInteger('last_seen_at').nullable();
+        t.index(['created_at', 'user_id']);
+      });
+      await db.schema.createTable('events', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('name', 64).notNullable();
+        t.string('user_id', 255).nullable();
+        t.bigInteger('device_id').nullable();
+        t.bigInteger('time').notNullable();
+        t.jsonb('properties').nullable();
+        t.string('client_ip', 64).nullable();
+        t.bigInteger('created_at').notNullable();
+        // Segments count a user's (or an anonymous device's) events of one name in a time window;
+        // a user's events are listed newest first; retention deletes by time.
+        t.index(['user_id', 'name', 'time'], 'events_user_name_time_index', { predicate: db.whereNotNull('user_id') });
+        t.index(['device_id', 'name', 'time'], 'events_device_name_time_index', { predicate: db.whereNull('user_id') });
+        t.index(['user_id', 'time', 'id'], 'events_user_time_index', { predicate: db.whereNotNull('user_id') });
+        t.index(['time']);
+      });
+      await db.schema.createTable('segments', (t) => {
+        t.string('id', 36).primary();
+        t.string('name', 255).notNullable();
+        t.text('filter').notNullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('updated_at').notNullable();
+        t.index(['created_at', 'id']);
+      });
+      await db.schema.alterTable('devices', (t) => {
+        t.string('browser', 32).nullable();
+        t.string('os', 32).nullable();
+        t.string('timezone', 64).nullable();
+        t.string('language', 35).nullable();
+        t.bigInteger('last_seen_at').nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('devices', (t) => {
+        for (const column of ['last_seen_at', 'language', 'timezone', 'os', 'browser']) t.dropColumn(column);
+      });
+      await db.schema.dropTable('segments');
+      await db.schema.dropTable('events');
+      await db.schema.dropTable('profiles');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -21,15 +21,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Largest value of an `increments` (int4) column in PostgreSQL: a larger id in a cursor would be a database error. */
 const MAX_INT4 = 2_147_483_647;
 
-/** Row ids are integers (serial columns) or UUIDs; a cursor must carry the kind its listing uses. */
-export type IdKind = 'integer' | 'uuid';
+/** Row ids are integers (serial columns), big integers (bigserial) or UUIDs; a cursor must carry the kind its listing uses. */
+export type IdKind = 'integer' | 'bigint' | 'uuid';
 
 export function decodeCursor(raw: string, idKind: IdKind = 'integer'): Cursor {
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && value[0] >= 0) {
       const id: unknown = value[1];
-      if (idKind === 'integer' && Number.isSafeInteger(id) && (id as number) >= 0 && (id as number) <= MAX_INT4) return { at: value[0], id: id as number };
+      if (idKind !== 'uuid' && Number.isSafeInteger(id) && (id as number) >= 0 && (idKind === 'bigint' || (id as number) <= MAX_INT4)) return { at: value[0], id: id as number };
       if (idKind === 'uuid' && typeof id === 'string' && UUID.test(id)) return { at: value[0], id };
     }
   } catch {
@@ -61,6 +61,6 @@ export async function newestFirst<Row extends { id: number | string }, T>(
   const last = rows[request.limit - 1];
   return {
     items: rows.slice(0, request.limit).map(map),
-    nextCursor: rows.length > request.limit && last ? encodeCursor({ at: Number(last[column]), id: last.id }) : null,
+    nextCursor: rows.length > request.limit && last ? encodeCursor({ at: Number(last[column]), id: idKind === 'bigint' ? Number(last.id) : last.id }) : null,
   };
 }

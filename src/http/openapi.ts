@@ -37,6 +37,14 @@ const page = (item: string) => ({
 });
 const bearer = [{ apiKey: [] }];
 const clickRef = pathParam('ref', 'Signed click reference');
+const USER = pathParam('userId', "The site's user id");
+const SEGMENT = pathParam('id', 'Segment id');
+const IDEMPOTENCY = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+  description: 'Same key and same request within 24 hours: the first answer again, nothing done twice.',
+};
 
 export function openApiDocument(websitePushID: string): object {
   return {
@@ -48,6 +56,37 @@ export function openApiDocument(websitePushID: string): object {
         safari: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'ApplePushNotifications <authenticationToken>' },
       },
       schemas: {
+        Filter: {
+          type: 'object',
+          description: 'The segment filter language (docs/audience.md): all, any, not, attribute, device or event',
+        },
+        Profile: {
+          type: 'object',
+          properties: {
+            userId: { type: 'string' },
+            attributes: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'array'] } },
+            timezone: { type: ['string', 'null'] },
+            language: { type: ['string', 'null'] },
+            test: { type: 'boolean' },
+            createdAt: { type: 'string', format: 'date-time' },
+            updatedAt: { type: 'string', format: 'date-time' },
+            lastSeenAt: { type: ['string', 'null'], format: 'date-time' },
+            devices: { type: 'array', items: { type: 'object' } },
+          },
+        },
+        ProfileChange: {
+          type: 'object',
+          properties: {
+            attributes: { type: 'object', maxProperties: 100, description: 'Names [A-Za-z0-9_]{1,64}; values string, number, boolean, ISO 8601 date or list of strings (PATCH: null removes)' },
+            timezone: { type: ['string', 'null'], description: 'IANA time zone name' },
+            language: { type: ['string', 'null'], description: 'BCP 47 language tag' },
+            test: { type: 'boolean', description: 'A test profile (test sends)' },
+          },
+        },
+        Segment: {
+          type: 'object',
+          properties: { id: { type: 'string' }, name: { type: 'string' }, filter: { $ref: '#/components/schemas/Filter' }, createdAt: { type: 'string' }, updatedAt: { type: 'string' } },
+        },
         Error: {
           type: 'object',
           required: ['error'],
@@ -89,6 +128,8 @@ export function openApiDocument(websitePushID: string): object {
                 { type: 'object', required: ['tokens'], properties: { tokens: { type: 'array', items: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' }, minItems: 1, maxItems: 10000 } } },
                 { type: 'object', required: ['users'], properties: { users: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 10000 } } },
                 { type: 'object', required: ['all'], properties: { all: { const: true } } },
+                { type: 'object', required: ['segment'], properties: { segment: { type: 'string', format: 'uuid', description: 'A saved segment; its filter is copied when the send is created' } } },
+                { type: 'object', required: ['filter'], properties: { filter: { $ref: '#/components/schemas/Filter' } } },
               ],
             },
             expiration: { type: 'integer', minimum: 0, description: 'Unix seconds; 0 = deliver once or drop' },
@@ -296,6 +337,45 @@ export function openApiDocument(websitePushID: string): object {
           },
         },
         get: { summary: 'Notifications, newest first', tags: ['Send'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('Notification')) }, ...errors(400, 401) } },
+      },
+      '/api/v1/notifications/preview': {
+        post: {
+          summary: 'What each channel would get for one user (templates rendered)',
+          tags: ['Send'],
+          security: bearer,
+          requestBody: { required: true, content: json({ type: 'object', description: 'A notification as for POST /api/v1/notifications, with userId; to is not needed' }) },
+          responses: { 200: { description: 'Per channel: payload and bytes, or error' }, ...errors(400, 401, 413, 415) },
+        },
+      },
+      '/api/v1/users/{userId}': {
+        put: { summary: 'Replace a profile', tags: ['Audience'], security: bearer, parameters: [USER], requestBody: { required: true, content: json({ $ref: '#/components/schemas/ProfileChange' }) }, responses: { 200: { description: 'The profile', content: json({ $ref: '#/components/schemas/Profile' }) }, ...errors(400, 401, 413, 415) } },
+        patch: { summary: 'Merge into a profile (null removes an attribute)', tags: ['Audience'], security: bearer, parameters: [USER], requestBody: { required: true, content: json({ $ref: '#/components/schemas/ProfileChange' }) }, responses: { 200: { description: 'The profile', content: json({ $ref: '#/components/schemas/Profile' }) }, ...errors(400, 401, 413, 415) } },
+        get: { summary: 'A profile with its devices', tags: ['Audience'], security: bearer, parameters: [USER], responses: { 200: { description: 'The profile', content: json({ $ref: '#/components/schemas/Profile' }) }, ...errors(400, 401, 404) } },
+        delete: { summary: 'Erase the user: profile, devices, events; deliveries anonymized', tags: ['Audience'], security: bearer, parameters: [USER], responses: { 204: { description: 'Erased (or nothing was held)' }, ...errors(400, 401) } },
+      },
+      '/api/v1/users/{userId}/events': {
+        get: { summary: "A user's events, newest first", tags: ['Audience'], security: bearer, parameters: [USER, ...paging], responses: { 200: { description: 'A page' }, ...errors(400, 401) } },
+      },
+      '/api/v1/users/{userId}/export': {
+        get: { summary: 'Everything held about the user, as one JSON document', tags: ['Audience'], security: bearer, parameters: [USER], responses: { 200: { description: 'The export' }, ...errors(400, 401, 404) } },
+      },
+      '/api/v1/users/batch': {
+        post: { summary: 'Merge up to 1,000 profiles', tags: ['Audience'], security: bearer, parameters: [IDEMPOTENCY], requestBody: { required: true, content: json({ type: 'object', required: ['users'], properties: { users: { type: 'array', maxItems: 1000 } } }) }, responses: { 200: { description: 'Stored' }, ...errors(400, 401, 409, 413, 415, 422) } },
+      },
+      '/api/v1/events': {
+        post: { summary: 'Record up to 1,000 events', tags: ['Audience'], security: bearer, parameters: [IDEMPOTENCY], requestBody: { required: true, content: json({ type: 'object', required: ['events'], properties: { events: { type: 'array', maxItems: 1000 } } }) }, responses: { 202: { description: 'Accepted: {accepted, unknownTokens?}' }, ...errors(400, 401, 409, 413, 415, 422) } },
+      },
+      '/api/v1/segments': {
+        post: { summary: 'Save a segment', tags: ['Audience'], security: bearer, parameters: [IDEMPOTENCY], requestBody: { required: true, content: json({ type: 'object', required: ['name', 'filter'], properties: { name: { type: 'string' }, filter: { $ref: '#/components/schemas/Filter' } } }) }, responses: { 201: { description: 'Saved', content: json({ $ref: '#/components/schemas/Segment' }) }, ...errors(400, 401, 409, 413, 415, 422) } },
+        get: { summary: 'Saved segments, newest first', tags: ['Audience'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('Segment')) }, ...errors(400, 401) } },
+      },
+      '/api/v1/segments/estimate': {
+        post: { summary: 'Exact reach of a filter or a saved segment', tags: ['Audience'], security: bearer, requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: { description: '{users, devices: {safari, webpush, all}}' }, ...errors(400, 401, 404) } },
+      },
+      '/api/v1/segments/{id}': {
+        get: { summary: 'A saved segment', tags: ['Audience'], security: bearer, parameters: [SEGMENT], responses: { 200: { description: 'The segment', content: json({ $ref: '#/components/schemas/Segment' }) }, ...errors(401, 404) } },
+        put: { summary: 'Replace name and filter', tags: ['Audience'], security: bearer, parameters: [SEGMENT], requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: { description: 'The segment' }, ...errors(400, 401, 404) } },
+        delete: { summary: 'Delete a segment', tags: ['Audience'], security: bearer, parameters: [SEGMENT], responses: { 204: { description: 'Deleted' }, ...errors(401, 404) } },
       },
       '/api/v1/notifications/{id}': {
         get: {

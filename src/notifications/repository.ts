@@ -4,10 +4,18 @@ import { newestFirst, type Page } from '../db/pagination';
 import { boundedText, checkedText } from '../db/text';
 import type { Channel, PushSubscription } from '../devices/repository';
 import { badRequest } from '../errors';
+import type { Filter } from '../audience/filter';
+import { whereFilter } from '../audience/segments';
+import type { Recipient } from './personalize';
+import type { AttributeValue } from '../audience/values';
 
 export type NotificationStatus = 'queued' | 'sending' | 'completed' | 'failed';
-/** Who gets a notification; `channels` (default: all) restricts it to Safari or Web Push devices. */
-export type Target = ({ tokens: string[] } | { users: string[] } | { all: true }) & { channels?: Channel[] };
+/**
+ * Who gets a notification; `channels` (default: all) restricts it to Safari or Web Push devices.
+ * A filter (given, or a saved segment's, copied when the send is created) is evaluated at `at`:
+ * relative times ("within the last 7 days") and the events that count are fixed then.
+ */
+export type Target = ({ tokens: string[] } | { users: string[] } | { all: true } | { filter: Filter; at: number; segment?: string }) & { channels?: Channel[] };
 export type Outcome = 'pending' | 'sent' | 'failed' | 'removed';
 
 /** What a backend asked to send. */
@@ -82,6 +90,8 @@ export interface Delivery {
   clickedAt: number | null;
   /** Which button the click came from (0-based); null for the notification itself or no click. */
   clickedAction: number | null;
+  /** Personalized sends: who the device belongs to (read when the delivery is handed to the sender). */
+  recipient?: Recipient;
 }
 
 /** The final word on one delivery. */
@@ -239,16 +249,20 @@ export interface NotificationRepository {
    */
   recordClick(notificationId: string, deliveryId: number, now: number, action?: number): Promise<'counted' | 'repeat' | 'unknown'>;
   deliveries(notificationId: string, request: { limit: number; cursor?: string; outcome?: Outcome }): Promise<Page<Delivery>>;
+  /** What personalization needs of each device: its user's profile and its own facts. */
+  recipients(deviceIds: number[]): Promise<Map<number, Recipient>>;
   /** The newest recorded answer of each channel: is APNs (or a push service) reachable and accepting us? */
   lastAnswers(): Promise<Partial<Record<Channel, { at: number; outcome: Outcome; status: number | null; reason: string | null }>>>;
 }
 
 export function createNotificationRepository(db: Knex, websitePushId: string): NotificationRepository {
+  // Columns qualified: a filter joins profiles, which has columns of the same names.
   const targetQuery = (trx: Knex, target: Target) => {
-    const query = trx('devices').where({ website_push_id: websitePushId });
-    if ('tokens' in target) query.whereIn('token', target.tokens);
-    else if ('users' in target) query.whereIn('user_id', target.users);
-    if (target.channels) query.whereIn('channel', target.channels);
+    const query = trx('devices').where('devices.website_push_id', websitePushId);
+    if ('tokens' in target) query.whereIn('devices.token', target.tokens);
+    else if ('users' in target) query.whereIn('devices.user_id', target.users);
+    else if ('filter' in target) whereFilter(trx, query, target.filter, target.at);
+    if (target.channels) query.whereIn('devices.channel', target.channels);
     return query;
   };
   /** Adds to the counters in the same transaction as the outcomes, so they never disagree. */
@@ -285,7 +299,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       const id = crypto.randomUUID();
       const [{ maxId }] = await db('devices').max<{ maxId: number | null }[]>({ maxId: 'id' });
       const targetMaxId = Number(maxId ?? 0);
-      const [{ n }] = await targetQuery(db, input.target).where('id', '<=', targetMaxId).count<{ n: number }[]>({ n: '*' });
+      const [{ n }] = await targetQuery(db, input.target).where('devices.id', '<=', targetMaxId).count<{ n: number }[]>({ n: '*' });
       const targeted = Number(n);
       if (targeted === 0) throw badRequest('No registered device matches the target', 'no_devices');
       const row: NotificationRow = {
@@ -353,11 +367,11 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         if (from >= maxId) return undefined;
         // One statement copies a page of targets: no device list travels through Node.
         const page = targetQuery(trx, JSON.parse(row.target) as Target)
-          .where('id', '>', from)
-          .andWhere('id', '<=', maxId)
-          .orderBy('id')
+          .where('devices.id', '>', from)
+          .andWhere('devices.id', '<=', maxId)
+          .orderBy('devices.id')
           .limit(pageSize)
-          .select(trx.raw('? as notification_id', [id]), 'id', 'token', 'channel', trx.raw("'pending' as outcome"), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+          .select(trx.raw('? as notification_id', [id]), 'devices.id', 'devices.token', 'devices.channel', trx.raw("'pending' as outcome"), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
         await trx
           .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'channel', 'outcome', 'attempts', 'updated_at']))
           .insert(page);
@@ -441,9 +455,9 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         if (from < maxId) {
           const before = await total();
           const rest = targetQuery(trx, JSON.parse(row.target) as Target)
-            .where('id', '>', from)
-            .andWhere('id', '<=', maxId)
-            .select(trx.raw('? as notification_id', [id]), 'id', 'token', 'channel', trx.raw("'failed' as outcome"), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+            .where('devices.id', '>', from)
+            .andWhere('devices.id', '<=', maxId)
+            .select(trx.raw('? as notification_id', [id]), 'devices.id', 'devices.token', 'devices.channel', trx.raw("'failed' as outcome"), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
           await trx
             .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'channel', 'outcome', 'reason', 'attempts', 'updated_at']))
             .insert(rest);
@@ -498,6 +512,46 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       const query = db('deliveries').where({ notification_id: notificationId }).select('*');
       if (request.outcome) query.andWhere({ outcome: request.outcome });
       return newestFirst<DeliveryRow, Delivery>(query, 'id', request, toDelivery);
+    },
+    async recipients(deviceIds) {
+      const found = new Map<number, Recipient>();
+      for (const ids of chunks(deviceIds)) {
+        const rows = (await db('devices')
+          .leftJoin('profiles', 'profiles.user_id', 'devices.user_id')
+          .whereIn('devices.id', ids)
+          .select(
+            'devices.id',
+            'devices.user_id',
+            'devices.channel',
+            'devices.browser',
+            'devices.os',
+            'devices.language',
+            'devices.timezone',
+            'profiles.attributes',
+            { profile_timezone: 'profiles.timezone', profile_language: 'profiles.language' },
+          )) as Array<{
+          id: number;
+          user_id: string | null;
+          channel: Channel;
+          browser: string | null;
+          os: string | null;
+          language: string | null;
+          timezone: string | null;
+          attributes: string | Record<string, AttributeValue> | null;
+          profile_timezone: string | null;
+          profile_language: string | null;
+        }>;
+        for (const row of rows) {
+          found.set(Number(row.id), {
+            userId: row.user_id,
+            attributes: (typeof row.attributes === 'string' ? JSON.parse(row.attributes) : row.attributes) ?? {},
+            timezone: row.profile_timezone,
+            language: row.profile_language,
+            device: { channel: row.channel, browser: row.browser, os: row.os, language: row.language, timezone: row.timezone },
+          });
+        }
+      }
+      return found;
     },
     async lastAnswers() {
       const answers: Awaited<ReturnType<NotificationRepository['lastAnswers']>> = {};

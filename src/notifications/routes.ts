@@ -10,7 +10,15 @@ import { jsonBody } from '../http/json-body';
 import { parseInput } from '../http/validate';
 import { payloadProblems } from './payload';
 import type { SendQueue } from './queue';
-import type { NotificationInput, NotificationRepository, StoredNotification, WebPushOptions } from './repository';
+import type { NotificationInput, NotificationRepository, StoredNotification, Target, WebPushOptions } from './repository';
+import type { Clock } from '../clock';
+import { parseFilter } from '../audience/filter';
+import type { AudienceRepository } from '../audience/repository';
+import { checkTemplates, isPersonalized, personalizer, type PersonalFields, type Recipient } from './personalize';
+import { buildSafariPayload, MAX_PAYLOAD_BYTES } from './payload';
+import { buildWebPushPayload, MAX_WEB_PUSH_PAYLOAD_BYTES } from '../webpush/payload';
+import { buildTargetUrl } from '../clicks/target-url';
+import type { SegmentRepository } from '../audience/segments';
 
 const MAX_TARGETS = 10_000;
 /** The largest 32-bit UNIX time: APNs answers BadExpirationDate beyond it. */
@@ -20,7 +28,9 @@ const targetSchema = z.union([
   z.object({ tokens: z.array(storedText().max(200)).min(1, 'tokens must not be empty').max(MAX_TARGETS) }).strict(),
   z.object({ users: z.array(storedText().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict(),
   z.object({ all: z.literal(true) }).strict(),
-], { error: 'to must be {"tokens": [...]}, {"users": [...]} or {"all": true}' });
+  z.object({ segment: z.uuid({ error: 'segment must be the id of a saved segment' }) }).strict(),
+  z.object({ filter: z.unknown() }).strict(),
+], { error: 'to must be {"tokens": [...]}, {"users": [...]}, {"all": true}, {"segment": "<id>"} or {"filter": {...}}' });
 
 /** An absolute URL of the notification (https only, or http too), as well-formed text of at most 2048 characters. */
 const webUrl = (field: string, httpsOnly: boolean) =>
@@ -55,7 +65,7 @@ const actionSchema = z
   })
   .strict();
 
-const sendSchema = z
+const sendFields = z
   .object({
     title: storedText().min(1).max(1024),
     body: storedText().min(1).max(4096),
@@ -110,8 +120,15 @@ const sendSchema = z
     actions: z.array(actionSchema).max(2, 'actions takes at most 2 buttons (what browsers show)').optional(),
     appBadge: z.number().int().min(0).max(2_147_483_647).optional(),
   })
-  .strict()
-  .refine((value) => !value.renotify || value.collapseId !== undefined, { message: 'renotify needs collapseId (the tag of the notification it replaces)', path: ['renotify'] });
+  .strict();
+const renotifyNeedsTag = (value: { renotify?: boolean; collapseId?: string }) => !value.renotify || value.collapseId !== undefined;
+const renotifyProblem = { message: 'renotify needs collapseId (the tag of the notification it replaces)', path: ['renotify'] };
+const sendSchema = sendFields.refine(renotifyNeedsTag, renotifyProblem);
+/** A preview: the notification as it would be sent, for one user (`to` is not needed). */
+const previewSchema = sendFields.omit({ to: true }).extend({ userId: storedText().min(1).max(255), to: targetSchema.optional() }).refine(renotifyNeedsTag, renotifyProblem);
+
+/** The fields of a send that may be Liquid templates. */
+const personalFields = (input: NotificationInput): PersonalFields => ({ title: input.title, body: input.body, action: input.action, url: input.webPush?.url, urlArgs: input.urlArgs });
 
 /** The Web Push fields of a send, when it has any. */
 function webPushOptions(body: z.infer<typeof sendSchema>): WebPushOptions | undefined {
@@ -119,6 +136,21 @@ function webPushOptions(body: z.infer<typeof sendSchema>): WebPushOptions | unde
   const options: WebPushOptions = { url, image, badge, requireInteraction, silent, renotify, timestamp, lang, dir, data, actions, appBadge };
   for (const key of Object.keys(options) as Array<keyof WebPushOptions>) if (options[key] === undefined) delete options[key];
   return Object.keys(options).length > 0 ? options : undefined;
+}
+
+/**
+ * The target as stored: tokens normalised, and a segment or filter fixed now (a saved segment's
+ * filter is copied, so editing the segment later does not change a send already made).
+ */
+async function resolveTarget(to: z.infer<typeof targetSchema>, segments: SegmentRepository, now: number): Promise<Target> {
+  if ('tokens' in to) return { tokens: [...new Set(to.tokens.map(parseDeviceToken))] };
+  if ('segment' in to) {
+    const segment = await segments.get(to.segment);
+    if (!segment) throw badRequest('to.segment: no saved segment has that id', 'unknown_segment');
+    return { segment: segment.id, filter: segment.filter, at: now };
+  }
+  if ('filter' in to) return { filter: parseFilter(to.filter, 'to.filter'), at: now };
+  return to;
 }
 
 const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed']).optional() });
@@ -158,6 +190,9 @@ export function notificationRouter(deps: {
   queue: SendQueue;
   urlFormatString: string;
   links: { clickTracking: boolean; serviceUrl: string };
+  segments: SegmentRepository;
+  audience: AudienceRepository;
+  clock: Clock;
 }): Router {
   const { notifications, queue } = deps;
   const router = Router();
@@ -170,13 +205,14 @@ export function notificationRouter(deps: {
   router.post('/notifications', ...jsonBody('512kb'), deps.idempotency, async (req, res) => {
     const { wait } = parseInput(waitQuery, req.query, 'query');
     const body = parseInput(sendSchema, req.body, 'notification');
+    const now = deps.clock.now();
     const input: NotificationInput = {
       title: body.title,
       body: body.body,
       action: body.action,
       urlArgs: body.urlArgs,
       target: {
-        ...('tokens' in body.to ? { tokens: [...new Set(body.to.tokens.map(parseDeviceToken))] } : body.to),
+        ...(await resolveTarget(body.to, deps.segments, now)),
         ...(body.channels ? { channels: [...new Set(body.channels)] } : {}),
       },
       expiration: body.expiration,
@@ -185,9 +221,10 @@ export function notificationRouter(deps: {
       icon: body.icon,
       webPush: webPushOptions(body),
     };
-    const problems = payloadProblems(input, deps.urlFormatString, Math.floor(Date.now() / 1000), deps.links);
+    const problems = payloadProblems(input, deps.urlFormatString, Math.floor(now / 1000), deps.links);
     if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
-    const created = await notifications.create(input, Date.now());
+    if (isPersonalized(input)) checkTemplates(personalFields(input));
+    const created = await notifications.create(input, now);
     // From here a retry with the same Idempotency-Key gets this notification, never a second one.
     const accepted = { id: created.id, status: 'queued' };
     const idempotency = idempotencyOf(res);
@@ -210,6 +247,42 @@ export function notificationRouter(deps: {
     await queue.settled(created.id, hungUp.signal);
     if (hungUp.signal.aborted) return;
     res.status(200).json(await summary(notifications, await load(created.id)));
+  });
+
+  router.post('/notifications/preview', ...jsonBody('512kb'), async (req, res) => {
+    const body = parseInput(previewSchema, req.body, 'preview');
+    const webPush = webPushOptions({ ...body, to: { all: true } });
+    const input = { title: body.title, body: body.body, action: body.action, urlArgs: body.urlArgs, icon: body.icon, collapseId: body.collapseId, webPush };
+    const fields = { title: input.title, body: input.body, action: input.action, url: webPush?.url, urlArgs: input.urlArgs };
+    checkTemplates(fields);
+    const [profile, devices] = await Promise.all([deps.audience.get(body.userId), deps.audience.devicesOf(body.userId)]);
+    const render = personalizer(fields);
+    const channels: Record<string, unknown> = {};
+    for (const channel of ['safari', 'webpush'] as const) {
+      // The user's newest device of the channel lends its facts (browser, language...), if any.
+      const device = devices.find((d) => d.channel === channel);
+      const recipient: Recipient = {
+        userId: body.userId,
+        attributes: profile?.attributes ?? {},
+        timezone: profile?.timezone ?? null,
+        language: profile?.language ?? null,
+        device: { channel, browser: device?.browser ?? null, os: device?.os ?? null, language: device?.language ?? null, timezone: device?.timezone ?? null },
+      };
+      const rendered = render.render(recipient);
+      if (!rendered.ok) {
+        channels[channel] = { error: rendered.reason };
+        continue;
+      }
+      const f = rendered.fields;
+      const payload =
+        channel === 'safari'
+          ? JSON.stringify(buildSafariPayload(f))
+          : buildWebPushPayload({ ...input, title: f.title, body: f.body }, { targetUrl: f.url ?? buildTargetUrl(deps.urlFormatString, f.urlArgs) ?? deps.links.serviceUrl, serviceUrl: deps.links.serviceUrl });
+      const bytes = Buffer.byteLength(payload);
+      const limit = channel === 'safari' ? MAX_PAYLOAD_BYTES : MAX_WEB_PUSH_PAYLOAD_BYTES;
+      channels[channel] = { payload: JSON.parse(payload) as unknown, bytes, ...(bytes > limit ? { error: `PayloadTooLarge: ${bytes} bytes, at most ${limit}` } : {}), devices: devices.filter((d) => d.channel === channel).length };
+    }
+    res.json({ userId: body.userId, profile: profile !== undefined, channels });
   });
 
   router.get('/notifications', async (req, res) => {

@@ -9,8 +9,9 @@ import type { Metrics } from '../metrics/metrics';
 import type { WebPushClient, WebPushMessage } from '../webpush/client';
 import type { EndpointPolicy } from '../webpush/endpoint';
 import { webPushActionFor, type WebPushResult } from '../webpush/outcomes';
-import { buildWebPushPayload, topicFor, ttlFor, urgencyFor } from '../webpush/payload';
-import { buildSafariPayload } from './payload';
+import { buildWebPushPayload, MAX_WEB_PUSH_PAYLOAD_BYTES, topicFor, ttlFor, urgencyFor } from '../webpush/payload';
+import { buildSafariPayload, MAX_PAYLOAD_BYTES } from './payload';
+import { isPersonalized, personalizer, type PersonalFields } from './personalize';
 import type { Delivery, FinalCounts, NotificationRepository, OutcomeRecord, StoredNotification } from './repository';
 
 export interface SenderOptions {
@@ -85,17 +86,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export function startSendRun(notification: StoredNotification, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): SendRun {
   const { apns, webPush, notifications, devices, metrics, clickRefs } = deps;
   const log = deps.logger.child({ notificationId: notification.id });
-  const safariMessage = (urlArgs: string[]) =>
+  const safariMessage = (fields: Pick<PersonalFields, 'title' | 'body' | 'action' | 'urlArgs'>) =>
     apns.prepare({
       topic: options.topic,
-      payload: buildSafariPayload({ ...notification, urlArgs }),
+      payload: buildSafariPayload(fields),
       expiration: notification.expiration,
       priority: notification.priority,
       collapseId: notification.collapseId,
     });
   // Without click tracking every Safari device gets the same compiled message; with it, its own link.
-  const sharedSafariMessage = clickRefs ? undefined : safariMessage(notification.urlArgs);
-  const refFor = (delivery: Delivery) => clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs: notification.urlArgs });
+  const sharedSafariMessage = clickRefs ? undefined : safariMessage(notification);
+  const refFor = (delivery: Delivery, urlArgs = notification.urlArgs) => clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs });
   // A click opens the url field's page, else the site's urlFormatString filled with the url-args.
   const targetUrl = notification.webPush?.url ?? buildTargetUrl(options.urlFormatString, notification.urlArgs) ?? options.serviceUrl;
   const webPushBase: Omit<WebPushMessage, 'payload'> = {
@@ -108,12 +109,43 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   // Without click tracking every subscription gets the same payload; with it, its own signed links
   // (one for the notification, one per button), each redirecting to that target's page.
   const sharedWebPushMessage: WebPushMessage | undefined = clickRefs ? undefined : { ...webPushBase, payload: buildWebPushPayload(notification, links) };
-  const webPushMessage = (delivery: Delivery): WebPushMessage => {
-    if (sharedWebPushMessage) return sharedWebPushMessage;
-    const clicks = Array.from({ length: clickTargets }, (_, target) => `${options.serviceUrl}/click/${clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs: [], target })}`);
-    return { ...webPushBase, payload: buildWebPushPayload(notification, { ...links, clicks }) };
+  const clickLinks = (delivery: Delivery, page?: string) =>
+    Array.from(
+      { length: clickTargets },
+      (_, target) => `${options.serviceUrl}/click/${clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs: [], target, ...(target === 0 && page !== undefined ? { url: page } : {}) })}`,
+    );
+  const webPushMessage = (delivery: Delivery): WebPushMessage =>
+    sharedWebPushMessage ?? { ...webPushBase, payload: buildWebPushPayload(notification, { ...links, clicks: clickLinks(delivery) }) };
+
+  // Personalized sends render their templates per device (parsed once, here) and check each
+  // payload's size: a device whose payload cannot be built fails alone, with the reason.
+  type Built<T> = { ok: true; message: T } | { ok: false; reason: string };
+  const personal = isPersonalized(notification)
+    ? personalizer({ title: notification.title, body: notification.body, action: notification.action, url: notification.webPush?.url, urlArgs: notification.urlArgs })
+    : undefined;
+  const safariFor = (delivery: Delivery): Built<PreparedMessage> => {
+    if (!personal) return { ok: true, message: sharedSafariMessage ?? safariMessage({ ...notification, urlArgs: [refFor(delivery) as string] }) };
+    const rendered = personal.render(delivery.recipient);
+    if (!rendered.ok) return rendered;
+    const fields = { ...rendered.fields, urlArgs: clickRefs ? [refFor(delivery, rendered.fields.urlArgs) as string] : rendered.fields.urlArgs };
+    const size = Buffer.byteLength(JSON.stringify(buildSafariPayload(fields)));
+    if (size > MAX_PAYLOAD_BYTES) return { ok: false, reason: `PayloadTooLarge: the personalized payload is ${size} bytes, APNs accepts at most ${MAX_PAYLOAD_BYTES}` };
+    return { ok: true, message: safariMessage(fields) };
   };
-  const messageFor = (delivery: Delivery): PreparedMessage => sharedSafariMessage ?? safariMessage([refFor(delivery) as string]);
+  const webPushFor = (delivery: Delivery): Built<WebPushMessage> => {
+    if (!personal) return { ok: true, message: webPushMessage(delivery) };
+    const rendered = personal.render(delivery.recipient);
+    if (!rendered.ok) return rendered;
+    const { title, body, url, urlArgs } = rendered.fields;
+    if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url)) return { ok: false, reason: `TemplateError: url renders to ${JSON.stringify(url.slice(0, 100))}, not an http(s) URL` };
+    const page = url ?? buildTargetUrl(options.urlFormatString, urlArgs) ?? options.serviceUrl;
+    const payload = buildWebPushPayload({ ...notification, title, body }, { targetUrl: page, serviceUrl: options.serviceUrl, clicks: clickRefs ? clickLinks(delivery, page) : undefined });
+    const size = Buffer.byteLength(payload);
+    if (size > MAX_WEB_PUSH_PAYLOAD_BYTES) return { ok: false, reason: `PayloadTooLarge: the personalized payload is ${size} bytes, push services accept at most ${MAX_WEB_PUSH_PAYLOAD_BYTES}` };
+    return { ok: true, message: { ...webPushBase, payload } };
+  };
+  /** A payload that could not be built: failed as never sent (no attempt made). */
+  const notBuilt = (reason: string) => ({ result: { ok: false as const, status: null, reason, unbuilt: true }, action: 'fail' as const });
 
   const apnsAnswered = (result: ApnsResult): ApnsResult => {
     metrics.apnsResponse(result.ok ? 200 : result.status, result.ok ? null : result.reason);
@@ -126,11 +158,15 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       // The stored endpoint is checked again (the host list may have changed since it was stored).
       const checked = deps.endpoints.check(delivery.subscription.endpoint);
       if (!checked.ok) return { result: { ok: false, status: null, reason: `EndpointNotAllowed: ${checked.reason}` }, action: 'fail' };
-      const result = await webPush.send(checked.target, delivery.subscription.keys, webPushMessage(delivery));
+      const built = webPushFor(delivery);
+      if (!built.ok) return notBuilt(built.reason);
+      const result = await webPush.send(checked.target, delivery.subscription.keys, built.message);
       metrics.webPushResponse(result.ok ? 201 : result.status);
       return { result, action: webPushActionFor(result) };
     }
-    const result = apnsAnswered(await apns.send(delivery.token, messageFor(delivery)));
+    const built = safariFor(delivery);
+    if (!built.ok) return notBuilt(built.reason);
+    const result = apnsAnswered(await apns.send(delivery.token, built.message));
     return { result, action: actionFor(result) };
   };
   // APNs refused our credentials (here or, seen through the database, on another worker): Safari
@@ -258,6 +294,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
         answer = await attempt(delivery);
       }
       const { result, action } = answer;
+      if (!result.ok && 'unbuilt' in result) return record(delivery, attemptNo - 1, 'failed', null, result.reason);
       if (result.ok) return record(delivery, attemptNo, 'sent', delivery.channel === 'webpush' ? 201 : 200, null);
       switch (action) {
         case 'remove':
@@ -312,8 +349,13 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
    * runs without async frames of its own (a broadcast runs it a million times); any other answer
    * goes on in deliver().
    */
-  const fastPath = (delivery: Delivery) =>
-    void apns.send(delivery.token, messageFor(delivery)).then(
+  const fastPath = (delivery: Delivery) => {
+    const built = safariFor(delivery);
+    if (!built.ok) return slowPath(delivery, notBuilt(built.reason));
+    return fastSend(delivery, built.message);
+  };
+  const fastSend = (delivery: Delivery, message: PreparedMessage) =>
+    void apns.send(delivery.token, message).then(
       (answer) => {
         const result = apnsAnswered(answer);
         if (result.ok) finished(delivery, record(delivery, delivery.attempts + 1, 'sent', 200, null));
@@ -336,6 +378,10 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       return signal.aborted;
     },
     async add(deliveries) {
+      if (personal) {
+        const found = await notifications.recipients(deliveries.flatMap((d) => (d.deviceId === null ? [] : [d.deviceId])));
+        for (const delivery of deliveries) if (delivery.deviceId !== null) delivery.recipient = found.get(delivery.deviceId);
+      }
       for (const delivery of deliveries) {
         const checking = checkStopped();
         if (checking) await checking;

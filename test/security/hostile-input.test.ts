@@ -30,14 +30,18 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
   /** Everything stored: compared before and after each rejected request. */
   const snapshot = async () => {
     const db = service.context.db;
-    const [devices, logs, notifications, deliveries, keys] = await Promise.all([
+    const count = async (table: string) => Number((await db(table).count<{ n: number }[]>({ n: '*' }))[0].n);
+    const [devices, profiles, logs, notifications, deliveries, keys, events, segments] = await Promise.all([
       db('devices').select('token', 'user_id', 'registered_at').orderBy('id'),
-      db('safari_logs').count<{ n: number }[]>({ n: '*' }),
-      db('notifications').count<{ n: number }[]>({ n: '*' }),
-      db('deliveries').count<{ n: number }[]>({ n: '*' }),
-      db('idempotency_keys').count<{ n: number }[]>({ n: '*' }),
+      db('profiles').select('user_id', 'attributes', 'updated_at').orderBy('user_id'),
+      count('safari_logs'),
+      count('notifications'),
+      count('deliveries'),
+      count('idempotency_keys'),
+      count('events'),
+      count('segments'),
     ]);
-    return JSON.stringify({ devices, logs: Number(logs[0].n), notifications: Number(notifications[0].n), deliveries: Number(deliveries[0].n), keys: Number(keys[0].n) });
+    return JSON.stringify({ devices, profiles, logs, notifications, deliveries, keys, events, segments });
   };
 
   /** The invariant: never a 5xx; a 4xx has a JSON error with a message and changed nothing. */
@@ -132,6 +136,52 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
         if (res.status >= 400) expect(apns.requests).toHaveLength(0);
       }),
       RUNS,
+    );
+  });
+
+  /** Filters of every shape: real operators and facts with any values, nested, or any JSON at all. */
+  const filterPart = fc.letrec((tie) => ({
+    filter: fc.oneof(
+      { depthSize: 'small' },
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.record({ attribute: fc.oneof(fc.constantFrom('plan', 'age', 'a-b', ''), fc.jsonValue({ maxDepth: 1 })), op: fc.oneof(fc.constantFrom('eq', 'ne', 'gt', 'in', 'contains', 'exists', 'before', 'within_last'), fc.jsonValue({ maxDepth: 1 })), value: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: [] }),
+      fc.record({ device: fc.oneof(fc.constantFrom('channel', 'language', 'lastSeenAt', 'cpu'), fc.jsonValue({ maxDepth: 1 })), op: fc.constantFrom('eq', 'in', 'after', 'more_than_ago', 'contains'), value: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] }),
+      fc.record({ event: fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.jsonValue({ maxDepth: 1 })), within: fc.oneof(fc.constantFrom('7d', '0m', '999999w', 'x'), fc.jsonValue({ maxDepth: 1 })), count: fc.jsonValue({ maxDepth: 2 }), where: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] }),
+      fc.record({ all: fc.array(tie('filter'), { maxLength: 3 }) }),
+      fc.record({ any: fc.array(tie('filter'), { maxLength: 3 }) }),
+      fc.record({ not: tie('filter') }),
+    ),
+  })).filter;
+
+  test('when the audience API gets any JSON, then no 5xx, and a rejected request changes nothing', async () => {
+    const field = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
+    const profile = fc.record({ attributes: fc.oneof(field, fc.dictionary(fc.string({ maxLength: 70 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 })), timezone: field, language: field, test: field }, { requiredKeys: [] });
+    const event = fc.record({ name: field, userId: field, token: fc.oneof(field, fc.constant(knownDevice)), time: field, properties: field }, { requiredKeys: [] });
+    await fc.assert(
+      fc.asyncProperty(segment, fc.oneof(profile.map((p) => JSON.stringify(p)), body), fc.oneof(fc.array(event, { maxLength: 3 }).map((events) => JSON.stringify({ events })), body), filterPart, async (user, profileBody, eventsBody, filter) => {
+        const api = () => request(service.app);
+        const asJson = (r: request.Test) => r.set('Authorization', bearer).set('Content-Type', 'application/json');
+        await expectRejectedCleanly(() => asJson(api().put(`/api/v1/users/${user}`)).send(profileBody));
+        await expectRejectedCleanly(() => asJson(api().patch(`/api/v1/users/${user}`)).send(profileBody));
+        const batch = (() => {
+          try {
+            const parsed: unknown = JSON.parse(profileBody);
+            return JSON.stringify({ users: [{ userId: decodeURIComponent(user), ...(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {}) }] });
+          } catch {
+            return profileBody;
+          }
+        })();
+        await expectRejectedCleanly(() => asJson(api().post('/api/v1/users/batch')).send(batch));
+        await expectRejectedCleanly(() => asJson(api().post('/api/v1/events')).send(eventsBody));
+        await expectRejectedCleanly(() => asJson(api().post('/api/v1/segments/estimate')).send(JSON.stringify({ filter })));
+        await expectRejectedCleanly(() => asJson(api().post('/api/v1/segments')).send(JSON.stringify({ name: 'fuzz', filter })));
+        apns.reset();
+        const sent = await expectRejectedCleanly(() => asJson(api().post('/api/v1/notifications?wait=true')).send(JSON.stringify({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { filter } })));
+        if (sent.status >= 400) expect(apns.requests).toHaveLength(0);
+        await expectRejectedCleanly(() => asJson(api().get(`/api/v1/users/${user}/events?limit=5&cursor=${user}`)).send());
+        await expectRejectedCleanly(() => asJson(api().get(`/api/v1/users/${user}/export`)).send());
+      }),
+      { numRuns: 40 },
     );
   });
 
