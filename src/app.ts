@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import { audienceRouter } from './audience/routes';
+import { sdkEventsRouter } from './audience/sdk-routes';
 import helmet from 'helmet';
 import type { AppContext } from './context';
 import { deviceAdminRouter } from './devices/admin-routes';
@@ -75,6 +76,20 @@ export function createApp(context: AppContext): Express {
       clock: context.clock,
     }),
   );
+  // What pages report for their device: identify, track, the daily visit.
+  app.use(
+    '/api/v1',
+    sdkEventsRouter({
+      allowedOrigins: context.website.allowedDomains,
+      userInfoSecret: config.userInfoSecret,
+      audience: context.audience,
+      clock: context.clock,
+      logger: context.logger,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      eventRetentionDays: config.eventRetentionDays,
+      clientIp: config.clientIp,
+    }),
+  );
   // Safari's endpoints: they take the traffic too.
   app.use(
     safariRouter({
@@ -86,6 +101,7 @@ export function createApp(context: AppContext): Express {
       logs: context.logs,
       metrics: context.metrics,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      clientIp: config.clientIp,
     }),
   );
   app.use(

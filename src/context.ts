@@ -157,7 +157,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     website: raw.website,
     icon: (raw.icons.find((entry) => entry.name.endsWith('icon_128x128@2x.png')) ?? raw.icons[raw.icons.length - 1]).data,
     identity,
-    packages: createPackageSource(createPackageBuilder(config.clickTracking ? withClickTracking(raw) : raw, identity), (userId) => authTokens.mint(userId), config.packageCache),
+    packages: createPackageSource(createPackageBuilder(config.clickTracking ? withClickTracking(raw) : raw, identity), (userId, facts) => authTokens.mint(userId, facts), config.packageCache),
     authTokens,
     apiKeys: secrets.apiKeys,
     ...(secrets.generatedApiKeyFile ? { generatedApiKeyFile: secrets.generatedApiKeyFile } : {}),

@@ -97,6 +97,19 @@ export interface AudienceRepository {
   pruneEvents(before: number): Promise<number>;
   /** Marks the user seen (a visit); at most one write per user a day is the SDK's job. */
   touch(userId: string, now: number): Promise<void>;
+  /**
+   * What a page reports for its device, in one transaction: binds an anonymous device to `userId`
+   * ('elsewhere' when the device is another user's: nothing changes), refreshes its facts, marks a
+   * visit and stores the events (of the device, and of its user when it has one).
+   */
+  recordFromPage(input: {
+    deviceId: number;
+    userId: string | null;
+    facts: { browser: string | null; os: string | null; timezone: string | null; language: string | null };
+    visitAt: number | null;
+    events: Array<Pick<EventInput, 'name' | 'time' | 'properties' | 'clientIp'>>;
+    now: number;
+  }): Promise<{ outcome: 'recorded'; accepted: number } | { outcome: 'elsewhere' | 'unknown' }>;
   /** Devices by token (APNs token or a subscription's key): id and user, for events posted with `token`. */
   devicesByToken(tokens: string[]): Promise<Map<string, { id: number; userId: string | null }>>;
 }
@@ -369,6 +382,38 @@ export function createAudienceRepository(db: Knex, websitePushId: string): Audie
         .insert({ user_id: id, attributes: '{}', timezone: null, language: null, test: false, created_at: now, updated_at: now, last_seen_at: now })
         .onConflict('user_id')
         .merge({ last_seen_at: now });
+    },
+    async recordFromPage({ deviceId, userId, facts, visitAt, events, now }) {
+      return db.transaction(async (trx) => {
+        const device = (await trx('devices').where({ id: deviceId }).first('id', 'user_id')) as { id: number; user_id: string | null } | undefined;
+        if (!device) return { outcome: 'unknown' as const };
+        if (userId !== null && device.user_id !== null && device.user_id !== userId) return { outcome: 'elsewhere' as const };
+        const owner = userId ?? device.user_id;
+        const changes: Record<string, unknown> = {};
+        if (userId !== null && device.user_id === null) changes.user_id = checkedText(userId, 255, 'userId');
+        for (const [column, value, max] of [['browser', facts.browser, 32], ['os', facts.os, 32], ['timezone', facts.timezone, 64], ['language', facts.language, 35]] as const) {
+          if (value !== null) changes[column] = boundedText(value, max);
+        }
+        if (visitAt !== null) changes.last_seen_at = visitAt;
+        if (Object.keys(changes).length > 0) await trx('devices').where({ id: deviceId }).update(changes);
+        if (visitAt !== null && owner !== null) {
+          await trx('profiles')
+            .insert({ user_id: owner, attributes: '{}', timezone: null, language: null, test: false, created_at: now, updated_at: now, last_seen_at: visitAt })
+            .onConflict('user_id')
+            .merge({ last_seen_at: visitAt });
+        }
+        const rows = events.map((event) => ({
+          name: checkedText(event.name, 64, 'event name'),
+          user_id: owner,
+          device_id: deviceId,
+          time: event.time,
+          properties: event.properties ? checkedText(JSON.stringify(event.properties), MAX_PROPERTIES_BYTES, 'properties') : null,
+          client_ip: boundedText(event.clientIp, 64),
+          created_at: now,
+        }));
+        if (rows.length > 0) await trx('events').insert(rows);
+        return { outcome: 'recorded' as const, accepted: rows.length };
+      });
     },
     async devicesByToken(tokens) {
       const found = new Map<string, { id: number; userId: string | null }>();

@@ -12,7 +12,7 @@ const BROWSERS: Array<[RegExp, Browser]> = [
   [/\b(OPR|Opera)\//, 'opera'],
   [/\bSamsungBrowser\//, 'samsung'],
   [/\b(Firefox|FxiOS)\//, 'firefox'],
-  [/\b(Chrome|Chromium|CriOS)\//, 'chrome'],
+  [/\b(Chrome|Chromium|CriOS|HeadlessChrome)\//, 'chrome'],
   [/\bSafari\//, 'safari'],
 ];
 

@@ -122,3 +122,17 @@ export const languageSchema = canonicalText(canonicalLanguage, 'language must be
 
 /** A user id as every API takes it. */
 export const userIdSchema = storedText().min(1).max(255);
+
+/**
+ * A time zone or language the browser reported: a string of bounded length (anything else is a
+ * 400), kept in canonical form, or dropped (null) when it is not a real one: an odd browser must
+ * not lose its subscription over a fact.
+ */
+export const reportedTimezone = z
+  .string()
+  .max(64)
+  .transform((value) => canonicalTimezone(value) ?? null);
+export const reportedLanguage = z
+  .string()
+  .max(35)
+  .transform((value) => canonicalLanguage(value) ?? null);

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { hotStatement } from '../db/connection';
 import { newestFirst, type Page } from '../db/pagination';
-import { checkedText } from '../db/text';
+import { boundedText, checkedText } from '../db/text';
 import { AppError } from '../errors';
 import { MAX_ENDPOINT_LENGTH } from '../webpush/endpoint';
 
@@ -62,7 +62,7 @@ export interface DeviceRepository {
    * again. 'refused' (nothing changes) when the token is registered to another user, to another
    * anonymous package (`nonce`), or is a Web Push subscription's key.
    */
-  register(input: { token: string; websitePushId: string; userId: string | null; nonce?: string | null; now: number }): Promise<'registered' | 'refused'>;
+  register(input: { token: string; websitePushId: string; userId: string | null; nonce?: string | null; now: number; facts?: DeviceFactsInput }): Promise<'registered' | 'refused'>;
   /**
    * Forgets one Safari registration, in one statement and only for its owner (the same rule as
    * register; an anonymous device stored before nonces were kept has no owner to prove and stays
@@ -78,7 +78,7 @@ export interface DeviceRepository {
    */
   removeUnlessRegisteredAfter(token: string, sinceMs: number): Promise<'removed' | 'kept' | 'absent'>;
   /** Stores a Web Push subscription, or refreshes its keys, user and time when the endpoint is known. */
-  subscribe(input: { subscription: PushSubscription; websitePushId: string; userId: string | null; now: number }): Promise<Pick<Device, 'token' | 'channel' | 'userId'>>;
+  subscribe(input: { subscription: PushSubscription; websitePushId: string; userId: string | null; now: number; facts?: DeviceFactsInput }): Promise<Pick<Device, 'token' | 'channel' | 'userId'>>;
   /** Forgets a Web Push subscription by its endpoint; true when there was one. */
   unsubscribe(endpoint: string, websitePushId: string): Promise<boolean>;
   /** Newest registration first. */
@@ -87,10 +87,26 @@ export interface DeviceRepository {
   totals(): Promise<Record<Channel, number>>;
 }
 
+/** What a device says of itself when it registers or subscribes (all optional). */
+export interface DeviceFactsInput {
+  browser?: string | null;
+  os?: string | null;
+  timezone?: string | null;
+  language?: string | null;
+}
+
 /** The stored key of a Web Push subscription. */
 export function endpointToken(endpoint: string): string {
   return crypto.createHash('sha256').update(endpoint).digest('hex');
 }
+
+/** Facts in column order (browser, os, timezone, language), bounded as the columns are. */
+const factValues = (facts: DeviceFactsInput) => [
+  boundedText(facts.browser, 32),
+  boundedText(facts.os, 32),
+  checkedText(facts.timezone, 64, 'timezone'),
+  checkedText(facts.language, 35, 'language'),
+];
 
 /** Device storage over knex; works on SQLite and PostgreSQL alike. */
 export function createDeviceRepository(db: Knex): DeviceRepository {
@@ -102,8 +118,9 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
   // WHERE of DO UPDATE makes that one statement, so two racing registrations cannot both win.
   const upsert = hotStatement(
     db,
-    `INSERT INTO devices (channel, token, website_push_id, user_id, registered_by, created_at, registered_at) VALUES ('safari', ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (token, website_push_id) DO UPDATE SET registered_at = excluded.registered_at
+    `INSERT INTO devices (channel, token, website_push_id, user_id, registered_by, created_at, registered_at, browser, os, timezone, language) VALUES ('safari', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (token, website_push_id) DO UPDATE SET registered_at = excluded.registered_at,
+       timezone = COALESCE(excluded.timezone, devices.timezone), language = COALESCE(excluded.language, devices.language)
      WHERE devices.channel = 'safari' AND devices.user_id IS NOT DISTINCT FROM excluded.user_id
        AND (devices.user_id IS NOT NULL OR devices.registered_by IS NULL OR devices.registered_by = excluded.registered_by)`,
   );
@@ -111,13 +128,15 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
   // Safari device that happens to share the key.
   const upsertSubscription = hotStatement(
     db,
-    `INSERT INTO devices (channel, token, website_push_id, user_id, endpoint, p256dh, auth, created_at, registered_at) VALUES ('webpush', ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (token, website_push_id) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, registered_at = excluded.registered_at
+    `INSERT INTO devices (channel, token, website_push_id, user_id, endpoint, p256dh, auth, created_at, registered_at, browser, os, timezone, language) VALUES ('webpush', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (token, website_push_id) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, registered_at = excluded.registered_at,
+       browser = COALESCE(excluded.browser, devices.browser), os = COALESCE(excluded.os, devices.os),
+       timezone = COALESCE(excluded.timezone, devices.timezone), language = COALESCE(excluded.language, devices.language)
      WHERE devices.channel = 'webpush'`,
   );
   return {
-    async register({ token, websitePushId, userId, nonce, now }) {
-      const changed = await upsert([token, websitePushId, checkedText(userId, 255, 'userId'), checkedText(nonce, 64, 'nonce'), now, now]);
+    async register({ token, websitePushId, userId, nonce, now, facts = {} }) {
+      const changed = await upsert([token, websitePushId, checkedText(userId, 255, 'userId'), checkedText(nonce, 64, 'nonce'), now, now, ...factValues(facts)]);
       return changed > 0 ? 'registered' : 'refused';
     },
     async unregister({ token, websitePushId, userId, nonce }) {
@@ -143,7 +162,7 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
       if (removed > 0) return 'removed';
       return (await devices().where({ token, channel: 'safari' }).first()) ? 'kept' : 'absent';
     },
-    async subscribe({ subscription, websitePushId, userId, now }) {
+    async subscribe({ subscription, websitePushId, userId, now, facts = {} }) {
       const token = endpointToken(subscription.endpoint);
       const user = checkedText(userId, 255, 'userId');
       const changed = await upsertSubscription([
@@ -155,6 +174,7 @@ export function createDeviceRepository(db: Knex): DeviceRepository {
         checkedText(subscription.keys.auth, 64, 'keys.auth'),
         now,
         now,
+        ...factValues(facts),
       ]);
       // Nothing changed: the key belongs to a Safari device (DO UPDATE's WHERE left it alone).
       if (changed === 0) throw new AppError(409, 'token_in_use', 'That endpoint\'s key is in use by another device');

@@ -266,6 +266,15 @@ export function openApiDocument(websitePushID: string): object {
           responses: { 204: { description: 'Removed' }, ...errors(400, 403, 404, 429) },
         },
       },
+      '/api/v1/sdk/events': {
+        options: { summary: 'CORS preflight (ALLOWED_DOMAINS)', tags: ['Browser'], responses: { 204: { description: 'Allowed origin' }, ...errors(403) } },
+        post: {
+          summary: 'What a page reports for its device: events (SafariPush.track), the user (identify), a visit, time zone and language',
+          tags: ['Browser'],
+          requestBody: { required: true, content: json({ type: 'object', required: ['token'], properties: { token: { type: 'string' }, userId: { type: 'string' }, events: { type: 'array', maxItems: 20 }, visit: { type: 'boolean' }, timezone: { type: 'string' }, language: { type: 'string' } } }) },
+          responses: { 202: { description: '{accepted}' }, ...errors(400, 403, 404, 409, 413, 415, 429) },
+        },
+      },
       '/admin': { get: { summary: 'Admin console (static page; log in with an API key)', tags: ['Admin'], responses: { 200: { description: 'HTML' } } } },
       '/admin/{file}': {
         get: { summary: "The console's script and style", tags: ['Admin'], parameters: [pathParam('file', 'admin.js or admin.css')], responses: { 200: { description: 'Asset' }, 404: { description: 'No such file' } } },

@@ -7,11 +7,20 @@ export interface TokenClaims {
   issuedAt: Date;
   /** Random per package: what binds an anonymous device to the package it registered with. */
   nonce: string;
+  /** What the page said of the browser (SafariPush.init sends them in userInfo): device facts. */
+  timezone: string | null;
+  language: string | null;
+}
+
+/** Device facts a package's token carries to the registration. */
+export interface DeviceFacts {
+  timezone?: string | null;
+  language?: string | null;
 }
 
 export interface AuthTokens {
   /** A new, unguessable token bound to `userId`; the first secret signs it. */
-  mint(userId: string | null): string;
+  mint(userId: string | null, facts?: DeviceFacts): string;
   /** The claims of a token made by any of the secrets, or undefined for anything else. */
   verify(token: string): TokenClaims | undefined;
 }
@@ -29,8 +38,14 @@ export function createAuthTokens(secrets: readonly string[], websitePushID: stri
     crypto.createHmac('sha256', secret).update(`${websitePushID}\n${payload}`).digest();
 
   return {
-    mint(userId) {
-      const claims = { u: userId, i: Math.floor(Date.now() / 1000), n: crypto.randomBytes(12).toString('base64url') };
+    mint(userId, facts = {}) {
+      const claims = {
+        u: userId,
+        i: Math.floor(Date.now() / 1000),
+        n: crypto.randomBytes(12).toString('base64url'),
+        ...(facts.timezone ? { z: facts.timezone } : {}),
+        ...(facts.language ? { l: facts.language } : {}),
+      };
       const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
       return `${payload}.${mac(secrets[0], payload).toString('base64url')}`;
     },
@@ -44,8 +59,8 @@ export function createAuthTokens(secrets: readonly string[], websitePushID: stri
       if (given.toString('base64url') !== signature) return undefined;
       const valid = secrets.some((secret) => safeEqual(given, mac(secret, payload)));
       if (!valid) return undefined;
-      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u: string | null; i: number; n: string };
-      return { userId: claims.u, issuedAt: new Date(claims.i * 1000), nonce: claims.n };
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u: string | null; i: number; n: string; z?: string; l?: string };
+      return { userId: claims.u, issuedAt: new Date(claims.i * 1000), nonce: claims.n, timezone: claims.z ?? null, language: claims.l ?? null };
     },
   };
 }

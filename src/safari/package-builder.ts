@@ -1,3 +1,4 @@
+import type { DeviceFacts } from './auth-token';
 import crypto from 'node:crypto';
 import type { SigningIdentity } from '../certs/identity';
 import { createDetachedSigner } from './pkcs7';
@@ -53,7 +54,7 @@ export function createPackageBuilder(raw: RawPackage, identity: SigningIdentity)
 
 export interface PackageSource {
   /** The package for a user: from the cache while fresh, else minted and signed now. */
-  packageFor(userId: string | null, version: number): Promise<Buffer>;
+  packageFor(userId: string | null, version: number, facts?: DeviceFacts): Promise<Buffer>;
 }
 
 /**
@@ -63,13 +64,13 @@ export interface PackageSource {
  */
 export function createPackageSource(
   builder: PackageBuilder,
-  mint: (userId: string | null) => string,
+  mint: (userId: string | null, facts?: DeviceFacts) => string,
   options: { size: number; ttlMs: number },
 ): PackageSource {
   const cache = new Map<string, { zip: Buffer; expires: number }>();
   return {
-    async packageFor(userId, version) {
-      const key = userId === null || options.size === 0 ? undefined : `${version}\n${userId}`;
+    async packageFor(userId, version, facts = {}) {
+      const key = userId === null || options.size === 0 ? undefined : `${version}\n${userId}\n${facts.timezone ?? ''}\n${facts.language ?? ''}`;
       const now = Date.now();
       if (key !== undefined) {
         const hit = cache.get(key);
@@ -79,7 +80,7 @@ export function createPackageSource(
           return hit.zip;
         }
       }
-      const built = await builder.build(mint(userId), version);
+      const built = await builder.build(mint(userId, facts), version);
       if (key !== undefined) {
         cache.delete(key);
         cache.set(key, { zip: built, expires: now + options.ttlMs });

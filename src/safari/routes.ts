@@ -4,6 +4,8 @@ import type { DeviceRepository } from '../devices/repository';
 import { parseDeviceToken } from '../devices/device-token';
 import { AppError, badRequest, notFound, unauthorized } from '../errors';
 import { storedText } from '../http/text';
+import { reportedLanguage, reportedTimezone } from '../audience/values';
+import { keptClientIp, type ClientIpPolicy } from '../http/client-ip';
 import { parseInput } from '../http/validate';
 import { perMinuteLimit } from '../http/rate-limit';
 import type { LogRepository } from '../logs/repository';
@@ -23,6 +25,8 @@ export interface SafariDeps {
   metrics: Pick<Metrics, 'packageServed' | 'registration' | 'safariLogMessages'>;
   /** Requests per minute per client address for each endpoint; 0 = unlimited. */
   rateLimitPerMinute: number;
+  /** CLIENT_IP: how the address of a client that posts a log is kept. */
+  clientIp: ClientIpPolicy;
 }
 
 // Safari posts JSON; accept it whatever Content-Type it claims.
@@ -36,6 +40,9 @@ const userInfoSchema = z
       .optional(),
     signature: storedText().max(128).optional(),
     userToken: storedText().max(4096).optional(),
+    // Device facts the SDK adds to userInfo; they travel in the package's token to the registration.
+    timezone: reportedTimezone.optional(),
+    language: reportedLanguage.optional(),
   })
   .loose();
 
@@ -74,7 +81,7 @@ export function safariRouter(deps: SafariDeps): Router {
     }
     const userInfo = parseInput(userInfoSchema, req.body ?? {}, 'userInfo');
     const version = apiVersion(req);
-    const zip = await deps.packages.packageFor(verifiedUserId(userInfo, deps.userInfoSecret), version);
+    const zip = await deps.packages.packageFor(verifiedUserId(userInfo, deps.userInfoSecret), version, { timezone: userInfo.timezone ?? null, language: userInfo.language ?? null });
     deps.metrics.packageServed(version);
     res.set('Cache-Control', 'no-store').type('application/zip').send(zip);
   });
@@ -83,7 +90,9 @@ export function safariRouter(deps: SafariDeps): Router {
   router.post(registrationPath, ...limits.registrations, async (req, res) => {
     const token = parseDeviceToken(req.params.deviceToken as string);
     const claims = authenticate(req);
-    const result = await deps.devices.register({ token, websitePushId: deps.websitePushID, userId: claims.userId, nonce: claims.nonce, now: Date.now() });
+    // Legacy Safari push exists only in Safari on macOS.
+    const facts = { browser: 'safari', os: 'macos', timezone: claims.timezone, language: claims.language };
+    const result = await deps.devices.register({ token, websitePushId: deps.websitePushID, userId: claims.userId, nonce: claims.nonce, now: Date.now(), facts });
     if (result === 'refused') throw notYours();
     deps.metrics.registration('register');
     res.status(200).end();
@@ -102,7 +111,7 @@ export function safariRouter(deps: SafariDeps): Router {
 
   router.post('/:version/log', ...limits.log, anyJson('64kb'), async (req, res) => {
     const { logs } = parseInput(logBodySchema, req.body, 'log report');
-    await deps.logs.add(logs, { clientIp: req.ip ?? null, userAgent: req.get('user-agent')?.slice(0, 512) ?? null, now: Date.now() });
+    await deps.logs.add(logs, { clientIp: keptClientIp(req.ip, deps.clientIp), userAgent: req.get('user-agent')?.slice(0, 512) ?? null, now: Date.now() });
     deps.metrics.safariLogMessages(logs.length);
     res.status(200).end();
   });

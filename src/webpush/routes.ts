@@ -13,6 +13,8 @@ import type { Metrics } from '../metrics/metrics';
 import { verifiedUserId } from '../safari/user-identity';
 import { MAX_ENDPOINT_LENGTH, type EndpointPolicy } from './endpoint';
 import { isP256PublicPoint } from './p256';
+import { reportedLanguage, reportedTimezone } from '../audience/values';
+import { parseUserAgent } from '../audience/user-agent';
 
 export interface WebPushRouteDeps {
   websitePushID: string;
@@ -46,6 +48,9 @@ const subscribeSchema = z.object({
   userId: storedText().min(1).max(255).nullable().optional(),
   signature: storedText().max(128).optional(),
   userToken: storedText().max(4096).optional(),
+  // Device facts the SDK reports (Intl's time zone, navigator.language).
+  timezone: reportedTimezone.optional(),
+  language: reportedLanguage.optional(),
 });
 
 const unsubscribeSchema = z.object({ endpoint: storedText().min(1).max(MAX_ENDPOINT_LENGTH) });
@@ -80,7 +85,8 @@ export function webPushRouter(deps: WebPushRouteDeps): Router {
     const { p256dh, auth } = body.subscription.keys;
     const subscription: PushSubscription = { endpoint: checked.target.url, keys: { p256dh: canonicalKey(p256dh), auth: canonicalKey(auth) } };
     const userId = verifiedUserId(body, deps.userInfoSecret);
-    const device = await deps.devices.subscribe({ subscription, websitePushId: deps.websitePushID, userId, now: Date.now() });
+    const facts = { ...parseUserAgent(req.headers['user-agent']), timezone: body.timezone ?? null, language: body.language ?? null };
+    const device = await deps.devices.subscribe({ subscription, websitePushId: deps.websitePushID, userId, now: Date.now(), facts });
     deps.metrics.subscription('subscribe');
     res.status(201).json({ token: device.token, channel: device.channel, userId: device.userId });
   });

@@ -5,6 +5,7 @@ import { httpsOrigin, launchChromium, serveSite } from '../helpers/browser';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases';
 import { API_KEY, buildService, type TestService } from '../helpers/service';
 import { pushStandIn, webPushEnv } from '../helpers/webpush';
+import { waitFor } from '../helpers/wait';
 import type { PushStandIn, StandInSubscription } from '../../src/webpush-stand-in/server';
 
 /**
@@ -193,6 +194,34 @@ describe('browser SDK and service worker in Chromium', () => {
       const landed = await request(service.app).get(new URL(opened).pathname).expect(302);
       expect(landed.headers.location).toBe('https://example.com/flights/?ref=A998');
       expect((await request(service.app).get(`/api/v1/notifications/${sent.body.id}`).set('Authorization', `Bearer ${API_KEY}`)).body.counts.clicked).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('when a visitor in Tokyo subscribes, then the device keeps the browser\'s time zone, language, browser and OS, a visit is reported, and track() records an event for the user', async () => {
+    const context = await browser.newContext({ timezoneId: 'Asia/Tokyo', locale: 'ja-JP' });
+    try {
+      await subscribeToStandIn(context);
+      const page = await openSite(context);
+      expect(['subscribed', 'already-subscribed']).toContain(await allowOnPrompt(context, page, 'tokyo-visitor'));
+      const stored = async () => service.context.db('devices').where({ user_id: 'tokyo-visitor' }).first();
+      expect(await stored()).toMatchObject({ timezone: 'Asia/Tokyo', language: 'ja-JP', browser: 'chrome', os: 'linux' });
+      // The visit goes out after init() resolves, without holding it up. (The stand-in's one
+      // subscription is every test's device, so the device may have been seen before: the
+      // profile, new here, tells this visit.)
+      await waitFor(async () => typeof (await service.context.audience.get('tokyo-visitor'))?.lastSeenAt === 'number', 'the visit');
+      expect(Number((await stored()).last_seen_at)).toBe((await service.context.audience.get('tokyo-visitor'))?.lastSeenAt);
+      const tracked = await page.evaluate(() => (window as unknown as { SafariPush: { track(name: string, properties: object): Promise<boolean> } }).SafariPush.track('added_to_cart', { price: 59 }));
+      expect(tracked).toBe(true);
+      const [event] = (await service.context.audience.events('tokyo-visitor', { limit: 5 })).items;
+      expect(event).toMatchObject({ name: 'added_to_cart', properties: { price: 59 } });
+      // A second init the same day reports no second visit.
+      await page.reload();
+      await init(page, { prompt, userId: 'tokyo-visitor', serviceWorker: '/push-sw.js' });
+      const seen = Number((await stored()).last_seen_at);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(Number((await stored()).last_seen_at)).toBe(seen);
     } finally {
       await context.close();
     }

@@ -6,7 +6,7 @@ describe.each(BACKENDS)('Safari log endpoint (%s)', (backend) => {
   const ctx = useService(backend);
   const count = async () => Number((await ctx.service.context.db('safari_logs').count<{ n: number }[]>({ n: '*' }))[0].n);
 
-  test('when Safari reports errors, then every message is kept with time, client address and user agent', async () => {
+  test('when Safari reports errors, then every message is kept with time, client address (truncated: CLIENT_IP\'s default) and user agent', async () => {
     const before = Date.now();
     const res = await request(ctx.service.app)
       .post('/v2/log')
@@ -18,7 +18,7 @@ describe.each(BACKENDS)('Safari log endpoint (%s)', (backend) => {
     expect(messages).toEqual(expect.arrayContaining(['Signature verification of push package failed', 'Missing key in website.json']));
     for (const row of rows.items.slice(0, 2)) {
       expect(row.userAgent).toBe('Safari/17.0');
-      expect(row.clientIp).toMatch(/127\.0\.0\.1|::1/);
+      expect(row.clientIp).toMatch(/^(127\.0\.0\.0|0:0:0::)$/);
       expect(row.createdAt).toBeGreaterThanOrEqual(before);
     }
   });

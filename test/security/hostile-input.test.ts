@@ -179,6 +179,19 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
         const sent = await expectRejectedCleanly(() => asJson(api().post('/api/v1/notifications?wait=true')).send(JSON.stringify({ title: 't', body: 'b', urlArgs: ['a', 'b'], to: { filter } })));
         if (sent.status >= 400) expect(apns.requests).toHaveLength(0);
         await expectRejectedCleanly(() => asJson(api().get(`/api/v1/users/${user}/events?limit=5&cursor=${user}`)).send());
+        // The page-facing report, for a real device and for anything else.
+        const events = (() => {
+          try {
+            const parsed: unknown = JSON.parse(eventsBody);
+            return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {};
+          } catch {
+            return {};
+          }
+        })();
+        const page = JSON.stringify({ token: knownDevice, ...events, userId: decodeURIComponent(user) || undefined });
+        for (const raw of [page, eventsBody]) {
+          await expectRejectedCleanly(() => request(service.app).post('/api/v1/sdk/events').set('Origin', 'https://example.com').set('Content-Type', 'application/json').send(raw));
+        }
         await expectRejectedCleanly(() => asJson(api().get(`/api/v1/users/${user}/export`)).send());
       }),
       { numRuns: 40 },

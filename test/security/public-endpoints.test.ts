@@ -98,7 +98,7 @@ describe('rate limits and headers', () => {
 });
 
 describe('behind a trusted proxy', () => {
-  const ctx = useService('sqlite', { RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: 'loopback' });
+  const ctx = useService('sqlite', { RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: 'loopback', CLIENT_IP: 'full' });
 
   test('when the proxy names the client, then limits and logs use that address', async () => {
     const from = (ip: string) => request(ctx.service.app).post('/v2/log').set('X-Forwarded-For', ip).send({ logs: [`from ${ip}`] });

@@ -20,11 +20,19 @@
  *   'refused'          this service answered with an error (`status`, `serviceCode`), e.g. 403
  *                      origin_not_allowed when the page's origin is not in ALLOWED_DOMAINS.
  * Problems a site's developer must fix are also written to the browser console.
+ *
+ * Once subscribed, the SDK reports the browser's time zone and language with the subscription
+ * and, at most once a day, a visit. SafariPush.track(name, properties) records an event and
+ * SafariPush.identify(userId, { signature }) binds this browser's device to a user; both resolve
+ * true when sent, false when this browser has no subscription yet.
  */
 (function () {
   'use strict';
   var CONFIG = /*CONFIG*/ null;
   var DISMISSED_KEY = 'safari-push:dismissed-at';
+  // This browser's device token (Web Push: what the service answered), and when a visit was last reported.
+  var TOKEN_KEY = 'safari-push:token';
+  var VISIT_KEY = 'safari-push:visit-at';
   var DAY_MS = 24 * 60 * 60 * 1000;
   var DEFAULT_TIMEOUT_MS = 15000;
   var script = document.currentScript;
@@ -79,6 +87,60 @@
       if (options[key] !== undefined && options[key] !== null) claim[key] = String(options[key]);
     });
     return claim;
+  }
+
+  /** The browser's time zone and language: device facts sent with every subscription and visit. */
+  function facts() {
+    var found = {};
+    try {
+      var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (zone) found.timezone = zone;
+    } catch (ignored) { /* no Intl: no time zone */ }
+    if (navigator.language) found.language = navigator.language;
+    return found;
+  }
+
+  /** This browser's device token, once subscribed (legacy Safari knows its own). */
+  function deviceToken() {
+    var legacy = legacyPermission();
+    if (legacy && legacy.permission === 'granted' && legacy.deviceToken) return legacy.deviceToken;
+    try { return localStorage.getItem(TOKEN_KEY); } catch (ignored) { return null; }
+  }
+
+  /** Posts for this browser's device; resolves false when it has none (not subscribed). */
+  function report(body) {
+    var token = deviceToken();
+    if (!token) return Promise.resolve(false);
+    body.token = token;
+    return post('/api/v1/sdk/events', 'POST', body, DEFAULT_TIMEOUT_MS).then(function () { return true; });
+  }
+
+  /** At most once a day: the visit (last seen) and the browser's facts. Never fails init(). */
+  function reportVisit() {
+    var at = Number(localStorage.getItem(VISIT_KEY) || 0);
+    if (at > 0 && Date.now() - at < DAY_MS) return Promise.resolve(false);
+    var body = facts();
+    body.visit = true;
+    return report(body).then(function (sent) {
+      if (sent) localStorage.setItem(VISIT_KEY, String(Date.now()));
+      return sent;
+    }, function () { return false; });
+  }
+
+  /** Records an event for this browser's device (and its user): SafariPush.track('added_to_cart', {price: 59}). */
+  function track(name, properties) {
+    var event = { name: String(name) };
+    if (properties !== undefined && properties !== null) event.properties = properties;
+    return report({ events: [event] });
+  }
+
+  /**
+   * Says who the visitor is: binds this browser's device to the user (with `signature` or
+   * `userToken` when the service has USER_INFO_SECRET).
+   */
+  function identify(userId, proof) {
+    var body = identity(Object.assign({}, proof || {}, { userId: userId }));
+    return report(body);
   }
 
   function snoozed(options) {
@@ -223,9 +285,14 @@
         return within(subscribed, timeoutMs, 'The browser\'s push service');
       })
       .then(function (subscription) {
-        var body = identity(options);
+        var body = Object.assign(identity(options), facts());
         body.subscription = subscription.toJSON();
         return post('/api/v1/subscriptions', 'POST', body, timeoutMs);
+      })
+      .then(function (res) {
+        return res.json().then(function (stored) {
+          if (stored && stored.token) localStorage.setItem(TOKEN_KEY, stored.token);
+        }, function () { /* stored; the token is only needed for track() */ });
       })
       .catch(function (error) {
         throw explain(error.code ? error : SafariPushError('subscribe-failed', String(error && error.message)));
@@ -233,13 +300,20 @@
   }
 
   function requestSafari(options, done) {
-    window.safari.pushNotification.requestPermission(CONFIG.serviceUrl, CONFIG.websitePushId, identity(options), function (permission) {
+    window.safari.pushNotification.requestPermission(CONFIG.serviceUrl, CONFIG.websitePushId, Object.assign(identity(options), facts()), function (permission) {
       done(permission.permission === 'granted' ? 'subscribed' : permission.permission === 'denied' ? 'denied' : 'dismissed');
     });
   }
 
   function init(options) {
     options = options || {};
+    return initOnce(options).then(function (outcome) {
+      if (outcome === 'subscribed' || outcome === 'already-subscribed') reportVisit();
+      return outcome;
+    });
+  }
+
+  function initOnce(options) {
     return new Promise(function (resolve, reject) {
       var kind = support();
       if (kind === 'none') return resolve('unsupported');
@@ -286,6 +360,7 @@
       if (!subscription) return false;
       var endpoint = subscription.endpoint;
       return subscription.unsubscribe().then(function () {
+        localStorage.removeItem(TOKEN_KEY);
         return post('/api/v1/subscriptions', 'DELETE', { endpoint: endpoint }, DEFAULT_TIMEOUT_MS).then(function () {
           return true;
         });
@@ -293,5 +368,5 @@
     });
   }
 
-  window.SafariPush = { init: init, unsubscribe: unsubscribe, support: support, config: CONFIG };
+  window.SafariPush = { init: init, unsubscribe: unsubscribe, identify: identify, track: track, support: support, config: CONFIG };
 })();
