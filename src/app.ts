@@ -54,6 +54,7 @@ export function createApp(context: AppContext): Express {
   app.set('etag', false);
   // Which proxies may name the client in X-Forwarded-For: rate limits and logs key on req.ip.
   app.set('trust proxy', config.trustProxy);
+  const userSecrets = config.userInfoSecret ? { signature: config.userInfoSecret, token: config.userTokenSecret } : undefined;
   // This service answers JSON and zips: the strictest policy fits (pages it serves set their own).
   app.use(securityHeaders(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } })));
   app.use(context.metrics.httpMiddleware);
@@ -68,7 +69,7 @@ export function createApp(context: AppContext): Express {
       allowedOrigins: context.website.allowedDomains,
       vapidPublicKey: context.vapid.publicKey,
       endpoints: context.endpoints,
-      userInfoSecret: config.userInfoSecret,
+      userInfoSecret: userSecrets,
       devices: context.devices,
       metrics: context.metrics,
       rateLimitPerMinute: config.rateLimitPerMinute,
@@ -81,7 +82,7 @@ export function createApp(context: AppContext): Express {
     '/api/v1',
     sdkEventsRouter({
       allowedOrigins: context.website.allowedDomains,
-      userInfoSecret: config.userInfoSecret,
+      userInfoSecret: userSecrets,
       audience: context.audience,
       clock: context.clock,
       logger: context.logger,
@@ -94,7 +95,7 @@ export function createApp(context: AppContext): Express {
   app.use(
     safariRouter({
       websitePushID: context.website.websitePushID,
-      userInfoSecret: config.userInfoSecret,
+      userInfoSecret: userSecrets,
       packages: context.packages,
       authTokens: context.authTokens,
       devices: context.devices,

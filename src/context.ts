@@ -83,6 +83,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   if (!config.userInfoSecret) {
     logger.warn('USER_INFO_SECRET is not set: any page can claim any user id, and so receive that user\'s notifications and act on their Safari devices. Set it when notifications are personal (docs/security.md).');
   }
+  if (config.userInfoSecret && !config.userTokenSecret) {
+    logger.warn('USER_TOKEN_SECRET is not set: userToken JWTs are checked with USER_INFO_SECRET, the key that also signs plain user ids. If your backend signs a user id its visitor can choose (a username), that visitor can make a JWT for any user. Set USER_TOKEN_SECRET and sign JWTs with it (docs/security.md).');
+  }
   const vapid = resolveVapidKeys(config, logger);
   const clickRefs = createClickRefs(secrets.authTokenSecrets);
 

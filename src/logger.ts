@@ -7,9 +7,10 @@ export function maskToken(token: string): string {
   return token.length > 8 ? `${token.slice(0, 8)}…` : token;
 }
 
-/** Cuts device tokens and click references (which carry delivery ids and url-args) in a URL path. */
+/** Cuts device tokens and click references (which carry delivery ids and url-args) and leaves out user ids in a URL path. */
 export function maskUrl(url: string): string {
-  return url.replace(/\/(devices|click)\/([^/?]+)/g, (_match, kind: string, token: string) => `/${kind}/${maskToken(token)}`);
+  // User ids are personal data: none of one is logged (short ones would survive a cut).
+  return url.replace(/\/(devices|click|users)\/([^/?]+)/g, (_match, kind: string, token: string) => `/${kind}/${kind === 'users' ? (token === 'batch' ? token : '…') : maskToken(token)}`);
 }
 
 /**

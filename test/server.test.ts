@@ -51,4 +51,15 @@ describe('the running server', () => {
     expect(written).not.toContain(token);
     expect(written).not.toContain(API_KEY);
   });
+
+  test('when a profile is read and erased over real HTTP, then the request log holds no part of the user id', async () => {
+    const userId = 'ada-lovelace-1815';
+    const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
+    expect((await fetch(`${base}/api/v1/users/${userId}`, { method: 'PUT', headers: auth, body: '{"attributes":{"a":1}}' })).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/users/${userId}/export`, { headers: auth })).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/users/${userId}`, { method: 'DELETE', headers: auth })).status).toBe(204);
+    const written = logs.raw.join('\n');
+    expect(written).toContain('/api/v1/users/…/export');
+    expect(written).not.toContain('ada-love');
+  });
 });

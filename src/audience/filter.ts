@@ -37,6 +37,8 @@ const TIME_FACTS: readonly DeviceFact[] = ['subscribedAt', 'lastSeenAt'];
 
 export const MAX_FILTER_DEPTH = 8;
 export const MAX_FILTER_NODES = 100;
+/** SQL parameters a filter may compile to (SQLite takes 32,766 a statement, PostgreSQL 65,535). */
+export const MAX_FILTER_BINDINGS = 5000;
 const MAX_LIST = 100;
 const MAX_WHERE = 10;
 const MAX_VALUE_LENGTH = 1024;
@@ -190,7 +192,12 @@ function parseNode(node: unknown, path: string, depth: number, budget: { nodes: 
 /** A filter from outside, checked; a 400 invalid_filter that names the bad part otherwise. */
 export function parseFilter(input: unknown, path = 'filter'): Filter {
   try {
-    return parseNode(input, path, 1, { nodes: MAX_FILTER_NODES });
+    const filter = parseNode(input, path, 1, { nodes: MAX_FILTER_NODES });
+    // Values count too: every list value and property condition becomes SQL parameters, and the
+    // databases take a bounded number per statement.
+    const values = Math.max(compileFilter(filter, 'sqlite', 0).bindings.length, compileFilter(filter, 'postgres', 0).bindings.length);
+    if (values > MAX_FILTER_BINDINGS) fail(path, `the filter is too large: it needs ${values} SQL values, at most ${MAX_FILTER_BINDINGS} (fewer or shorter lists)`);
+    return filter;
   } catch (error) {
     if (error instanceof FilterError) throw badRequest(`Invalid filter: ${error.message}`, 'invalid_filter');
     // A list or object nested deep enough to exhaust the stack is refused the same way.

@@ -109,7 +109,7 @@ export interface AudienceRepository {
     visitAt: number | null;
     events: Array<Pick<EventInput, 'name' | 'time' | 'properties' | 'clientIp'>>;
     now: number;
-  }): Promise<{ outcome: 'recorded'; accepted: number } | { outcome: 'elsewhere' | 'unknown' }>;
+  }): Promise<{ outcome: 'recorded'; accepted: number } | { outcome: 'elsewhere' | 'unknown' | 'safari' }>;
   /** Devices by token (APNs token or a subscription's key): id and user, for events posted with `token`. */
   devicesByToken(tokens: string[]): Promise<Map<string, { id: number; userId: string | null }>>;
 }
@@ -385,9 +385,12 @@ export function createAudienceRepository(db: Knex, websitePushId: string): Audie
     },
     async recordFromPage({ deviceId, userId, facts, visitAt, events, now }) {
       return db.transaction(async (trx) => {
-        const device = (await trx('devices').where({ id: deviceId }).first('id', 'user_id')) as { id: number; user_id: string | null } | undefined;
+        const device = (await trx('devices').where({ id: deviceId }).first('id', 'user_id', 'channel')) as { id: number; user_id: string | null; channel: string } | undefined;
         if (!device) return { outcome: 'unknown' as const };
         if (userId !== null && device.user_id !== null && device.user_id !== userId) return { outcome: 'elsewhere' as const };
+        // A legacy Safari device's user comes from its package (its token proves it to Safari's
+        // registration and deletion): binding it here would leave Safari unable to remove it.
+        if (userId !== null && device.user_id === null && device.channel === 'safari') return { outcome: 'safari' as const };
         const owner = userId ?? device.user_id;
         const changes: Record<string, unknown> = {};
         if (userId !== null && device.user_id === null) changes.user_id = checkedText(userId, 255, 'userId');
@@ -395,7 +398,14 @@ export function createAudienceRepository(db: Knex, websitePushId: string): Audie
           if (value !== null) changes[column] = boundedText(value, max);
         }
         if (visitAt !== null) changes.last_seen_at = visitAt;
-        if (Object.keys(changes).length > 0) await trx('devices').where({ id: deviceId }).update(changes);
+        if (Object.keys(changes).length > 0) {
+          // Bound only while still anonymous: of two racing identifies, one wins and the other is told.
+          const updated = await trx('devices')
+            .where({ id: deviceId })
+            .andWhere((q) => (changes.user_id === undefined ? q : q.whereNull('user_id')))
+            .update(changes);
+          if (updated === 0) return { outcome: 'elsewhere' as const };
+        }
         if (visitAt !== null && owner !== null) {
           await trx('profiles')
             .insert({ user_id: owner, attributes: '{}', timezone: null, language: null, test: false, created_at: now, updated_at: now, last_seen_at: visitAt })

@@ -10,7 +10,7 @@ import { perMinuteLimit } from '../http/rate-limit';
 import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import type { Logger } from '../logger';
-import { verifiedUserId } from '../safari/user-identity';
+import { verifiedUserId, type UserSecrets } from '../safari/user-identity';
 import type { AudienceRepository } from './repository';
 import { checkEventTime, eventName, eventTime } from './routes';
 import { parseUserAgent } from './user-agent';
@@ -43,7 +43,7 @@ const pageSchema = z
  */
 export function sdkEventsRouter(deps: {
   allowedOrigins: readonly string[];
-  userInfoSecret?: string;
+  userInfoSecret?: string | UserSecrets;
   audience: AudienceRepository;
   clock: Clock;
   logger?: Pick<Logger, 'warn'>;
@@ -73,6 +73,7 @@ export function sdkEventsRouter(deps: {
       now,
     });
     if (result.outcome === 'unknown') throw notFound('No device has that token: subscribe first (SafariPush.init)', 'unknown_device');
+    if (result.outcome === 'safari') throw new AppError(409, 'safari_device_anonymous', 'A legacy Safari device gets its user from its push package: call SafariPush.init({userId}) so that Safari asks for a package of that user');
     if (result.outcome !== 'recorded') throw new AppError(409, 'device_has_another_user', 'This device belongs to another user: subscribe again with the new user id (SafariPush.init) to move it');
     res.status(202).json({ accepted: result.accepted });
   });

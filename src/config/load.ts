@@ -49,6 +49,8 @@ export interface Config {
   apiKeys: string[];
   apns: ApnsConfig;
   userInfoSecret?: string;
+  /** The key of userToken JWTs; USER_INFO_SECRET when unset. */
+  userTokenSecret?: string;
   packageCache: { size: number; ttlMs: number };
   /** Where send work runs; `url` undefined = in this process. */
   queue: { url?: string; name: string; workerInApi: boolean; concurrency: number; lockMs: number; pageSize: number };
@@ -170,6 +172,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       retryBaseMs: env.APNS_RETRY_BASE_MS,
     },
     userInfoSecret: env.USER_INFO_SECRET,
+    userTokenSecret: env.USER_TOKEN_SECRET,
     packageCache: { size: env.PACKAGE_CACHE_SIZE, ttlMs: env.PACKAGE_CACHE_TTL_SECONDS * 1000 },
     queue: {
       url: env.QUEUE_URL,

@@ -74,6 +74,9 @@ export const configSchema = z.object({
   USER_INFO_SECRET: optionalText
     .refine((secret) => secret === undefined || secret.length >= 32, 'must be at least 32 characters')
     .describe('When set, a `userId` in userInfo counts only with a signature from the site\'s backend (HMAC-SHA256 hex in `signature`, or an HS256 JWT in `userToken`); otherwise 403.'),
+  USER_TOKEN_SECRET: optionalText
+    .refine((secret) => secret === undefined || secret.length >= 32, 'must be at least 32 characters')
+    .describe('The key of `userToken` JWTs (HS256), kept apart from `USER_INFO_SECRET`. Without it JWTs are checked with `USER_INFO_SECRET`, and a site that signs a user id its visitor chose (a username) lets that visitor make a JWT for anyone: set it (a warning says so at start).'),
   API_KEYS: commaList
     .refine((list) => list.every((key) => key.length >= 16), 'each key must be at least 16 characters')
     .describe('Comma list of bearer keys for the send and admin API (`/api/*` but the page-facing `/api/v1/webpush/public-key` and `/api/v1/subscriptions`); several may be active during rotation. Generated into `DATA_DIR` when unset.'),

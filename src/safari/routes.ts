@@ -12,12 +12,12 @@ import type { LogRepository } from '../logs/repository';
 import type { Metrics } from '../metrics/metrics';
 import type { AuthTokens, TokenClaims } from './auth-token';
 import type { PackageSource } from './package-builder';
-import { verifiedUserId } from './user-identity';
+import { verifiedUserId, type UserSecrets } from './user-identity';
 
 export interface SafariDeps {
   websitePushID: string;
   /** USER_INFO_SECRET: when set, user ids must be signed by the site's backend. */
-  userInfoSecret?: string;
+  userInfoSecret?: string | UserSecrets;
   packages: PackageSource;
   authTokens: AuthTokens;
   devices: DeviceRepository;

@@ -40,16 +40,23 @@ function jwtSubject(token: string, secret: string, nowSeconds: number): string |
   }
 }
 
+/** USER_INFO_SECRET signs plain user ids; USER_TOKEN_SECRET, when set, is the only key of userToken JWTs. */
+export interface UserSecrets {
+  signature: string | undefined;
+  token?: string;
+}
+
 /**
  * The user a request may act for. Without a secret the claimed `userId` is taken as is (any page
  * can claim any id: fine for anonymous analytics, not for private notifications). With
  * USER_INFO_SECRET, an id counts only when the site's backend signed it; a claim without a valid
  * signature is refused with 403 rather than silently made anonymous, so a broken integration shows.
  */
-export function verifiedUserId(claim: ClaimedUser, secret: string | undefined, nowSeconds = Math.floor(Date.now() / 1000)): string | null {
+export function verifiedUserId(claim: ClaimedUser, secrets: string | UserSecrets | undefined, nowSeconds = Math.floor(Date.now() / 1000)): string | null {
+  const { signature: secret, token: tokenSecret } = typeof secrets === 'string' ? { signature: secrets, token: undefined } : (secrets ?? { signature: undefined, token: undefined });
   if (!secret) return claim.userId ?? null;
   if (claim.userToken !== undefined) {
-    const subject = jwtSubject(claim.userToken, secret, nowSeconds);
+    const subject = jwtSubject(claim.userToken, tokenSecret ?? secret, nowSeconds);
     if (subject === 'invalid') throw forbidden('userToken is not a valid, unexpired HS256 JWT signed with the site\'s USER_INFO_SECRET');
     if (subject === 'bad-subject') throw new AppError(400, 'invalid_user_id', 'userToken\'s sub must be a user id: 1 to 255 characters of well-formed text without NUL');
     if (claim.userId !== undefined && claim.userId !== null && claim.userId !== subject) throw forbidden('userId does not match the userToken\'s subject');

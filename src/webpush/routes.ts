@@ -10,7 +10,7 @@ import { parseInput } from '../http/validate';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics/metrics';
-import { verifiedUserId } from '../safari/user-identity';
+import { verifiedUserId, type UserSecrets } from '../safari/user-identity';
 import { MAX_ENDPOINT_LENGTH, type EndpointPolicy } from './endpoint';
 import { isP256PublicPoint } from './p256';
 import { reportedLanguage, reportedTimezone } from '../audience/values';
@@ -22,7 +22,7 @@ export interface WebPushRouteDeps {
   vapidPublicKey: string;
   /** WEBPUSH_ENDPOINT_HOSTS: which endpoints may be stored (and later posted to). */
   endpoints: EndpointPolicy;
-  userInfoSecret?: string;
+  userInfoSecret?: string | UserSecrets;
   devices: DeviceRepository;
   metrics: Pick<Metrics, 'subscription'>;
   rateLimitPerMinute: number;

@@ -98,6 +98,17 @@ describe.each(BACKENDS)('device facts and what pages report (%s)', (backend) => 
     expect((await service.context.audience.events('careful', { limit: 50 })).items.length).toBe(before);
   });
 
+  test('when a page identifies the visitor on an anonymous legacy Safari device, then 409 (its user comes from its package) and the device stays anonymous', async () => {
+    const token = crypto.randomBytes(32).toString('hex');
+    await service.context.devices.register({ token, websitePushId: PUSH_ID, userId: null, nonce: 'n1', now: Date.now() });
+    const res = await pageReport(service, { token, userId: 'safari-claim' });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('safari_device_anonymous');
+    expect((await device(service, token)).user_id).toBeNull();
+    // Events without a user still belong to the device.
+    await pageReport(service, { token, events: [{ name: 'viewed' }] }).expect(202);
+  });
+
   test('when USER_INFO_SECRET is set, then identify needs the user id signed; signed it binds, and CLIENT_IP=none keeps no address', async () => {
     const token = await subscribe(signed);
     const unsigned = await pageReport(signed, { token, userId: 'mallory' });

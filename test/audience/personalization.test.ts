@@ -91,6 +91,24 @@ describe.each(BACKENDS)('personalized notifications (%s)', (backend) => {
     expect((await ctx.service.context.notifications.list({ limit: 200 })).items.length).toBe(before);
   });
 
+  test.each([
+    ['a host from a template', 'https://{{ user.shop }}.example.com/sale'],
+    ['a path glued to the host', 'https://example.com{{ user.path }}'],
+    ['a template before the host', '{{ user.site }}/sale'],
+  ])('when url has %s, then 400: no attribute can send a click to another site', async (_what, url) => {
+    const token = deviceToken();
+    await register(token, null);
+    const res = await api().post('/api/v1/notifications').set('Authorization', bearer).send({ title: 'x', body: 'y', urlArgs: ['a', 'b'], url, to: { tokens: [token] } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/url/);
+  });
+
+  test('when url is a template after the origin, then each device gets its page', async () => {
+    const token = deviceToken();
+    await register(token, null);
+    await api().post('/api/v1/notifications').set('Authorization', bearer).send({ title: 'x', body: 'y', urlArgs: ['a', 'b'], url: 'https://example.com/{{ user.id | default: "guest" }}', to: { tokens: [token] } }).expect(202);
+  });
+
   test('when a preview is asked for a user, then it shows what each channel would get for them, rendered, with its size', async () => {
     await register(deviceToken(), 'preview-user');
     await ctx.service.context.audience.put('preview-user', { attributes: { firstName: 'Lin' } }, Date.now());

@@ -226,6 +226,7 @@ describe.each(BACKENDS)('segments and the filter language (%s)', (backend) => {
     ['nesting past 8 levels', deep(9), 'nests at most 8 levels'],
     ['more than 100 parts', { any: Array.from({ length: 100 }, () => ({ attribute: 'a', op: 'exists' })) }, 'at most 100 parts'],
     ['not an object', [1, 2], 'filter: each part of a filter is an object'],
+    ['more SQL values than a statement takes', { any: Array.from({ length: 99 }, () => ({ attribute: 'a', op: 'not_in', value: Array.from({ length: 100 }, (_, i) => i) })) }, 'the filter is too large'],
   ])('when a filter has %s, then 400 invalid_filter names the part, for estimates, segments and sends alike', async (_what, filter, message) => {
     const estimate = await api().post('/api/v1/segments/estimate').set('Authorization', bearer).send({ filter });
     expect(estimate.status).toBe(400);

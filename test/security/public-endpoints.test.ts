@@ -58,6 +58,25 @@ describe.each(BACKENDS)('USER_INFO_SECRET (%s)', (backend) => {
   });
 });
 
+describe.each(BACKENDS)('USER_TOKEN_SECRET (%s)', (backend) => {
+  const TOKEN_SECRET = 'jwt-only-secret-of-the-site-0123456789abcdef';
+  const ctx = useService(backend, { USER_INFO_SECRET: USER_SECRET, USER_TOKEN_SECRET: TOKEN_SECRET });
+  const now = Math.floor(Date.now() / 1000);
+
+  test('when a visitor turns the site\'s signature of a user id they chose (shaped like a JWT) into a userToken, then it is refused', async () => {
+    // The visitor's chosen username is a JWT's signing input claiming another user; the site signs it as any user id.
+    const signingInput = `${Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'victim' })).toString('base64url')}`;
+    const forged = `${signingInput}.${Buffer.from(hmac(signingInput), 'hex').toString('base64url')}`;
+    expect(await packageUser(ctx.service, { userToken: forged })).toEqual({ status: 403, code: 'invalid_user_signature' });
+  });
+
+  test('when a JWT is signed with USER_TOKEN_SECRET, then it counts; signed user ids still take USER_INFO_SECRET', async () => {
+    expect(await packageUser(ctx.service, { userToken: hs256({ sub: 'bob', exp: now + 60 }, TOKEN_SECRET) })).toEqual({ status: 200, userId: 'bob' });
+    expect(await packageUser(ctx.service, { userToken: hs256({ sub: 'bob', exp: now + 60 }) })).toEqual({ status: 403, code: 'invalid_user_signature' });
+    expect(await packageUser(ctx.service, { userId: 'alice', signature: hmac('alice') })).toEqual({ status: 200, userId: 'alice' });
+  });
+});
+
 describe('rate limits and headers', () => {
   const ctx = useService('sqlite', { RATE_LIMIT_PER_MINUTE: '3' });
 
