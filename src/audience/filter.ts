@@ -210,6 +210,8 @@ export function parseFilter(input: unknown, path = 'filter'): Filter {
 export interface Sql {
   sql: string;
   bindings: unknown[];
+  /** Never NULL already (needs no COALESCE), which keeps an index usable. */
+  definite?: boolean;
 }
 
 type Dialect = 'sqlite' | 'postgres';
@@ -229,7 +231,7 @@ const and = (parts: Sql[]): Sql => ({ sql: parts.map((p) => `(${p.sql})`).join('
 const or = (parts: Sql[]): Sql => ({ sql: parts.map((p) => `(${p.sql})`).join(' OR '), bindings: parts.flatMap((p) => p.bindings) });
 const not = (part: Sql): Sql => ({ sql: `NOT (${part.sql})`, bindings: part.bindings });
 /** Every leaf is made two-valued (NULL is false), so NOT and OR mean what they say. */
-const definite = (part: Sql, dialect: Dialect): Sql => ({ sql: `COALESCE((${part.sql}), ${dialect === 'postgres' ? 'false' : '0'})`, bindings: part.bindings });
+const definite = (part: Sql, dialect: Dialect): Sql => (part.definite ? part : { sql: `COALESCE((${part.sql}), ${dialect === 'postgres' ? 'false' : '0'})`, bindings: part.bindings });
 
 const COMPARE: Record<'gt' | 'gte' | 'lt' | 'lte' | 'eq' | 'ne', string> = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', ne: '<>' };
 
@@ -240,7 +242,10 @@ function jsonField(dialect: Dialect, column: string, key: string) {
     const type = (types: string[]): Sql => ({ sql: `json_type(${column}, ?) IN (${types.map(() => '?').join(', ')})`, bindings: [path, ...types] });
     return {
       exists: (): Sql => ({ sql: `json_type(${column}, ?) IS NOT NULL`, bindings: [path] }),
-      string: (op: string, value: string): Sql => and([type(['text']), { sql: `json_extract(${column}, ?) ${op} ?`, bindings: [path, value] }]),
+      // json_extract gives a JSON string as text, and a number, true or false as a number, which is
+      // never equal to text: only a value that could be a list's or object's JSON needs the type test.
+      string: (op: string, value: string): Sql =>
+        op === '=' && !/^\s*[[{]/.test(value) ? { sql: `json_extract(${column}, ?) = ?`, bindings: [path, value] } : and([type(['text']), { sql: `json_extract(${column}, ?) ${op} ?`, bindings: [path, value] }]),
       number: (op: string, value: number): Sql => and([type(['integer', 'real']), { sql: `json_extract(${column}, ?) ${op} ?`, bindings: [path, value] }]),
       boolean: (value: boolean): Sql => type([value ? 'true' : 'false']),
       date: (op: string, value: string): Sql => and([type(['text']), { sql: `json_extract(${column}, ?) GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' AND json_extract(${column}, ?) ${op} ?`, bindings: [path, path, value] }]),
@@ -347,31 +352,52 @@ function factCondition(dialect: Dialect, fact: DeviceFact, condition: Condition,
   }
 }
 
+/** Whether `count` events satisfy the condition. */
+function countHolds(count: number, condition: { op: keyof typeof COMPARE; value: number }): boolean {
+  const v = condition.value;
+  return { gt: count > v, gte: count >= v, lt: count < v, lte: count <= v, eq: count === v, ne: count !== v }[condition.op];
+}
+
 /**
  * How many events of a name the device's user (or, for an anonymous device, the device itself)
- * has, compared as `count` says; "did at least once" and "never did" are EXISTS tests, which stop
- * at the first event. Only events up to `now` count, so a target fixed at a time stays fixed.
+ * has, compared as `count` says. Compiled as a semi-join: one range of the (name, time) index
+ * gives the users (or devices) in question, and each device is looked up among them, instead of
+ * a lookup of events per device. A condition that zero events satisfy ("did not", `lt 3`) is
+ * the complement of the users whose events break it. Only events up to `now` count, so a target
+ * fixed at a time stays fixed.
  */
 function eventCondition(dialect: Dialect, filter: Extract<Filter, { event: string }>, now: number): Sql {
   const parts: Sql[] = [{ sql: 'e.name = ?', bindings: [filter.event] }, { sql: 'e.time <= ?', bindings: [now] }];
   if (filter.within) parts.push({ sql: 'e.time > ?', bindings: [now - (durationMs(filter.within) as number)] });
   for (const condition of filter.where ?? []) parts.push(definite(jsonCondition(dialect, 'e.properties', condition.property, condition, now), dialect));
   const where = and(parts);
-  const subject = (owner: string): Sql => ({ sql: `${owner} AND ${where.sql}`, bindings: where.bindings });
-  const byUser = subject('e.user_id = devices.user_id');
-  const byDevice = subject('e.user_id IS NULL AND e.device_id = devices.id');
   const count = filter.count ?? { op: 'gte', value: 1 };
-  const existence = count.op === 'gte' && count.value === 1 ? 'exists' : (count.op === 'eq' && count.value === 0) || (count.op === 'lt' && count.value === 1) ? 'none' : undefined;
-  if (existence) {
-    const test: Sql = {
-      sql: `CASE WHEN devices.user_id IS NOT NULL THEN EXISTS (SELECT 1 FROM events e WHERE ${byUser.sql}) ELSE EXISTS (SELECT 1 FROM events e WHERE ${byDevice.sql}) END`,
-      bindings: [...byUser.bindings, ...byDevice.bindings],
+  const zeroHolds = countHolds(0, count);
+  // "Did" and "did not": the devices of users with such an event, and the devices with such an
+  // event of their own, as one list of device ids. A top-level IN over the row id lets the
+  // database start from the (usually few) devices in the list instead of reading every device.
+  if ((count.op === 'gte' && count.value === 1) || (count.op === 'eq' && count.value === 0) || (count.op === 'lt' && count.value === 1)) {
+    return {
+      sql: `devices.id ${zeroHolds ? 'NOT IN' : 'IN'} (SELECT d.id FROM devices d WHERE d.user_id IN (SELECT e.user_id FROM events e WHERE e.user_id IS NOT NULL AND ${where.sql}) UNION ALL SELECT e.device_id FROM events e WHERE e.user_id IS NULL AND e.device_id IS NOT NULL AND ${where.sql})`,
+      bindings: [...where.bindings, ...where.bindings],
+      definite: true,
     };
-    return existence === 'exists' ? test : not(definite(test, dialect));
   }
+  // The subjects whose count holds (or, when zero holds, whose count breaks it): "at least one" needs no grouping.
+  const having = (column: string): Sql =>
+    count.op === 'gte' && count.value === 1
+      ? { sql: '', bindings: [] }
+      : zeroHolds && count.op === 'eq' && count.value === 0
+        ? { sql: '', bindings: [] }
+        : { sql: ` GROUP BY ${column} HAVING ${zeroHolds ? 'NOT ' : ''}(count(*) ${COMPARE[count.op]} ?)`, bindings: [count.value] };
+  const users = having('e.user_id');
+  const devicesHaving = having('e.device_id');
+  const inUsers: Sql = { sql: `SELECT e.user_id FROM events e WHERE e.user_id IS NOT NULL AND ${where.sql}${users.sql}`, bindings: [...where.bindings, ...users.bindings] };
+  const inDevices: Sql = { sql: `SELECT e.device_id FROM events e WHERE e.user_id IS NULL AND e.device_id IS NOT NULL AND ${where.sql}${devicesHaving.sql}`, bindings: [...where.bindings, ...devicesHaving.bindings] };
+  const membership = zeroHolds ? 'NOT IN' : 'IN';
   return {
-    sql: `CASE WHEN devices.user_id IS NOT NULL THEN (SELECT count(*) FROM events e WHERE ${byUser.sql}) ELSE (SELECT count(*) FROM events e WHERE ${byDevice.sql}) END ${COMPARE[count.op]} ?`,
-    bindings: [...byUser.bindings, ...byDevice.bindings, count.value],
+    sql: `(devices.user_id IS NOT NULL AND devices.user_id ${membership} (${inUsers.sql})) OR (devices.user_id IS NULL AND devices.id ${membership} (${inDevices.sql}))`,
+    bindings: [...inUsers.bindings, ...inDevices.bindings],
   };
 }
 

@@ -91,6 +91,8 @@ describe.each(BACKENDS)('segments and the filter language (%s)', (backend) => {
     ['lt', { attribute: 'age', op: 'lt', value: 34 }, ['bobFirefox']],
     ['lte', { attribute: 'age', op: 'lte', value: 34 }, [...alice, 'bobFirefox']],
     ['eq on a number is typed (the string "34" is not 34)', { attribute: 'age', op: 'eq', value: '34' }, []],
+    ['eq on a list is typed (its JSON as a string is not the list)', { attribute: 'tags', op: 'eq', value: '["sport"]' }, []],
+    ['eq with a string is not a boolean\'s number', { attribute: 'vip', op: 'eq', value: '1' }, []],
     ['in', { attribute: 'plan', op: 'in', value: ['pro', 'trial'] }, [...alice, 'carolSafari']],
     ['not_in', { attribute: 'plan', op: 'not_in', value: ['pro'] }, ['bobFirefox', 'anonymous']],
     ['contains, on a list', { attribute: 'tags', op: 'contains', value: 'sport' }, [...alice, 'bobFirefox']],

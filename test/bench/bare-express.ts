@@ -13,6 +13,10 @@ app.post('/api/v1/subscriptions', express.json({ limit: '8kb' }), (_req, res) =>
 app.post('/api/v1/subscriptions-unread', (_req, res) => {
   res.status(201).end();
 });
+/** The events baseline: a route that parses the same batches (express.json) and answers 202. */
+app.post('/api/v1/events', express.json({ limit: '4mb' }), (_req, res) => {
+  res.status(202).end();
+});
 const server = app.listen(0, '127.0.0.1', () => {
   process.stdout.write(`bare express listening on ${JSON.stringify(server.address())}\n`);
 });

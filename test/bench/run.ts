@@ -7,6 +7,7 @@ import { migrate, openDatabase } from '../../src/db/connection';
 import { createAuthTokens } from '../../src/safari/auth-token';
 import webpush from 'web-push';
 import { buildWebPushPayload } from '../../src/webpush/payload';
+import { audienceBench, type Row } from './audience';
 import { encryptOnlyRate, rsaSignRate, type bareHttp2Rate } from './baselines';
 import { FIXTURE_CA, freePort, load, providerKey, PUSH_ID, REPO_ROOT, seedDevices, seedSubscriptions, sleep, start, tempDir, waitForHttp, type Child } from './harness';
 
@@ -23,14 +24,6 @@ const SEND_TRIALS = Number(process.env.BENCH_SEND_TRIALS ?? 3);
 const REGISTRATION_TRIALS = Number(process.env.BENCH_REGISTRATION_TRIALS ?? 5);
 const PAYLOAD = { aps: { alert: { title: 'Flight A998', body: 'Boarding now' }, 'url-args': ['boarding', 'A998'] } };
 
-interface Row {
-  name: string;
-  measured: string;
-  baseline: string;
-  ratio: number | null;
-  target: string;
-  met: boolean;
-}
 const rows: Row[] = [];
 const notes: string[] = [];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -497,11 +490,26 @@ async function main(): Promise<void> {
   const apnsPort = Number(apns.match[1]);
   try {
     // BENCH_ONLY=signing,sends,broadcast runs a subset (for iterating on one figure; the report says which ran).
-    const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast,webpush,webpush-broadcast,subscriptions').split(',');
+    const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast,webpush,webpush-broadcast,subscriptions,reach,personalized,events').split(',');
     if (only.includes('signing')) await signingAndRegistrations(dir, apnsPort, key);
     if (only.includes('sends')) await sends(dir, apns, key);
     if (only.includes('broadcast')) await millionBroadcast(dir, apnsPort, key);
     if (only.some((part) => part.startsWith('webpush') || part === 'subscriptions')) await webPushBench(dir, apnsPort, key, only);
+    await audienceBench(
+      {
+        dir,
+        apns,
+        rows,
+        notes,
+        apiKey: API_KEY,
+        log,
+        fmt,
+        service: (database, extraEnv) => service(dir, database, apnsPort, key, extraEnv),
+        api,
+        bare: (where, tokens) => bareInOwnProcess(where, { port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD, leanBind: false }),
+      },
+      only,
+    );
   } finally {
     await apns.stop();
   }
