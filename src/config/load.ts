@@ -139,6 +139,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   if (env.APNS_THREADS > env.APNS_CONNECTIONS) {
     throw new ConfigError(`APNS_THREADS (${env.APNS_THREADS}) is more than APNS_CONNECTIONS (${env.APNS_CONNECTIONS}): each thread needs a connection of its own`);
   }
+  if (env.USER_TOKEN_SECRET && !env.USER_INFO_SECRET) {
+    throw new ConfigError('USER_TOKEN_SECRET is set without USER_INFO_SECRET: user ids are checked only when USER_INFO_SECRET is set, so set both (or neither)');
+  }
+  if (env.USER_TOKEN_SECRET && env.USER_TOKEN_SECRET === env.USER_INFO_SECRET) {
+    throw new ConfigError('USER_TOKEN_SECRET must differ from USER_INFO_SECRET: keeping the two keys apart is its whole point');
+  }
   try {
     parseHostRules(env.WEBPUSH_ENDPOINT_HOSTS);
   } catch (error) {

@@ -79,7 +79,7 @@ export const configSchema = z.object({
     .describe('The key of `userToken` JWTs (HS256), kept apart from `USER_INFO_SECRET`. Without it JWTs are checked with `USER_INFO_SECRET`, and a site that signs a user id its visitor chose (a username) lets that visitor make a JWT for anyone: set it (a warning says so at start).'),
   API_KEYS: commaList
     .refine((list) => list.every((key) => key.length >= 16), 'each key must be at least 16 characters')
-    .describe('Comma list of bearer keys for the send and admin API (`/api/*` but the page-facing `/api/v1/webpush/public-key` and `/api/v1/subscriptions`); several may be active during rotation. Generated into `DATA_DIR` when unset.'),
+    .describe('Comma list of bearer keys for the send and admin API (`/api/*` but the page-facing `/api/v1/webpush/public-key`, `/api/v1/subscriptions` and `/api/v1/sdk/events`); several may be active during rotation. Generated into `DATA_DIR` when unset.'),
   APNS_KEY_FILE: optionalText.describe('Token auth: the APNs signing key (.p8). With `APNS_KEY_ID` and `APNS_TEAM_ID`; without them, APNs is reached with the website push certificate.'),
   APNS_KEY_ID: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key ID').optional().describe('Token auth: the key ID of `APNS_KEY_FILE`.'),
   APNS_TEAM_ID: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team ID').optional().describe('Token auth: your Apple developer team ID.'),
@@ -123,7 +123,7 @@ export const configSchema = z.object({
   WEBPUSH_STREAMS_PER_CONNECTION: z.coerce.number().int().min(1).max(1000).default(100).describe('Web Push: requests in flight on one HTTP/2 connection at most (fewer when the push service\'s SETTINGS say so).'),
   WEBPUSH_TTL_SECONDS: z.coerce.number().int().min(0).max(2_419_200).default(2_419_200).describe('Web Push: how long push services keep a notification without `expiration` (default and maximum 28 days).'),
   CLICK_TRACKING: z.enum(['true', 'false']).default('false').describe('`true` sends clicks through this service (`/click/…`), which counts them and redirects to the site\'s URL; Safari\'s package then points `urlFormatString` here.'),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log, subscriptions, click); 0 turns limiting off.'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(120).describe('Requests per minute per client address to each public endpoint (pushPackages, registrations, log, subscriptions, sdk/events, click); 0 turns limiting off.'),
   TRUST_PROXY: z
     .string()
     .regex(/^(true|false|\d+|[0-9a-fA-F.:/,\sa-z]+)$/, 'must be true, false, a hop count, or a comma list of addresses/CIDRs/loopback/linklocal/uniquelocal')

@@ -57,7 +57,7 @@ export function verifiedUserId(claim: ClaimedUser, secrets: string | UserSecrets
   if (!secret) return claim.userId ?? null;
   if (claim.userToken !== undefined) {
     const subject = jwtSubject(claim.userToken, tokenSecret ?? secret, nowSeconds);
-    if (subject === 'invalid') throw forbidden('userToken is not a valid, unexpired HS256 JWT signed with the site\'s USER_INFO_SECRET');
+    if (subject === 'invalid') throw forbidden(`userToken is not a valid, unexpired HS256 JWT signed with the site's ${tokenSecret ? 'USER_TOKEN_SECRET' : 'USER_INFO_SECRET'}`);
     if (subject === 'bad-subject') throw new AppError(400, 'invalid_user_id', 'userToken\'s sub must be a user id: 1 to 255 characters of well-formed text without NUL');
     if (claim.userId !== undefined && claim.userId !== null && claim.userId !== subject) throw forbidden('userId does not match the userToken\'s subject');
     return subject;

@@ -40,6 +40,10 @@ describe('configuration', () => {
     [{ SIGNING_CERT: 'c.pem', WWDR_CERT: 'w.pem' }, 'SIGNING_KEY'],
     [{ SIGNING_P12: 'a.p12' }, 'WWDR_CERT'],
     [{ WWDR_CERT: 'w.pem' }, 'WWDR_CERT'],
+    [{ USER_TOKEN_SECRET: 't'.repeat(40) }, 'USER_TOKEN_SECRET is set without USER_INFO_SECRET'],
+    [{ USER_TOKEN_SECRET: 's'.repeat(40), USER_INFO_SECRET: 's'.repeat(40) }, 'USER_TOKEN_SECRET must differ'],
+    [{ EVENT_RETENTION_DAYS: '0' }, 'EVENT_RETENTION_DAYS'],
+    [{ CLIENT_IP: 'partial' }, 'CLIENT_IP'],
   ])('when the environment has %p, then the start stops with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
