@@ -377,6 +377,15 @@ function eventCondition(dialect: Dialect, filter: Extract<Filter, { event: strin
   // event of their own, as one list of device ids. A top-level IN over the row id lets the
   // database start from the (usually few) devices in the list instead of reading every device.
   if ((count.op === 'gte' && count.value === 1) || (count.op === 'eq' && count.value === 0) || (count.op === 'lt' && count.value === 1)) {
+    // PostgreSQL turns a top-level IN into a hash semi-join, on an expression too: one key space
+    // for users and anonymous devices ('u:' and 'd:' keep them apart) gives it one to make.
+    if (dialect === 'postgres') {
+      return {
+        sql: `(CASE WHEN devices.user_id IS NOT NULL THEN 'u:' || devices.user_id ELSE 'd:' || devices.id END) ${zeroHolds ? 'NOT IN' : 'IN'} (SELECT 'u:' || e.user_id FROM events e WHERE e.user_id IS NOT NULL AND ${where.sql} UNION ALL SELECT 'd:' || e.device_id FROM events e WHERE e.user_id IS NULL AND e.device_id IS NOT NULL AND ${where.sql})`,
+        bindings: [...where.bindings, ...where.bindings],
+        definite: true,
+      };
+    }
     return {
       sql: `devices.id ${zeroHolds ? 'NOT IN' : 'IN'} (SELECT d.id FROM devices d WHERE d.user_id IN (SELECT e.user_id FROM events e WHERE e.user_id IS NOT NULL AND ${where.sql}) UNION ALL SELECT e.device_id FROM events e WHERE e.user_id IS NULL AND e.device_id IS NOT NULL AND ${where.sql})`,
       bindings: [...where.bindings, ...where.bindings],
