@@ -515,10 +515,16 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     },
     async recipients(deviceIds) {
       const found = new Map<number, Recipient>();
-      for (const ids of chunks(deviceIds)) {
-        const rows = (await db('devices')
-          .leftJoin('profiles', 'profiles.user_id', 'devices.user_id')
-          .whereIn('devices.id', ids)
+      // A page of a broadcast is a dense run of device ids: one range query beats IN lists of 500.
+      const low = Math.min(...deviceIds);
+      const high = Math.max(...deviceIds);
+      const dense = deviceIds.length > 0 && high - low < 2 * deviceIds.length;
+      const wanted = new Set(deviceIds);
+      for (const ids of dense ? [deviceIds] : chunks(deviceIds)) {
+        const query = db('devices').leftJoin('profiles', 'profiles.user_id', 'devices.user_id');
+        if (dense) query.whereBetween('devices.id', [low, high]);
+        else query.whereIn('devices.id', ids);
+        const rows = (await query
           .select(
             'devices.id',
             'devices.user_id',
@@ -542,6 +548,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
           profile_language: string | null;
         }>;
         for (const row of rows) {
+          if (!wanted.has(Number(row.id))) continue;
           found.set(Number(row.id), {
             userId: row.user_id,
             attributes: (typeof row.attributes === 'string' ? JSON.parse(row.attributes) : row.attributes) ?? {},
