@@ -134,6 +134,9 @@ export async function startApnsStandIn(options: StandInOptions): Promise<ApnsSta
   };
 
   const respond = (stream: http2.ServerHttp2Stream, record: ReceivedRequest, answer: Answer): void => {
+    // The client may reset a stream (or close its session) after sending it: nobody to answer, and
+    // respond() on a destroyed stream would throw out of the stand-in.
+    if (stream.destroyed || stream.closed) return;
     if ('delayMs' in answer) {
       setTimeout(() => !stream.destroyed && respond(stream, record, answer.answer), answer.delayMs).unref();
       return;
