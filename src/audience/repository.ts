@@ -95,8 +95,6 @@ export interface AudienceRepository {
   events(userId: string, request: { limit: number; cursor?: string }): Promise<Page<StoredEvent>>;
   /** Deletes events older than `before` (retention), in slices; how many went. */
   pruneEvents(before: number): Promise<number>;
-  /** Marks the user seen (a visit); at most one write per user a day is the SDK's job. */
-  touch(userId: string, now: number): Promise<void>;
   /**
    * What a page reports for its device, in one transaction: binds an anonymous device to `userId`
    * ('elsewhere' when the device is another user's: nothing changes), refreshes its facts, marks a
@@ -383,13 +381,6 @@ export function createAudienceRepository(db: Knex, websitePushId: string): Audie
         if (deleted < 5000) return total;
       }
     },
-    async touch(userId, now) {
-      const id = checkedText(userId, 255, 'userId');
-      await profiles()
-        .insert({ user_id: id, attributes: '{}', timezone: null, language: null, test: false, created_at: now, updated_at: now, last_seen_at: now })
-        .onConflict('user_id')
-        .merge({ last_seen_at: now });
-    },
     async recordFromPage({ deviceId, userId, facts, visitAt, events, now }) {
       return db.transaction(async (trx) => {
         const device = (await trx('devices').where({ id: deviceId }).first('id', 'user_id', 'channel')) as { id: number; user_id: string | null; channel: string } | undefined;
@@ -413,9 +404,10 @@ export function createAudienceRepository(db: Knex, websitePushId: string): Audie
             .update(changes);
           if (updated === 0) return { outcome: 'elsewhere' as const };
         }
+        // The user is seen too (a profile with no attributes yet is made for them).
         if (visitAt !== null && owner !== null) {
           await trx('profiles')
-            .insert({ user_id: owner, attributes: '{}', timezone: null, language: null, test: false, created_at: now, updated_at: now, last_seen_at: visitAt })
+            .insert({ user_id: checkedText(owner, 255, 'userId'), attributes: '{}', timezone: null, language: null, test: false, created_at: now, updated_at: now, last_seen_at: visitAt })
             .onConflict('user_id')
             .merge({ last_seen_at: visitAt });
         }

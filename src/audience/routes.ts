@@ -205,21 +205,24 @@ export function audienceRouter(deps: {
     const { events } = parseInput(eventsSchema, req.body, 'events');
     const now = clock.now();
     events.forEach((event, i) => event.time !== undefined && checkEventTime(event.time, now, deps.eventRetentionDays, `events[${i}]`));
-    const tokens = events.flatMap((event, i) => {
-      if (event.token === undefined) return [];
+    // Each event's device token in stored form (lower case), checked once.
+    const tokenOf = events.map((event, i) => {
+      if (event.token === undefined) return undefined;
       try {
-        return [parseDeviceToken(event.token)];
+        return parseDeviceToken(event.token);
       } catch {
         throw badRequest(`events[${i}].token is not a device token (64 hex characters)`, 'invalid_token');
       }
     });
+    const tokens = tokenOf.filter((token): token is string => token !== undefined);
     const devices = tokens.length > 0 ? await audience.devicesByToken(tokens) : new Map<string, { id: number; userId: string | null }>();
     const rows: EventInput[] = [];
     let unknownTokens = 0;
-    for (const event of events) {
+    for (const [i, event] of events.entries()) {
       // An event of a device belongs to its user too, when the device has one.
-      const device = event.token === undefined ? undefined : devices.get(parseDeviceToken(event.token));
-      if (event.token !== undefined && !device) {
+      const token = tokenOf[i];
+      const device = token === undefined ? undefined : devices.get(token);
+      if (token !== undefined && !device) {
         unknownTokens += 1;
         continue;
       }
