@@ -18,8 +18,13 @@ export interface ApnsMessage {
 }
 
 export interface ApnsClient {
-  /** Sends to one device; never throws for APNs or network failures, it returns them typed. */
-  send(token: string, message: PreparedMessage): Promise<ApnsResult>;
+  /**
+   * Sends to one device; never throws for APNs or network failures, it returns them typed.
+   * `body`, when given, is this device's own JSON payload (personalized, or with its own click
+   * link), sent with the headers the message prepared once: its topic, priority, expiry and
+   * collapse id.
+   */
+  send(token: string, message: PreparedMessage, body?: string): Promise<ApnsResult>;
   prepare(message: ApnsMessage): PreparedMessage;
   close(): Promise<void>;
   /** Requests handed to the client and not answered yet (on the wire, or waiting for a stream). */
@@ -144,7 +149,7 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
   let next = 0;
 
   /** One request on a session: headers, then the body with END_STREAM in one DATA frame. Never rejects. */
-  function write(connection: NodeApnConnection, session: http2.ClientHttp2Session, token: string, message: NodeApnMessage): Promise<ApnsResult> {
+  function write(connection: NodeApnConnection, session: http2.ClientHttp2Session, token: string, message: NodeApnMessage, body: string): Promise<ApnsResult> {
     const headers: http2.OutgoingHttpHeaders = { ...message.headers, ':path': `/3/device/${token}` };
     const providerToken = connection.config.token;
     let generation = 0;
@@ -184,22 +189,22 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
         if (providerToken && !result.ok && result.reason === 'ExpiredProviderToken') providerToken.regenerate(generation);
         resolve(result);
       });
-      stream.end(message.body);
+      stream.end(body);
     });
   }
 
-  function send(token: string, message: NodeApnMessage): Promise<ApnsResult> {
+  function send(token: string, message: NodeApnMessage, body: string): Promise<ApnsResult> {
     const connection = connections[next];
     next = (next + 1) % connections.length;
     if (connection.isDestroyed) return Promise.resolve(noAnswer('the APNs client is closed'));
     const session = connection.session;
-    if (session && !session.closed && !session.destroyed) return write(connection, session, token, message);
+    if (session && !session.closed && !session.destroyed) return write(connection, session, token, message, body);
     // No session yet, or node-apn dropped a closed one: it opens a new one (a failed connect
     // then fails the stream, which answers as no answer).
     return connection.connect().then(
       () => {
         const opened = connection.session;
-        return opened && !opened.closed && !opened.destroyed ? write(connection, opened, token, message) : noAnswer('APNs connection closed before the request');
+        return opened && !opened.closed && !opened.destroyed ? write(connection, opened, token, message, body) : noAnswer('APNs connection closed before the request');
       },
       (error: unknown) => noAnswer(`APNs connection failed: ${(error as Error)?.message ?? String(error)}`),
     );
@@ -223,8 +228,9 @@ export function createApnsClient(config: ApnsConfig, identity: SigningIdentity):
       };
       return { message, headers, body: internals.compile() } satisfies NodeApnMessage;
     },
-    send(token, prepared) {
-      return window.run(() => send(token, prepared as NodeApnMessage));
+    send(token, prepared, body) {
+      const message = prepared as NodeApnMessage;
+      return window.run(() => send(token, message, body ?? message.body));
     },
     async close() {
       await provider.shutdown();

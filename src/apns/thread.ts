@@ -21,6 +21,8 @@ export interface SendBatch {
   requests: number[];
   tokens: string[];
   messages: number[];
+  /** The device's own JSON body, or null for the message's. */
+  bodies: Array<string | null>;
 }
 
 /** What the thread answers: requests APNs accepted, and the others with their typed failure. */
@@ -91,7 +93,7 @@ function run(): void {
         answered(request, { ok: false, status: null, reason: `APNs thread could not build the message: ${why}` });
         continue;
       }
-      void client.send(message.tokens[i], prepared).then((result) => answered(request, result));
+      void client.send(message.tokens[i], prepared, message.bodies[i] ?? undefined).then((result) => answered(request, result));
     }
     // After the requests: a message may be released in the batch that last uses it.
     for (const id of message.release) {

@@ -51,7 +51,7 @@ class Lane {
   ) {}
 
   private static emptyBatch(): SendBatch {
-    return { type: 'send', define: [], release: [], requests: [], tokens: [], messages: [] };
+    return { type: 'send', define: [], release: [], requests: [], tokens: [], messages: [], bodies: [] };
   }
 
   get inFlight(): number {
@@ -96,7 +96,7 @@ class Lane {
     });
   }
 
-  send(token: string, message: ThreadedMessage): Promise<ApnsResult> {
+  send(token: string, message: ThreadedMessage, body: string | undefined): Promise<ApnsResult> {
     if (this.closing) return Promise.resolve({ ok: false, status: null, reason: 'APNs client closed' });
     // A thread that died is replaced on the next send; a failing start shows in these results.
     if (!this.worker) this.start().catch(() => undefined);
@@ -108,6 +108,8 @@ class Lane {
     this.batch.requests.push(request);
     this.batch.tokens.push(token);
     this.batch.messages.push(message.id);
+    // A device's own body (one string) is all that crosses for it; the headers were defined once.
+    this.batch.bodies.push(body ?? null);
     if (!this.flushing) {
       this.flushing = true;
       // Everything sent in one turn of the event loop goes to the thread as one message.
@@ -203,10 +205,10 @@ export async function startThreadedApnsClient(config: ApnsConfig, identity: Sign
       handles.register(prepared, prepared.id);
       return prepared;
     },
-    send(token, message) {
+    send(token, message, body) {
       const lane = lanes[next];
       next = (next + 1) % lanes.length;
-      return lane.send(token, message as ThreadedMessage);
+      return lane.send(token, message as ThreadedMessage, body);
     },
     async close() {
       await Promise.all(lanes.map((lane) => lane.close()));

@@ -1,4 +1,4 @@
-import type { ApnsClient, PreparedMessage } from '../apns/client';
+import type { ApnsClient } from '../apns/client';
 import { actionFor, type Action, type ApnsResult } from '../apns/outcomes';
 import type { ClickRefs } from '../clicks/click-ref';
 import { buildTargetUrl } from '../clicks/target-url';
@@ -94,8 +94,11 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       priority: notification.priority,
       collapseId: notification.collapseId,
     });
-  // Without click tracking every Safari device gets the same compiled message; with it, its own link.
-  const sharedSafariMessage = clickRefs ? undefined : safariMessage(notification);
+  // Every Safari device gets the same headers (topic, priority, expiry, collapse id), prepared once.
+  // Without click tracking or templates it gets the same body too; otherwise its own body, one
+  // JSON string sent with those headers.
+  const sharedSafariMessage = safariMessage(notification);
+  const safariBody = (fields: Pick<PersonalFields, 'title' | 'body' | 'action' | 'urlArgs'>) => JSON.stringify(buildSafariPayload(fields));
   const refFor = (delivery: Delivery, urlArgs = notification.urlArgs) => clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs });
   // A click opens the url field's page, else the site's urlFormatString filled with the url-args.
   const targetUrl = notification.webPush?.url ?? buildTargetUrl(options.urlFormatString, notification.urlArgs) ?? options.serviceUrl;
@@ -123,14 +126,15 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   const personal = isPersonalized(notification)
     ? personalizer({ title: notification.title, body: notification.body, action: notification.action, url: notification.webPush?.url, urlArgs: notification.urlArgs })
     : undefined;
-  const safariFor = (delivery: Delivery): Built<PreparedMessage> => {
-    if (!personal) return { ok: true, message: sharedSafariMessage ?? safariMessage({ ...notification, urlArgs: [refFor(delivery) as string] }) };
+  /** A Safari device's own body (sent with sharedSafariMessage's headers), or undefined for the shared one. */
+  const safariBodyFor = (delivery: Delivery): Built<string | undefined> => {
+    if (!personal) return { ok: true, message: clickRefs ? safariBody({ ...notification, urlArgs: [refFor(delivery) as string] }) : undefined };
     const rendered = personal.render(delivery.recipient);
     if (!rendered.ok) return rendered;
-    const fields = { ...rendered.fields, urlArgs: clickRefs ? [refFor(delivery, rendered.fields.urlArgs) as string] : rendered.fields.urlArgs };
-    const size = Buffer.byteLength(JSON.stringify(buildSafariPayload(fields)));
+    const body = safariBody({ ...rendered.fields, urlArgs: clickRefs ? [refFor(delivery, rendered.fields.urlArgs) as string] : rendered.fields.urlArgs });
+    const size = Buffer.byteLength(body);
     if (size > MAX_PAYLOAD_BYTES) return { ok: false, reason: `PayloadTooLarge: the personalized payload is ${size} bytes, APNs accepts at most ${MAX_PAYLOAD_BYTES}` };
-    return { ok: true, message: safariMessage(fields) };
+    return { ok: true, message: body };
   };
   const webPushFor = (delivery: Delivery): Built<WebPushMessage> => {
     if (!personal) return { ok: true, message: webPushMessage(delivery) };
@@ -164,9 +168,9 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       metrics.webPushResponse(result.ok ? 201 : result.status);
       return { result, action: webPushActionFor(result) };
     }
-    const built = safariFor(delivery);
+    const built = safariBodyFor(delivery);
     if (!built.ok) return notBuilt(built.reason);
-    const result = apnsAnswered(await apns.send(delivery.token, built.message));
+    const result = apnsAnswered(await apns.send(delivery.token, sharedSafariMessage, built.message));
     return { result, action: actionFor(result) };
   };
   // APNs refused our credentials (here or, seen through the database, on another worker): Safari
@@ -350,12 +354,12 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
    * goes on in deliver().
    */
   const fastPath = (delivery: Delivery) => {
-    const built = safariFor(delivery);
+    const built = safariBodyFor(delivery);
     if (!built.ok) return slowPath(delivery, notBuilt(built.reason));
     return fastSend(delivery, built.message);
   };
-  const fastSend = (delivery: Delivery, message: PreparedMessage) =>
-    void apns.send(delivery.token, message).then(
+  const fastSend = (delivery: Delivery, body: string | undefined) =>
+    void apns.send(delivery.token, sharedSafariMessage, body).then(
       (answer) => {
         const result = apnsAnswered(answer);
         if (result.ok) finished(delivery, record(delivery, delivery.attempts + 1, 'sent', 200, null));

@@ -73,6 +73,21 @@ describe.each(KINDS)('APNs client %s', (kind) => {
     expect(seen!.payload).toEqual(MESSAGE.payload);
   });
 
+  test('when devices get their own bodies with one prepared message, then each device gets its body and every one the message headers', async () => {
+    client = await startClient(kind, apnsConfig(apns, key));
+    const prepared = client.prepare({ ...MESSAGE, priority: 5, collapseId: 'sale', expiration: 1_900_000_000 });
+    const tokens = [deviceToken(), deviceToken(), deviceToken()];
+    const bodies = tokens.map((token, index) => JSON.stringify({ aps: { alert: { title: `Hi ${index}`, body: token.slice(0, 8) }, 'url-args': [] } }));
+    // The middle device takes the prepared body; the others their own.
+    const results = await Promise.all(tokens.map((token, index) => client!.send(token, prepared, index === 1 ? undefined : bodies[index])));
+    expect(results).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+    for (const [index, token] of tokens.entries()) {
+      const seen = apns.requests.find((request) => request.token === token);
+      expect(seen?.headers).toMatchObject({ 'apns-topic': 'web.com.example', 'apns-priority': '5', 'apns-collapse-id': 'sale', 'apns-expiration': '1900000000' });
+      expect(seen?.payload).toEqual(index === 1 ? MESSAGE.payload : JSON.parse(bodies[index]));
+    }
+  });
+
   test('when many devices are sent at once, then no more requests are in flight than connections × streams', async () => {
     client = await startClient(kind, apnsConfig(apns, key, { connections: 2, streamsPerConnection: 5, requestTimeoutMs: 5000 }));
     let arrived = 0;
