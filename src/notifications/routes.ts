@@ -263,7 +263,8 @@ export function notificationRouter(deps: {
       const device = devices.find((d) => d.channel === channel);
       const recipient: Recipient = {
         userId: body.userId,
-        attributes: profile?.attributes ?? {},
+        // A copy: the render writes id, time zone and language into the object it is given.
+        attributes: { ...profile?.attributes },
         timezone: profile?.timezone ?? null,
         language: profile?.language ?? null,
         device: { channel, browser: device?.browser ?? null, os: device?.os ?? null, language: device?.language ?? null, timezone: device?.timezone ?? null },

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { personalizer, type Recipient } from '../../src/notifications/personalize';
 import { deviceToken } from '../helpers/apns';
 import { BACKENDS } from '../helpers/databases';
 import { API_KEY, PUSH_ID } from '../helpers/service';
@@ -128,5 +129,30 @@ describe.each(BACKENDS)('personalized notifications (%s)', (backend) => {
     const bad = await api().post('/api/v1/notifications/preview').set('Authorization', bearer).send({ title: '{{ x', body: 'y', urlArgs: ['a', 'b'], userId: 'preview-user' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid_template');
+  });
+});
+
+describe('rendering one device', () => {
+  const recipient = (attributes: Record<string, string>): Recipient => ({
+    userId: 'u-1',
+    attributes,
+    timezone: null,
+    language: 'de',
+    device: { channel: 'safari', browser: 'Safari', os: 'macOS', language: 'en-US', timezone: 'Europe/Berlin' },
+  });
+
+  test('when the title assigns a variable, then the body sees it; the next device starts without it', () => {
+    const render = personalizer({ title: '{% assign first = user.firstName | default: "there" %}Hi {{ first }}', body: '{{ first }}, {{ user.id }} in {{ user.timezone }} ({{ user.language }})', urlArgs: [] });
+    expect(render.render(recipient({ firstName: 'Ada' }))).toEqual({ ok: true, fields: { title: 'Hi Ada', body: 'Ada, u-1 in Europe/Berlin (de)', urlArgs: [] } });
+    const next = personalizer({ title: 'x', body: '[{{ first }}]', urlArgs: [] });
+    expect(next.render(recipient({}))).toEqual({ ok: true, fields: { title: 'x', body: '[]', urlArgs: [] } });
+  });
+
+  test('when a device\'s fields together run past the time budget, then that device fails with a template error', () => {
+    // Each field alone may be quick; the budget (50 ms) is for all of them, from the render's start.
+    const slow = '{% for i in (1..300) %}{% for j in (1..300) %}{% endfor %}{% endfor %}';
+    const render = personalizer({ title: slow, body: slow, urlArgs: Array.from({ length: 60 }, () => slow) });
+    const result = render.render(recipient({ firstName: 'Ada' }));
+    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/^TemplateError: template render limit exceeded/) });
   });
 });

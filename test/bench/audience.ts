@@ -219,9 +219,13 @@ async function personalized(ctx: AudienceBenchContext): Promise<void> {
     const { child, base } = await ctx.service(database);
     try {
       const started = Date.now();
-      const done = (await ctx.api(base, 'POST', '/api/v1/notifications?wait=true', PERSONAL)) as { counts: { targeted: number; sent: number } };
+      const done = (await ctx.api(base, 'POST', '/api/v1/notifications?wait=true', PERSONAL)) as { id: string; counts: { targeted: number; sent: number } };
       const rate = done.counts.targeted / ((Date.now() - started) / 1000);
       trials.push({ bare: bare.rate, service: rate, sent: done.counts.sent, ratio: rate / bare.rate });
+      if (done.counts.sent !== done.counts.targeted) {
+        const failed = (await ctx.api(base, 'GET', `/api/v1/notifications/${done.id}/deliveries?outcome=failed&limit=3`)) as { items: Array<{ reason: string | null }> };
+        ctx.log(`personalized broadcast: trial ${trial} sent ${ctx.fmt(done.counts.sent)} of ${ctx.fmt(done.counts.targeted)}; failed for example with: ${failed.items.map((d) => d.reason).join(' | ')}`);
+      }
     } finally {
       await child.stop();
       for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${database}${suffix}`, { force: true });
@@ -230,7 +234,7 @@ async function personalized(ctx: AudienceBenchContext): Promise<void> {
   const mid = median(trials, (t) => t.ratio);
   ctx.notes.push(
     `Personalized broadcast trials (${ctx.fmt(PERSONAL_DEVICES)} Safari devices, a template in title and body, rendered per device from each user's profile): ${trials
-      .map((t, i) => `${i + 1}: ${ctx.fmt(t.service)} vs ${ctx.fmt(t.bare)} req/s = ${t.ratio.toFixed(2)}`)
+      .map((t, i) => `${i + 1}: ${ctx.fmt(t.service)} vs ${ctx.fmt(t.bare)} req/s = ${t.ratio.toFixed(2)}, sent ${ctx.fmt(t.sent)}`)
       .join('; ')}.`,
     '',
   );
