@@ -10,6 +10,7 @@ import type { Config } from './config/load';
 import { startWalCheckpointer, type WalCheckpointer } from './db/checkpointer';
 import { migrate, openDatabase, type Db } from './db/connection';
 import { createDeviceRepository, type DeviceRepository } from './devices/repository';
+import { createEventWriter, sqliteFile, type EventWriter } from './audience/event-writer';
 import { createAudienceRepository, type AudienceRepository } from './audience/repository';
 import { createSegmentRepository, type SegmentRepository } from './audience/segments';
 import type { Logger } from './logger';
@@ -35,6 +36,8 @@ export interface AppContext {
   db: Db;
   /** SQLite files: the thread that checkpoints the WAL beside the event loop. */
   checkpointer?: WalCheckpointer;
+  /** Inserts events on a SQLite file, from its own thread. */
+  eventWriter?: EventWriter;
   website: WebsiteTemplate;
   /** The package's 256×256 icon (icon_128x128@2x.png): the default Web Push icon. */
   icon: Buffer;
@@ -148,7 +151,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   metrics.observeQueue(async () => ({ ...(await queue.stats()), inFlight: apns.inFlight }));
   const logs = createLogRepository(db);
   const idempotency = createIdempotencyStore(db);
-  const audience = createAudienceRepository(db, pushId);
+  const eventFile = sqliteFile(db);
+  const eventWriter = eventFile ? createEventWriter(eventFile, logger) : undefined;
+  const audience = createAudienceRepository(db, pushId, { eventWriter });
   const housekeeping =
     role === 'api' ? startHousekeeping({ logs, idempotency, audience, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
   return {
@@ -157,6 +162,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     clock,
     db,
     checkpointer,
+    eventWriter,
     website: raw.website,
     icon: (raw.icons.find((entry) => entry.name.endsWith('icon_128x128@2x.png')) ?? raw.icons[raw.icons.length - 1]).data,
     identity,
@@ -196,6 +202,7 @@ export async function closeContext(context: AppContext): Promise<void> {
   await context.queue.stop();
   await context.apns.close();
   await context.webPush.close();
+  await context.eventWriter?.close();
   await context.checkpointer?.close();
   await context.db.destroy();
 }

@@ -1,3 +1,4 @@
+import type { EventWriter } from './event-writer';
 import type { Knex } from 'knex';
 import { hotStatement, isPostgres } from '../db/connection';
 import { newestFirst, type Page } from '../db/pagination';
@@ -206,12 +207,14 @@ function checkedAttributes(attributes: Record<string, AttributeValue>): string {
 /** What deliveries keep of an erased user's device instead of its token. */
 export const ERASED_TOKEN = 'erased';
 
-export function createAudienceRepository(db: Knex, websitePushId: string): AudienceRepository {
+export function createAudienceRepository(db: Knex, websitePushId: string, options: { eventWriter?: EventWriter } = {}): AudienceRepository {
   const postgres = isPostgres(db);
   const profiles = (trx: Knex = db) => trx<ProfileRow>('profiles');
-  // Events are the busiest write after registrations: on SQLite a prepared insert whose calls from
-  // concurrent requests commit together (group commit), on PostgreSQL one statement per slice.
-  const insertEvent = postgres ? undefined : hotStatement(db, 'INSERT INTO events (name, user_id, device_id, time, properties, client_ip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  // Events are the busiest write after registrations: on a SQLite file the event writer thread
+  // (event-writer.ts); in memory a prepared insert whose calls from concurrent requests commit
+  // together (group commit); on PostgreSQL one statement per slice.
+  const { eventWriter } = options;
+  const insertEvent = postgres || eventWriter ? undefined : hotStatement(db, 'INSERT INTO events (name, user_id, device_id, time, properties, client_ip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
 
   const write = async (trx: Knex, userId: string, change: ProfileChange, now: number, replace: boolean): Promise<Profile> => {
     const id = checkedText(userId, 255, 'userId');
@@ -359,6 +362,10 @@ export function createAudienceRepository(db: Knex, websitePushId: string): Audie
         client_ip: boundedText(event.clientIp, 64),
         created_at: now,
       }));
+      if (eventWriter) {
+        await eventWriter.write(rows.map((row) => [row.name, row.user_id, row.device_id, row.time, row.properties, row.client_ip, row.created_at]));
+        return rows.length;
+      }
       if (insertEvent) {
         await Promise.all(rows.map((row) => insertEvent([row.name, row.user_id, row.device_id, row.time, row.properties, row.client_ip, row.created_at])));
         return rows.length;

@@ -40,7 +40,7 @@ export function normalizedDate(value: string): string | undefined {
 }
 
 /** A string that looks like a date must be a real one (2026-02-30 is refused, not kept as text). */
-const looksLikeDate = (value: string) => DATE_ONLY.test(value) || DATE_TIME.test(value);
+export const looksLikeDate = (value: string) => DATE_ONLY.test(value) || DATE_TIME.test(value);
 
 const scalarString = storedText()
   .max(MAX_STRING, `strings are at most ${MAX_STRING} characters`)
