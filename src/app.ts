@@ -15,6 +15,7 @@ import { logAdminRouter } from './logs/admin-routes';
 import { notificationRouter } from './notifications/routes';
 import { adminHealthRouter, adminPageRouter } from './admin/routes';
 import { clickRouter } from './clicks/routes';
+import { campaignRouter } from './campaigns/routes';
 import { safariRouter } from './safari/routes';
 import { sdkRouter } from './sdk/routes';
 import { webPushRouter } from './webpush/routes';
@@ -146,6 +147,16 @@ export function createApp(context: AppContext): Express {
       segments: context.segments,
       audience: context.audience,
       clock: context.clock,
+    }),
+    campaignRouter({
+      campaigns: context.campaigns,
+      notifications: context.notifications,
+      segments: context.segments,
+      queue: context.queue,
+      clock: context.clock,
+      urlFormatString: context.website.urlFormatString,
+      links: { clickTracking: config.clickTracking, serviceUrl: context.website.webServiceURL },
+      idempotency: (scope) => idempotent(context.idempotency, scope, context.clock, context.logger),
     }),
     audienceRouter({
       audience: context.audience,

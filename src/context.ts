@@ -13,6 +13,8 @@ import { createDeviceRepository, type DeviceRepository } from './devices/reposit
 import { createEventWriter, sqliteFile, type EventWriter } from './audience/event-writer';
 import { createAudienceRepository, type AudienceRepository } from './audience/repository';
 import { createSegmentRepository, type SegmentRepository } from './audience/segments';
+import { createCampaignRepository, type CampaignRepository } from './campaigns/repository';
+import { startScheduler, type Scheduler } from './campaigns/scheduler';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createLogRepository, type LogRepository } from './logs/repository';
@@ -51,6 +53,9 @@ export interface AppContext {
   /** Profiles, events, export and erasure. */
   audience: AudienceRepository;
   segments: SegmentRepository;
+  campaigns: CampaignRepository;
+  /** Fires campaign occurrences as they come due (every process runs one; see campaigns/scheduler.ts). */
+  scheduler: Scheduler;
   logs: LogRepository;
   notifications: NotificationRepository;
   idempotency: IdempotencyStore;
@@ -154,6 +159,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const eventFile = sqliteFile(db);
   const eventWriter = eventFile ? createEventWriter(eventFile, logger) : undefined;
   const audience = createAudienceRepository(db, pushId, { eventWriter });
+  const segments = createSegmentRepository(db, pushId);
+  const campaigns = createCampaignRepository(db);
+  const scheduler = startScheduler({ campaigns, notifications, segments, queue, clock, logger, intervalMs: config.schedulerIntervalMs });
   const housekeeping =
     role === 'api' ? startHousekeeping({ logs, idempotency, audience, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
   return {
@@ -172,7 +180,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     ...(secrets.generatedApiKeyFile ? { generatedApiKeyFile: secrets.generatedApiKeyFile } : {}),
     devices,
     audience,
-    segments: createSegmentRepository(db, pushId),
+    segments,
+    campaigns,
+    scheduler,
     logs,
     notifications,
     idempotency,
@@ -199,6 +209,7 @@ function withClickTracking(raw: RawPackage): RawPackage {
 /** Releases what createContext opened. */
 export async function closeContext(context: AppContext): Promise<void> {
   await context.housekeeping?.stop();
+  await context.scheduler.stop();
   await context.queue.stop();
   await context.apns.close();
   await context.webPush.close();

@@ -72,6 +72,8 @@ export interface Config {
   /** Days Safari log messages are kept. */
   logRetentionDays: number;
   eventRetentionDays: number;
+  /** Milliseconds between campaign scheduler rounds; 0: none in this process. */
+  schedulerIntervalMs: number;
   clientIp: 'full' | 'truncated' | 'none';
   logLevel: ConfigInput['LOG_LEVEL'];
 }
@@ -204,6 +206,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     logRetentionDays: env.LOG_RETENTION_DAYS,
     eventRetentionDays: env.EVENT_RETENTION_DAYS,
+    schedulerIntervalMs: env.SCHEDULER_INTERVAL_MS,
     clientIp: env.CLIENT_IP,
     logLevel: env.LOG_LEVEL,
   };

@@ -131,6 +131,13 @@ export const configSchema = z.object({
     .describe('Express `trust proxy`: which proxies may set X-Forwarded-For. The client address (rate limits, logs) comes from it. `false` when clients connect directly.'),
   METRICS_AUTH: z.enum(['none', 'api-key']).default('none').describe('`api-key` puts `/metrics` behind the API keys (Prometheus `authorization` credentials); `none` leaves it open for a private network.'),
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('Safari\'s error reports (`/v{n}/log`, which anyone may post to) older than this are deleted, hourly.'),
+  SCHEDULER_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1000)
+    .describe('How often each process looks for campaign occurrences that came due (every API process and worker does; the database makes sure each fires once). 0 turns the campaign scheduler off in this process.'),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90).describe('User events (`POST /api/v1/events`, `SafariPush.track`) older than this are deleted, hourly; segments see no further back.'),
   CLIENT_IP: z
     .enum(['full', 'truncated', 'none'])

@@ -315,6 +315,57 @@ const migrations: Migration[] = [
       await db.schema.dropTable('profiles');
     },
   },
+  {
+    // Campaigns: a message, an audience and a schedule, and their occurrences. An occurrence row
+    // is created once per (campaign, due time) and carries the id its notification will have, so
+    // whichever process fires it (under a lease) creates that one notification and no other.
+    name: '011_campaigns',
+    async up(db) {
+      await db.schema.createTable('campaigns', (t) => {
+        t.string('id', 36).primary();
+        t.string('name', 255).notNullable();
+        t.text('labels').notNullable();
+        t.text('message').notNullable();
+        t.text('audience').notNullable();
+        t.text('schedule').notNullable();
+        t.text('rules').notNullable();
+        t.string('status', 16).notNullable();
+        t.bigInteger('next_at').nullable();
+        t.bigInteger('launched_at').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('updated_at').notNullable();
+        t.index(['status', 'next_at']);
+        t.index(['created_at', 'id']);
+      });
+      await db.schema.createTable('campaign_occurrences', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('campaign_id', 36).notNullable();
+        t.bigInteger('due_at').notNullable();
+        t.string('status', 16).notNullable();
+        t.string('notification_id', 36).notNullable().unique();
+        t.string('reason', 255).nullable();
+        t.string('lease_owner', 64).nullable();
+        t.bigInteger('lease_until').nullable();
+        t.bigInteger('fired_at').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.unique(['campaign_id', 'due_at']);
+        t.index(['status', 'due_at']);
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.string('campaign_id', 36).nullable().index();
+        t.boolean('test').notNullable().defaultTo(false);
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropIndex(['campaign_id']);
+        t.dropColumn('test');
+        t.dropColumn('campaign_id');
+      });
+      await db.schema.dropTable('campaign_occurrences');
+      await db.schema.dropTable('campaigns');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -39,6 +39,7 @@ const bearer = [{ apiKey: [] }];
 const clickRef = pathParam('ref', 'Signed click reference');
 const USER = pathParam('userId', "The site's user id");
 const SEGMENT = pathParam('id', 'Segment id');
+const CAMPAIGN = pathParam('id', 'Campaign id');
 const IDEMPOTENCY = {
   name: 'Idempotency-Key',
   in: 'header',
@@ -81,6 +82,34 @@ export function openApiDocument(websitePushID: string): object {
             timezone: { type: ['string', 'null'], description: 'IANA time zone name' },
             language: { type: ['string', 'null'], description: 'BCP 47 language tag' },
             test: { type: 'boolean', description: 'A test profile (test sends)' },
+          },
+        },
+        Campaign: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            name: { type: 'string' },
+            labels: { type: 'array', items: { type: 'string' } },
+            status: { enum: ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'] },
+            message: { type: 'object', description: 'The send API\'s fields without `to`' },
+            audience: { type: 'object', description: '{all: true}, {segment}, {filter} or {users}' },
+            schedule: { type: 'object', description: 'now, at, dates or recurring (docs/campaigns.md)' },
+            rules: { type: 'object', properties: { cutoff: { type: 'string' } } },
+            nextOccurrence: { type: ['string', 'null'] },
+            launchedAt: { type: ['string', 'null'] },
+            createdAt: { type: 'string' },
+            updatedAt: { type: 'string' },
+          },
+        },
+        Occurrence: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            dueAt: { type: 'string' },
+            status: { enum: ['pending', 'firing', 'fired', 'missed', 'empty', 'failed', 'cancelled'] },
+            reason: { type: ['string', 'null'] },
+            firedAt: { type: ['string', 'null'] },
+            notification: { type: ['object', 'null'], description: '{id, status, counts}' },
           },
         },
         Segment: {
@@ -385,6 +414,45 @@ export function openApiDocument(websitePushID: string): object {
         get: { summary: 'A saved segment', tags: ['Audience'], security: bearer, parameters: [SEGMENT], responses: { 200: { description: 'The segment', content: json({ $ref: '#/components/schemas/Segment' }) }, ...errors(401, 404) } },
         put: { summary: 'Replace name and filter', tags: ['Audience'], security: bearer, parameters: [SEGMENT], requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: { description: 'The segment' }, ...errors(400, 401, 404) } },
         delete: { summary: 'Delete a segment', tags: ['Audience'], security: bearer, parameters: [SEGMENT], responses: { 204: { description: 'Deleted' }, ...errors(401, 404) } },
+      },
+      '/api/v1/campaigns': {
+        post: { summary: 'Create a campaign (a draft)', tags: ['Campaigns'], security: bearer, parameters: [IDEMPOTENCY], requestBody: { required: true, content: json({ type: 'object', required: ['name', 'message', 'audience', 'schedule'] }) }, responses: { 201: { description: 'The draft', content: json({ $ref: '#/components/schemas/Campaign' }) }, ...errors(400, 401, 409, 413, 415, 422) } },
+        get: {
+          summary: 'Campaigns, newest first',
+          tags: ['Campaigns'],
+          security: bearer,
+          parameters: [...paging, { name: 'status', in: 'query', schema: { type: 'string' } }, { name: 'label', in: 'query', schema: { type: 'string' } }],
+          responses: { 200: { description: 'A page', content: json(page('Campaign')) }, ...errors(400, 401) },
+        },
+      },
+      '/api/v1/campaigns/{id}': {
+        get: { summary: 'A campaign with its next occurrence', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN], responses: { 200: { description: 'The campaign', content: json({ $ref: '#/components/schemas/Campaign' }) }, ...errors(401, 404) } },
+        patch: { summary: 'Change a draft or paused campaign', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN], requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: { description: 'The campaign', content: json({ $ref: '#/components/schemas/Campaign' }) }, ...errors(400, 401, 404, 409, 413, 415) } },
+      },
+      '/api/v1/campaigns/{id}/launch': {
+        post: { summary: 'Launch a draft: scheduled from now on', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN, IDEMPOTENCY], responses: { 200: { description: 'The campaign', content: json({ $ref: '#/components/schemas/Campaign' }) }, ...errors(400, 401, 404, 409, 422) } },
+      },
+      '/api/v1/campaigns/{id}/pause': {
+        post: { summary: 'Pause a scheduled or running campaign', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN], responses: { 200: { description: 'The campaign', content: json({ $ref: '#/components/schemas/Campaign' }) }, ...errors(401, 404, 409) } },
+      },
+      '/api/v1/campaigns/{id}/resume': {
+        post: { summary: 'Resume a paused campaign', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN], responses: { 200: { description: 'The campaign', content: json({ $ref: '#/components/schemas/Campaign' }) }, ...errors(401, 404, 409) } },
+      },
+      '/api/v1/campaigns/{id}/cancel': {
+        post: { summary: 'Cancel a campaign: no further occurrence fires', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN], responses: { 200: { description: 'The campaign', content: json({ $ref: '#/components/schemas/Campaign' }) }, ...errors(401, 404, 409) } },
+      },
+      '/api/v1/campaigns/{id}/occurrences': {
+        get: { summary: 'Occurrences, latest first, each with its notification and counts', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN, ...paging], responses: { 200: { description: 'A page', content: json(page('Occurrence')) }, ...errors(400, 401, 404) } },
+      },
+      '/api/v1/campaigns/{id}/test': {
+        post: {
+          summary: 'Send the message now to the test profiles (or userIds), marked as a test',
+          tags: ['Campaigns'],
+          security: bearer,
+          parameters: [CAMPAIGN, IDEMPOTENCY],
+          requestBody: { content: json({ type: 'object', properties: { userIds: { type: 'array', items: { type: 'string' }, maxItems: 100 } } }) },
+          responses: { 202: { description: 'Queued: {id, status, test, users}' }, ...errors(400, 401, 404, 409, 413, 415, 422) },
+        },
       },
       '/api/v1/notifications/{id}': {
         get: {

@@ -61,6 +61,10 @@ export interface WebPushOptions {
 
 export interface StoredNotification extends NotificationInput {
   id: string;
+  /** The campaign whose occurrence (or test send) this is; null for a send of the send API. */
+  campaignId: string | null;
+  /** A test send: to test profiles, outside caps and quiet hours. */
+  test: boolean;
   status: NotificationStatus;
   targeted: number;
   error: string | null;
@@ -130,6 +134,8 @@ interface NotificationRow {
   web_push: string | null;
   action1_clicked_count: number;
   action2_clicked_count: number;
+  campaign_id: string | null;
+  test: boolean | number;
 }
 
 interface DeliveryRow {
@@ -169,6 +175,8 @@ function* chunks(ids: number[], size = 500): Generator<number[]> {
 
 const toNotification = (row: NotificationRow): StoredNotification => ({
   id: row.id,
+  campaignId: row.campaign_id ?? null,
+  test: Boolean(row.test),
   status: row.status,
   title: row.title,
   body: row.body,
@@ -209,13 +217,20 @@ export interface DeliveryRange {
   to: number;
 }
 
+/** How a campaign's notification is created: with the id its occurrence chose, marked as its own. */
+export interface CreateOptions {
+  id?: string;
+  campaignId?: string;
+  test?: boolean;
+}
+
 export interface NotificationRepository {
   /**
    * Stores the notification with its target fixed: the devices matching it now (up to the
    * highest device id at this moment). 400 when nothing matches. Deliveries come later, a page
    * at a time, from planNext.
    */
-  create(input: NotificationInput, now: number): Promise<StoredNotification>;
+  create(input: NotificationInput, now: number, options?: CreateOptions): Promise<StoredNotification>;
   get(id: string): Promise<StoredNotification | undefined>;
   /** Deletes a notification no sender has started (its enqueue failed); true when it did. */
   discard(id: string): Promise<boolean>;
@@ -295,8 +310,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
   };
 
   return {
-    async create(input, now) {
-      const id = crypto.randomUUID();
+    async create(input, now, options = {}) {
+      const id = options.id ?? crypto.randomUUID();
       const [{ maxId }] = await db('devices').max<{ maxId: number | null }[]>({ maxId: 'id' });
       const targetMaxId = Number(maxId ?? 0);
       const [{ n }] = await targetQuery(db, input.target).where('devices.id', '<=', targetMaxId).count<{ n: number }[]>({ n: '*' });
@@ -329,6 +344,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         clicked_count: 0,
         action1_clicked_count: 0,
         action2_clicked_count: 0,
+        campaign_id: options.campaignId ?? null,
+        test: options.test ?? false,
       };
       await db('notifications').insert(row);
       return toNotification(row);

@@ -24,13 +24,22 @@ const MAX_TARGETS = 10_000;
 /** The largest 32-bit UNIX time: APNs answers BadExpirationDate beyond it. */
 const MAX_EXPIRATION = 4_294_967_295;
 
+const usersTarget = z.object({ users: z.array(storedText().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict();
+const allTarget = z.object({ all: z.literal(true) }).strict();
+const segmentTarget = z.object({ segment: z.uuid({ error: 'segment must be the id of a saved segment' }) }).strict();
+const filterTarget = z.object({ filter: z.unknown() }).strict();
 const targetSchema = z.union([
   z.object({ tokens: z.array(storedText().max(200)).min(1, 'tokens must not be empty').max(MAX_TARGETS) }).strict(),
-  z.object({ users: z.array(storedText().min(1).max(255)).min(1, 'users must not be empty').max(MAX_TARGETS) }).strict(),
-  z.object({ all: z.literal(true) }).strict(),
-  z.object({ segment: z.uuid({ error: 'segment must be the id of a saved segment' }) }).strict(),
-  z.object({ filter: z.unknown() }).strict(),
+  usersTarget,
+  allTarget,
+  segmentTarget,
+  filterTarget,
 ], { error: 'to must be {"tokens": [...]}, {"users": [...]}, {"all": true}, {"segment": "<id>"} or {"filter": {...}}' });
+/** Who a campaign reaches: users, everyone, a saved segment or a filter (no device tokens). */
+export const audienceSchema = z.union([usersTarget, allTarget, segmentTarget, filterTarget], {
+  error: 'audience must be {"users": [...]}, {"all": true}, {"segment": "<id>"} or {"filter": {...}}',
+});
+export type Audience = z.infer<typeof audienceSchema>;
 
 /** An absolute URL of the notification (https only, or http too), as well-formed text of at most 2048 characters. */
 const webUrl = (field: string, httpsOnly: boolean) =>
@@ -124,6 +133,9 @@ const sendFields = z
 const renotifyNeedsTag = (value: { renotify?: boolean; collapseId?: string }) => !value.renotify || value.collapseId !== undefined;
 const renotifyProblem = { message: 'renotify needs collapseId (the tag of the notification it replaces)', path: ['renotify'] };
 const sendSchema = sendFields.refine(renotifyNeedsTag, renotifyProblem);
+/** What a campaign sends: the send API's fields without `to`. */
+export const messageSchema = sendFields.omit({ to: true }).refine(renotifyNeedsTag, renotifyProblem);
+export type Message = z.infer<typeof messageSchema>;
 /** A preview: the notification as it would be sent, for one user (`to` is not needed). */
 const previewSchema = sendFields.omit({ to: true }).extend({ userId: storedText().min(1).max(255), to: targetSchema.optional() }).refine(renotifyNeedsTag, renotifyProblem);
 
@@ -131,7 +143,7 @@ const previewSchema = sendFields.omit({ to: true }).extend({ userId: storedText(
 const personalFields = (input: NotificationInput): PersonalFields => ({ title: input.title, body: input.body, action: input.action, url: input.webPush?.url, urlArgs: input.urlArgs });
 
 /** The Web Push fields of a send, when it has any. */
-function webPushOptions(body: z.infer<typeof sendSchema>): WebPushOptions | undefined {
+function webPushOptions(body: Message): WebPushOptions | undefined {
   const { url, image, badge, requireInteraction, silent, renotify, timestamp, lang, dir, data, actions, appBadge } = body;
   const options: WebPushOptions = { url, image, badge, requireInteraction, silent, renotify, timestamp, lang, dir, data, actions, appBadge };
   for (const key of Object.keys(options) as Array<keyof WebPushOptions>) if (options[key] === undefined) delete options[key];
@@ -142,7 +154,7 @@ function webPushOptions(body: z.infer<typeof sendSchema>): WebPushOptions | unde
  * The target as stored: tokens normalised, and a segment or filter fixed now (a saved segment's
  * filter is copied, so editing the segment later does not change a send already made).
  */
-async function resolveTarget(to: z.infer<typeof targetSchema>, segments: SegmentRepository, now: number): Promise<Target> {
+export async function resolveTarget(to: z.infer<typeof targetSchema>, segments: SegmentRepository, now: number): Promise<Target> {
   if ('tokens' in to) return { tokens: [...new Set(to.tokens.map(parseDeviceToken))] };
   if ('segment' in to) {
     const segment = await segments.get(to.segment);
@@ -151,6 +163,29 @@ async function resolveTarget(to: z.infer<typeof targetSchema>, segments: Segment
   }
   if ('filter' in to) return { filter: parseFilter(to.filter, 'to.filter'), at: now };
   return to;
+}
+
+/** A message and a resolved target as the repository stores them. */
+export function notificationInput(message: Message, target: Target): NotificationInput {
+  return {
+    title: message.title,
+    body: message.body,
+    action: message.action,
+    urlArgs: message.urlArgs,
+    target: { ...target, ...(message.channels ? { channels: [...new Set(message.channels)] } : {}) },
+    expiration: message.expiration,
+    priority: message.priority,
+    collapseId: message.collapseId,
+    icon: message.icon,
+    webPush: webPushOptions(message),
+  };
+}
+
+/** 400 unless the notification can be sent: payload sizes and links, and its templates parse. */
+export function checkNotification(input: NotificationInput, urlFormatString: string, now: number, links: { clickTracking: boolean; serviceUrl: string }): void {
+  const problems = payloadProblems(input, urlFormatString, Math.floor(now / 1000), links);
+  if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
+  if (isPersonalized(input)) checkTemplates(personalFields(input));
 }
 
 const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed']).optional() });
@@ -163,6 +198,8 @@ async function summary(notifications: NotificationRepository, notification: Stor
   return {
     id: notification.id,
     status: notification.status,
+    ...(notification.campaignId !== null ? { campaignId: notification.campaignId } : {}),
+    ...(notification.test ? { test: true } : {}),
     title: notification.title,
     body: notification.body,
     to: notification.target,
@@ -206,24 +243,8 @@ export function notificationRouter(deps: {
     const { wait } = parseInput(waitQuery, req.query, 'query');
     const body = parseInput(sendSchema, req.body, 'notification');
     const now = deps.clock.now();
-    const input: NotificationInput = {
-      title: body.title,
-      body: body.body,
-      action: body.action,
-      urlArgs: body.urlArgs,
-      target: {
-        ...(await resolveTarget(body.to, deps.segments, now)),
-        ...(body.channels ? { channels: [...new Set(body.channels)] } : {}),
-      },
-      expiration: body.expiration,
-      priority: body.priority,
-      collapseId: body.collapseId,
-      icon: body.icon,
-      webPush: webPushOptions(body),
-    };
-    const problems = payloadProblems(input, deps.urlFormatString, Math.floor(now / 1000), deps.links);
-    if (problems.length > 0) throw badRequest(problems.join('; '), 'invalid_notification');
-    if (isPersonalized(input)) checkTemplates(personalFields(input));
+    const input = notificationInput(body, await resolveTarget(body.to, deps.segments, now));
+    checkNotification(input, deps.urlFormatString, now, deps.links);
     const created = await notifications.create(input, now);
     // From here a retry with the same Idempotency-Key gets this notification, never a second one.
     const accepted = { id: created.id, status: 'queued' };
@@ -251,7 +272,7 @@ export function notificationRouter(deps: {
 
   router.post('/notifications/preview', ...jsonBody('512kb'), async (req, res) => {
     const body = parseInput(previewSchema, req.body, 'preview');
-    const webPush = webPushOptions({ ...body, to: { all: true } });
+    const webPush = webPushOptions(body);
     const input = { title: body.title, body: body.body, action: body.action, urlArgs: body.urlArgs, icon: body.icon, collapseId: body.collapseId, webPush };
     const fields = { title: input.title, body: input.body, action: input.action, url: webPush?.url, urlArgs: input.urlArgs };
     checkTemplates(fields);

@@ -1,0 +1,207 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { Clock } from '../clock';
+import { AppError, badRequest, notFound } from '../errors';
+import { iso, pageQuery } from '../http/paging';
+import { jsonBody } from '../http/json-body';
+import { storedText } from '../http/text';
+import { parseInput } from '../http/validate';
+import { parseFilter } from '../audience/filter';
+import type { SegmentRepository } from '../audience/segments';
+import { idempotencyOf } from '../idempotency/middleware';
+import type { SendQueue } from '../notifications/queue';
+import type { NotificationRepository } from '../notifications/repository';
+import { audienceSchema, checkNotification, messageSchema, notificationInput, resolveTarget, type Audience, type Message } from '../notifications/routes';
+import { CAMPAIGN_STATUSES, type Campaign, type CampaignInput, type CampaignRepository, type CampaignStatus, type Occurrence } from './repository';
+import { rulesSchema } from './rules';
+import { nextOccurrence, scheduleSchema, type Schedule } from './schedule';
+
+/** Letters, digits and ` _.:/-`: a label is matched exactly inside the stored JSON list. */
+const label = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N} _.:/-]{0,63}$/u, 'a label is 1 to 64 letters, digits, spaces and _.:/- (starting with a letter or digit)');
+const MAX_LABELS = 20;
+const MAX_TEST_USERS = 100;
+
+const campaignFields = {
+  name: storedText().min(1, 'name must not be empty').max(255),
+  labels: z.array(label).max(MAX_LABELS, `at most ${MAX_LABELS} labels`),
+  message: messageSchema,
+  audience: audienceSchema,
+  schedule: scheduleSchema,
+  rules: rulesSchema,
+};
+const createSchema = z.object({ ...campaignFields, labels: campaignFields.labels.default([]) }).strict();
+const patchSchema = z
+  .object({ ...campaignFields, rules: rulesSchema.removeDefault() })
+  .partial()
+  .strict()
+  .refine((change) => Object.keys(change).length > 0, 'the change names at least one field');
+const listQuery = pageQuery.extend({ status: z.enum(CAMPAIGN_STATUSES).optional(), label: label.optional() });
+const testSchema = z
+  .object({ userIds: z.array(storedText().min(1).max(255)).min(1, 'userIds must not be empty').max(MAX_TEST_USERS, `at most ${MAX_TEST_USERS} userIds`).optional() })
+  .strict();
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+function campaignView(campaign: Campaign) {
+  return {
+    id: campaign.id,
+    name: campaign.name,
+    labels: campaign.labels,
+    status: campaign.status,
+    message: campaign.message,
+    audience: campaign.audience,
+    schedule: campaign.schedule,
+    rules: campaign.rules,
+    nextOccurrence: isoOrNull(campaign.nextAt),
+    launchedAt: isoOrNull(campaign.launchedAt),
+    createdAt: iso(campaign.createdAt),
+    updatedAt: iso(campaign.updatedAt),
+  };
+}
+
+const conflict = (campaign: Campaign, wanted: string) =>
+  new AppError(409, 'invalid_status', `The campaign is ${campaign.status}: ${wanted}`);
+
+/** The campaign API; mounted behind the API key check. */
+export function campaignRouter(deps: {
+  campaigns: CampaignRepository;
+  notifications: NotificationRepository;
+  segments: SegmentRepository;
+  queue: SendQueue;
+  clock: Clock;
+  urlFormatString: string;
+  links: { clickTracking: boolean; serviceUrl: string };
+  idempotency: (scope: string) => RequestHandler;
+}): Router {
+  const { campaigns, clock } = deps;
+  const router = Router();
+  const load = async (id: string) => {
+    const campaign = z.uuid().safeParse(id).success ? await campaigns.get(id) : undefined;
+    if (!campaign) throw notFound('No campaign with that id');
+    return campaign;
+  };
+
+  /** 400 unless the message can be sent and the audience names something that exists. */
+  const check = async (message: Message, audience: Audience, now: number) => {
+    if ('filter' in audience) parseFilter(audience.filter, 'audience.filter');
+    if ('segment' in audience && !(await deps.segments.get(audience.segment))) throw badRequest('audience.segment: no saved segment has that id', 'unknown_segment');
+    checkNotification(notificationInput(message, { all: true }), deps.urlFormatString, now, deps.links);
+  };
+  /** The first occurrence at or after `now`, for a launch or a changed schedule. */
+  const firstFrom = (schedule: Schedule, now: number, launchedAt: number) => nextOccurrence(schedule, now - 1, launchedAt);
+
+  router.post('/campaigns', ...jsonBody('512kb'), deps.idempotency('POST /api/v1/campaigns'), async (req, res) => {
+    const body = parseInput(createSchema, req.body, 'campaign');
+    const now = clock.now();
+    await check(body.message, body.audience, now);
+    const created = await campaigns.create(body as CampaignInput, now);
+    res.status(201).json(campaignView(created));
+  });
+
+  router.get('/campaigns', async (req, res) => {
+    const page = await campaigns.list(parseInput(listQuery, req.query, 'query'));
+    res.json({ items: page.items.map(campaignView), nextCursor: page.nextCursor });
+  });
+
+  router.get('/campaigns/:id', async (req, res) => {
+    res.json(campaignView(await load(String(req.params.id))));
+  });
+
+  router.patch('/campaigns/:id', ...jsonBody('512kb'), async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    const change = parseInput(patchSchema, req.body, 'change') as Partial<CampaignInput>;
+    const now = clock.now();
+    const editable: CampaignStatus[] = ['draft', 'paused'];
+    if (!editable.includes(campaign.status)) throw conflict(campaign, 'only a draft or a paused campaign can be changed (pause it first)');
+    await check(change.message ?? campaign.message, change.audience ?? campaign.audience, now);
+    let updated = await campaigns.update(campaign.id, change, editable, now);
+    if (updated && change.schedule && updated.status === 'paused') {
+      // A paused campaign's new schedule starts from now: what the old one had due is not made up.
+      updated = await campaigns.transition(campaign.id, ['paused'], 'paused', now, { nextAt: firstFrom(change.schedule, now, updated.launchedAt ?? now) ?? null });
+    }
+    if (!updated) throw conflict(await load(campaign.id), 'only a draft or a paused campaign can be changed');
+    res.json(campaignView(updated));
+  });
+
+  router.post('/campaigns/:id/launch', ...jsonBody('1kb'), deps.idempotency('POST /api/v1/campaigns/launch'), async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    if (campaign.status !== 'draft') throw conflict(campaign, 'only a draft can be launched');
+    const now = clock.now();
+    await check(campaign.message, campaign.audience, now);
+    const first = firstFrom(campaign.schedule, now, now);
+    if (first === undefined) throw badRequest('The schedule has no occurrence from now on (its times are in the past)', 'schedule_in_past');
+    const launched = await campaigns.transition(campaign.id, ['draft'], 'scheduled', now, { nextAt: first, launchedAt: now });
+    if (!launched) throw conflict(await load(campaign.id), 'only a draft can be launched');
+    res.json(campaignView(launched));
+  });
+
+  router.post('/campaigns/:id/pause', async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    const paused = await campaigns.transition(campaign.id, ['scheduled', 'running'], 'paused', clock.now());
+    if (!paused) throw conflict(await load(campaign.id), 'only a scheduled or running campaign can be paused');
+    res.json(campaignView(paused));
+  });
+
+  router.post('/campaigns/:id/resume', async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    // What came due while paused fires now (the latest of it; see docs/campaigns.md), unless its cutoff passed.
+    const resumed = await campaigns.transition(campaign.id, ['paused'], campaign.launchedAt !== null && (await campaigns.hasOccurrences(campaign.id)) ? 'running' : 'scheduled', clock.now());
+    if (!resumed) throw conflict(await load(campaign.id), 'only a paused campaign can be resumed');
+    res.json(campaignView(resumed));
+  });
+
+  router.post('/campaigns/:id/cancel', async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    const cancelled = await campaigns.transition(campaign.id, ['draft', 'scheduled', 'running', 'paused'], 'cancelled', clock.now(), { nextAt: null });
+    if (!cancelled) throw conflict(await load(campaign.id), 'it has ended already');
+    await campaigns.cancelPending(campaign.id);
+    res.json(campaignView(cancelled));
+  });
+
+  router.get('/campaigns/:id/occurrences', async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    const page = await campaigns.occurrences(campaign.id, parseInput(pageQuery, req.query, 'query'));
+    const view = async (occurrence: Occurrence) => {
+      const notification = await deps.notifications.get(occurrence.notificationId);
+      const counts = notification ? await deps.notifications.counts(notification) : undefined;
+      return {
+        id: String(occurrence.id),
+        dueAt: iso(occurrence.dueAt),
+        status: occurrence.status,
+        reason: occurrence.reason,
+        firedAt: isoOrNull(occurrence.firedAt),
+        notification:
+          notification && counts
+            ? {
+                id: notification.id,
+                status: notification.status,
+                counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, pending: counts.pending, clicked: counts.clicked },
+              }
+            : null,
+      };
+    };
+    res.json({ items: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor });
+  });
+
+  router.post('/campaigns/:id/test', ...jsonBody('64kb'), deps.idempotency('POST /api/v1/campaigns/test'), async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    const body = parseInput(testSchema, req.body ?? {}, 'test');
+    const now = clock.now();
+    const users = body.userIds ? [...new Set(body.userIds)] : await campaigns.testUsers(MAX_TEST_USERS);
+    if (users.length === 0) throw badRequest('No test profiles: mark profiles with "test": true (PATCH /api/v1/users/{userId}) or give userIds', 'no_test_profiles');
+    const input = notificationInput(campaign.message, await resolveTarget({ users }, deps.segments, now));
+    checkNotification(input, deps.urlFormatString, now, deps.links);
+    const created = await deps.notifications.create(input, now, { campaignId: campaign.id, test: true });
+    const accepted = { id: created.id, status: 'queued', test: true, users: users.length };
+    await idempotencyOf(res)?.record(202, accepted);
+    try {
+      await deps.queue.enqueue(created.id);
+    } catch (error) {
+      await deps.notifications.discard(created.id);
+      throw error;
+    }
+    res.status(202).json(accepted);
+  });
+
+  return router;
+}
