@@ -161,7 +161,17 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
   const audience = createAudienceRepository(db, pushId, { eventWriter });
   const segments = createSegmentRepository(db, pushId);
   const campaigns = createCampaignRepository(db);
-  const scheduler = startScheduler({ campaigns, notifications, segments, queue, clock, logger, intervalMs: config.schedulerIntervalMs });
+  const scheduler = startScheduler({
+    campaigns,
+    notifications,
+    segments,
+    queue,
+    clock,
+    logger,
+    metrics,
+    urlFormatString: raw.website.urlFormatString,
+    links: { clickTracking: config.clickTracking, serviceUrl: raw.website.webServiceURL },
+    quietHours: config.quietHours, intervalMs: config.schedulerIntervalMs });
   const housekeeping =
     role === 'api' ? startHousekeeping({ logs, idempotency, audience, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
   return {

@@ -4,13 +4,15 @@ import { newestFirst, type Page } from '../db/pagination';
 import { boundedText, checkedText } from '../db/text';
 import type { Audience, Message } from '../notifications/routes';
 import type { Rules } from './rules';
-import type { Schedule } from './schedule';
+import { leadOf, type Schedule } from './schedule';
+import type { PlannedSend } from './zones';
 
 export const CAMPAIGN_STATUSES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'] as const;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 /**
- * pending: due, not fired yet; firing: a process holds its lease; fired: its notification exists
- * and is queued; missed: not sent (its cutoff passed, or a later occurrence was due already);
+ * pending: due, not fired yet; firing: a process holds its lease; fired: an occurrence's sends are
+ * set (for local time and quiet hours, several over hours), a send's notification exists and is
+ * queued; missed: not sent (its cutoff passed, or a later occurrence was due already);
  * empty: nobody matched; failed: could not be created (the reason says why); cancelled: the
  * campaign was cancelled first.
  */
@@ -29,6 +31,8 @@ export interface CampaignInput {
 export interface Campaign extends CampaignInput {
   id: string;
   status: CampaignStatus;
+  /** How long before its due time an occurrence is planned (local time: 27 hours). */
+  leadMs: number;
   /** When the next occurrence is due (scheduled and running campaigns). */
   nextAt: number | null;
   launchedAt: number | null;
@@ -48,8 +52,58 @@ export interface Occurrence {
   createdAt: number;
 }
 
+/** One send of an occurrence (several for local time and quiet hours), each its own notification. */
+export interface OccurrenceSend {
+  id: number;
+  occurrenceId: number;
+  campaignId: string;
+  dueAt: number;
+  kind: 'send' | 'skip';
+  skipReason: string | null;
+  zones: string[] | null;
+  othersThan: string[] | null;
+  status: OccurrenceStatus;
+  notificationId: string;
+  reason: string | null;
+  firedAt: number | null;
+}
+
+interface SendRow {
+  id: number | string;
+  occurrence_id: number | string;
+  campaign_id: string;
+  due_at: number | string;
+  kind: 'send' | 'skip';
+  skip_reason: string | null;
+  zones: string | null;
+  others_than: string | null;
+  status: OccurrenceStatus;
+  notification_id: string;
+  reason: string | null;
+  fired_at: number | string | null;
+}
+
+const toSend = (row: SendRow): OccurrenceSend => ({
+  id: Number(row.id),
+  occurrenceId: Number(row.occurrence_id),
+  campaignId: row.campaign_id,
+  dueAt: Number(row.due_at),
+  kind: row.kind,
+  skipReason: row.skip_reason,
+  zones: row.zones === null ? null : (JSON.parse(row.zones) as string[]),
+  othersThan: row.others_than === null ? null : (JSON.parse(row.others_than) as string[]),
+  status: row.status,
+  notificationId: row.notification_id,
+  reason: row.reason,
+  firedAt: row.fired_at === null ? null : Number(row.fired_at),
+});
+
+/** The two tables whose rows are fired under a lease: occurrences (planned) and their sends (sent). */
+export type LeasedTable = 'campaign_occurrences' | 'occurrence_sends';
+
 interface CampaignRow {
   id: string;
+  lead_ms?: number | string;
   name: string;
   labels: string;
   message: string;
@@ -87,6 +141,7 @@ const toCampaign = (row: CampaignRow): Campaign => ({
   schedule: JSON.parse(row.schedule) as Schedule,
   rules: JSON.parse(row.rules) as Rules,
   status: row.status,
+  leadMs: Number(row.lead_ms ?? 0),
   nextAt: num(row.next_at),
   launchedAt: num(row.launched_at),
   createdAt: Number(row.created_at),
@@ -105,7 +160,7 @@ const toOccurrence = (row: OccurrenceRow): Occurrence => ({
 });
 
 /** The JSON columns are bounded here too: the routes bound each field, this bounds the whole. */
-const MAX_JSON = { labels: 4096, message: 65_536, audience: 1_048_576, schedule: 16_384, rules: 4096 };
+const MAX_JSON = { labels: 4096, message: 65_536, audience: 1_048_576, schedule: 16_384, rules: 4096, zones: 65_536 };
 const MAX_REASON = 255;
 
 function jsonColumn(value: unknown, column: keyof typeof MAX_JSON): string {
@@ -119,7 +174,10 @@ function columnsOf(input: Partial<CampaignInput>): Partial<CampaignRow> {
   if (input.labels !== undefined) row.labels = jsonColumn(input.labels, 'labels');
   if (input.message !== undefined) row.message = jsonColumn(input.message, 'message');
   if (input.audience !== undefined) row.audience = jsonColumn(input.audience, 'audience');
-  if (input.schedule !== undefined) row.schedule = jsonColumn(input.schedule, 'schedule');
+  if (input.schedule !== undefined) {
+    row.schedule = jsonColumn(input.schedule, 'schedule');
+    row.lead_ms = leadOf(input.schedule);
+  }
   if (input.rules !== undefined) row.rules = jsonColumn(input.rules, 'rules');
   return row;
 }
@@ -131,8 +189,12 @@ export interface CampaignRepository {
   create(input: CampaignInput, now: number): Promise<Campaign>;
   get(id: string): Promise<Campaign | undefined>;
   list(request: { limit: number; cursor?: string; status?: CampaignStatus; label?: string }): Promise<Page<Campaign>>;
-  /** Changes fields of a campaign in one of `statuses`; undefined when it is in another. */
-  update(id: string, change: Partial<CampaignInput>, statuses: CampaignStatus[], now: number): Promise<Campaign | undefined>;
+  /**
+   * Changes fields of a campaign in one of `statuses` (and its next due time, when given), in one
+   * statement; undefined when it is in another status. A changed schedule cancels the occurrences
+   * the old one had recorded and not planned yet, in the same transaction.
+   */
+  update(id: string, change: Partial<CampaignInput>, statuses: CampaignStatus[], now: number, nextAt?: number | null): Promise<Campaign | undefined>;
   /** Moves a campaign from one of `from` to `to` (with its next due time); undefined when it was in another status. */
   transition(id: string, from: CampaignStatus[], to: CampaignStatus, now: number, fields?: { nextAt?: number | null; launchedAt?: number }): Promise<Campaign | undefined>;
   /** Active campaigns with an occurrence due by `now`, oldest due first. */
@@ -142,15 +204,26 @@ export interface CampaignRepository {
    * the campaign's next due time from `expectedNextAt` to `nextAt`; false when another process
    * moved it first (then that process recorded them).
    */
-  advance(id: string, expectedNextAt: number, nextAt: number | null, dueTimes: number[], now: number): Promise<boolean>;
-  /** Occurrences due by `now` that nobody fires: pending, or firing under a lease that ran out. */
+  advance(id: string, expectedNextAt: number, nextAt: number | null, dueTimes: number[], now: number, leadMs?: number): Promise<boolean>;
+  /** Occurrences to plan by `now` that nobody plans: pending, or firing under a lease that ran out. */
   claimable(now: number, limit: number): Promise<Occurrence[]>;
-  /** Takes the lease of an occurrence for `owner` until `until`; false when somebody else has it. */
-  claim(id: number, owner: string, now: number, until: number): Promise<boolean>;
-  /** Ends an occurrence held by `owner` with its final status; false when the lease was lost. */
-  settle(id: number, owner: string, status: Exclude<OccurrenceStatus, 'pending' | 'firing'>, reason: string | null, now: number): Promise<boolean>;
-  /** Gives an occurrence back (a failure worth trying again). */
-  release(id: number, owner: string): Promise<void>;
+  /** Sends due by `now` that nobody fires, as claimable. */
+  claimableSends(now: number, limit: number): Promise<OccurrenceSend[]>;
+  /** Takes the lease of an occurrence (or send) for `owner` until `until`; false when somebody else has it. */
+  claim(id: number, owner: string, now: number, until: number, table?: LeasedTable): Promise<boolean>;
+  /** Ends an occurrence (or send) held by `owner` with its final status; false when the lease was lost. */
+  settle(id: number, owner: string, status: Exclude<OccurrenceStatus, 'pending' | 'firing'>, reason: string | null, now: number, table?: LeasedTable): Promise<boolean>;
+  /** Gives an occurrence (or send) back (a failure worth trying again). */
+  release(id: number, owner: string, table?: LeasedTable): Promise<void>;
+  /**
+   * Sets the sends of an occurrence `owner` holds and marks it fired, in one transaction; false
+   * (nothing stored) when the lease was lost. A send to everyone takes the occurrence's notification id.
+   */
+  plan(occurrence: Occurrence, owner: string, sends: PlannedSend[], now: number): Promise<boolean>;
+  /** The sends of some occurrences, in due order. */
+  sendsOf(occurrenceIds: number[]): Promise<OccurrenceSend[]>;
+  /** The time zones profiles and devices name now (at most 2,000). */
+  knownZones(): Promise<string[]>;
   /** True when the campaign has an occurrence due later than `dueAt` and by `now`. */
   superseded(occurrence: Occurrence, now: number): Promise<boolean>;
   /** Cancels the occurrences of a campaign nobody fires; returns how many. */
@@ -174,6 +247,7 @@ export function createCampaignRepository(db: Db): CampaignRepository {
         id: crypto.randomUUID(),
         ...(columnsOf(input) as Required<Pick<CampaignRow, 'name' | 'labels' | 'message' | 'audience' | 'schedule' | 'rules'>>),
         status: 'draft',
+        lead_ms: leadOf(input.schedule),
         next_at: null,
         launched_at: null,
         created_at: now,
@@ -191,11 +265,15 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       if (request.label) query.whereRaw(`${isPostgres(db) ? 'strpos' : 'instr'}(labels, ?) > 0`, [JSON.stringify(request.label)]);
       return newestFirst<CampaignRow, Campaign>(query, 'created_at', request, toCampaign, 'uuid');
     },
-    async update(id, change, statuses, now) {
-      const updated = await db('campaigns')
-        .where({ id })
-        .whereIn('status', statuses)
-        .update({ ...columnsOf(change), updated_at: now });
+    async update(id, change, statuses, now, nextAt) {
+      const updated = await db.transaction(async (trx) => {
+        const changed = await trx('campaigns')
+          .where({ id })
+          .whereIn('status', statuses)
+          .update({ ...columnsOf(change), ...(nextAt !== undefined ? { next_at: nextAt } : {}), updated_at: now });
+        if (changed === 1 && change.schedule) await trx('campaign_occurrences').where({ campaign_id: id, status: 'pending' }).update({ status: 'cancelled', reason: 'the schedule was changed' });
+        return changed;
+      });
       return updated === 1 ? get(id) : undefined;
     },
     async transition(id, from, to, now, fields = {}) {
@@ -211,10 +289,10 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       return updated === 1 ? get(id) : undefined;
     },
     async due(now, limit) {
-      const rows = (await db('campaigns').whereIn('status', ACTIVE).whereNotNull('next_at').andWhere('next_at', '<=', now).orderBy('next_at').limit(limit).select('*')) as CampaignRow[];
+      const rows = (await db('campaigns').whereIn('status', ACTIVE).whereNotNull('next_at').andWhereRaw('next_at - lead_ms <= ?', [now]).orderBy('next_at').limit(limit).select('*')) as CampaignRow[];
       return rows.map(toCampaign);
     },
-    async advance(id, expectedNextAt, nextAt, dueTimes, now) {
+    async advance(id, expectedNextAt, nextAt, dueTimes, now, leadMs = 0) {
       return db.transaction(async (trx) => {
         // The campaign row first: of two processes advancing at once, the second waits here and
         // then finds next_at moved, so it records nothing.
@@ -225,7 +303,7 @@ export function createCampaignRepository(db: Db): CampaignRepository {
         if (moved !== 1) return false;
         if (dueTimes.length > 0) {
           await trx('campaign_occurrences')
-            .insert(dueTimes.map((dueAt) => ({ campaign_id: id, due_at: dueAt, status: 'pending', notification_id: crypto.randomUUID(), created_at: now })))
+            .insert(dueTimes.map((dueAt) => ({ campaign_id: id, due_at: dueAt, plan_at: dueAt - leadMs, status: 'pending', notification_id: crypto.randomUUID(), created_at: now })))
             .onConflict(['campaign_id', 'due_at'])
             .ignore();
         }
@@ -236,28 +314,77 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       const rows = (await db('campaign_occurrences as o')
         .join('campaigns as c', 'c.id', 'o.campaign_id')
         .whereIn('c.status', ACTIVE)
-        .andWhere('o.due_at', '<=', now)
+        .andWhere('o.plan_at', '<=', now)
         .andWhere((q) => q.where('o.status', 'pending').orWhere((expired) => expired.where('o.status', 'firing').andWhere('o.lease_until', '<', now)))
-        .orderBy('o.due_at')
+        .orderBy('o.plan_at')
         .limit(limit)
         .select('o.*')) as OccurrenceRow[];
       return rows.map(toOccurrence);
     },
-    async claim(id, owner, now, until) {
-      const taken = await db('campaign_occurrences')
+    async claimableSends(now, limit) {
+      const rows = (await db('occurrence_sends as s')
+        .join('campaigns as c', 'c.id', 's.campaign_id')
+        .whereIn('c.status', ACTIVE)
+        .andWhere('s.due_at', '<=', now)
+        .andWhere((q) => q.where('s.status', 'pending').orWhere((expired) => expired.where('s.status', 'firing').andWhere('s.lease_until', '<', now)))
+        .orderBy('s.due_at')
+        .limit(limit)
+        .select('s.*')) as SendRow[];
+      return rows.map(toSend);
+    },
+    async plan(occurrence, owner, sends, now) {
+      return db.transaction(async (trx) => {
+        const marked = await trx('campaign_occurrences')
+          .where({ id: occurrence.id, status: 'firing', lease_owner: owner })
+          .update({ status: 'fired', fired_at: now, lease_owner: null, lease_until: null });
+        if (marked !== 1) return false;
+        const single = sends.length === 1 && sends[0].zones === null;
+        await trx('occurrence_sends').insert(
+          sends.map((send) => ({
+            occurrence_id: occurrence.id,
+            campaign_id: occurrence.campaignId,
+            due_at: send.dueAt,
+            kind: send.kind,
+            skip_reason: send.skipReason ?? null,
+            zones: send.zones === null ? null : jsonColumn(send.zones, 'zones'),
+            others_than: send.othersThan ? jsonColumn(send.othersThan, 'zones') : null,
+            status: 'pending',
+            notification_id: single ? occurrence.notificationId : crypto.randomUUID(),
+            created_at: now,
+          })),
+        );
+        return true;
+      });
+    },
+    async sendsOf(occurrenceIds) {
+      if (occurrenceIds.length === 0) return [];
+      const rows = (await db('occurrence_sends').whereIn('occurrence_id', occurrenceIds).orderBy('due_at').orderBy('id').select('*')) as SendRow[];
+      return rows.map(toSend);
+    },
+    async knownZones() {
+      const rows = (await db
+        .select('timezone')
+        .from('profiles')
+        .whereNotNull('timezone')
+        .union((q) => q.select('timezone').from('devices').whereNotNull('timezone'))
+        .limit(2000)) as Array<{ timezone: string }>;
+      return [...new Set(rows.map((row) => row.timezone))];
+    },
+    async claim(id, owner, now, until, table = 'campaign_occurrences') {
+      const taken = await db(table)
         .where({ id })
         .andWhere((q) => q.where('status', 'pending').orWhere((expired) => expired.where('status', 'firing').andWhere('lease_until', '<', now)))
         .update({ status: 'firing', lease_owner: owner, lease_until: until });
       return taken === 1;
     },
-    async settle(id, owner, status, reason, now) {
-      const done = await db('campaign_occurrences')
+    async settle(id, owner, status, reason, now, table = 'campaign_occurrences') {
+      const done = await db(table)
         .where({ id, status: 'firing', lease_owner: owner })
         .update({ status, reason: boundedText(reason, MAX_REASON), fired_at: status === 'fired' ? now : null, lease_owner: null, lease_until: null });
       return done === 1;
     },
-    async release(id, owner) {
-      await db('campaign_occurrences').where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', lease_owner: null, lease_until: null });
+    async release(id, owner, table = 'campaign_occurrences') {
+      await db(table).where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', lease_owner: null, lease_until: null });
     },
     async superseded(occurrence, now) {
       const later = await db('campaign_occurrences')
@@ -268,11 +395,13 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       return later !== undefined;
     },
     async cancelPending(campaignId) {
-      return db('campaign_occurrences').where({ campaign_id: campaignId, status: 'pending' }).update({ status: 'cancelled' });
+      // Firing ones too: a lease left by a dead process would otherwise stay (a live firer's settle then fails, harmlessly).
+      const cancel = (table: LeasedTable) => db(table).where({ campaign_id: campaignId }).whereIn('status', ['pending', 'firing']).update({ status: 'cancelled', lease_owner: null, lease_until: null });
+      return (await cancel('occurrence_sends')) + (await cancel('campaign_occurrences'));
     },
     async completeFinished(now) {
-      const open = db('campaign_occurrences').whereIn('status', ['pending', 'firing']).andWhere('campaign_id', db.ref('campaigns.id')).select(db.raw('1'));
-      return db('campaigns').whereIn('status', ACTIVE).whereNull('next_at').whereNotExists(open).update({ status: 'completed', updated_at: now });
+      const open = (table: LeasedTable) => db(table).whereIn('status', ['pending', 'firing']).andWhere('campaign_id', db.ref('campaigns.id')).select(db.raw('1'));
+      return db('campaigns').whereIn('status', ACTIVE).whereNull('next_at').whereNotExists(open('campaign_occurrences')).whereNotExists(open('occurrence_sends')).update({ status: 'completed', updated_at: now });
     },
     async hasOccurrences(campaignId) {
       return (await db('campaign_occurrences').where({ campaign_id: campaignId }).first('id')) !== undefined;

@@ -12,7 +12,8 @@ import { idempotencyOf } from '../idempotency/middleware';
 import type { SendQueue } from '../notifications/queue';
 import type { NotificationRepository } from '../notifications/repository';
 import { audienceSchema, checkNotification, messageSchema, notificationInput, resolveTarget, type Audience, type Message } from '../notifications/routes';
-import { CAMPAIGN_STATUSES, type Campaign, type CampaignInput, type CampaignRepository, type CampaignStatus, type Occurrence } from './repository';
+import { CAMPAIGN_STATUSES, type Campaign, type CampaignInput, type CampaignRepository, type CampaignStatus, type Occurrence, type OccurrenceSend } from './repository';
+import { ruleCostProblem } from './rule-check';
 import { rulesSchema } from './rules';
 import { nextOccurrence, scheduleSchema, type Schedule } from './schedule';
 
@@ -81,8 +82,10 @@ export function campaignRouter(deps: {
     return campaign;
   };
 
-  /** 400 unless the message can be sent and the audience names something that exists. */
-  const check = async (message: Message, audience: Audience, now: number) => {
+  /** 400 unless the message can be sent, the audience names something that exists and the schedule's rule is cheap to expand. */
+  const check = async (message: Message, audience: Audience, now: number, schedule?: Schedule) => {
+    const costly = schedule ? await ruleCostProblem(schedule, now) : undefined;
+    if (costly) throw badRequest(costly, 'costly_rrule');
     if ('filter' in audience) parseFilter(audience.filter, 'audience.filter');
     if ('segment' in audience && !(await deps.segments.get(audience.segment))) throw badRequest('audience.segment: no saved segment has that id', 'unknown_segment');
     checkNotification(notificationInput(message, { all: true }), deps.urlFormatString, now, deps.links);
@@ -93,7 +96,7 @@ export function campaignRouter(deps: {
   router.post('/campaigns', ...jsonBody('512kb'), deps.idempotency('POST /api/v1/campaigns'), async (req, res) => {
     const body = parseInput(createSchema, req.body, 'campaign');
     const now = clock.now();
-    await check(body.message, body.audience, now);
+    await check(body.message, body.audience, now, body.schedule);
     const created = await campaigns.create(body as CampaignInput, now);
     res.status(201).json(campaignView(created));
   });
@@ -113,12 +116,11 @@ export function campaignRouter(deps: {
     const now = clock.now();
     const editable: CampaignStatus[] = ['draft', 'paused'];
     if (!editable.includes(campaign.status)) throw conflict(campaign, 'only a draft or a paused campaign can be changed (pause it first)');
-    await check(change.message ?? campaign.message, change.audience ?? campaign.audience, now);
-    let updated = await campaigns.update(campaign.id, change, editable, now);
-    if (updated && change.schedule && updated.status === 'paused') {
-      // A paused campaign's new schedule starts from now: what the old one had due is not made up.
-      updated = await campaigns.transition(campaign.id, ['paused'], 'paused', now, { nextAt: firstFrom(change.schedule, now, updated.launchedAt ?? now) ?? null });
-    }
+    await check(change.message ?? campaign.message, change.audience ?? campaign.audience, now, change.schedule);
+    // A paused campaign's new schedule starts from now: what the old one had due is not made up
+    // (its recorded occurrences are cancelled with the change). A draft's starts at its launch.
+    const nextAt = change.schedule && campaign.status === 'paused' ? (firstFrom(change.schedule, now, campaign.launchedAt ?? now) ?? null) : undefined;
+    const updated = await campaigns.update(campaign.id, change, campaign.status === 'paused' ? ['paused'] : ['draft'], now, nextAt);
     if (!updated) throw conflict(await load(campaign.id), 'only a draft or a paused campaign can be changed');
     res.json(campaignView(updated));
   });
@@ -161,23 +163,42 @@ export function campaignRouter(deps: {
   router.get('/campaigns/:id/occurrences', async (req, res) => {
     const campaign = await load(String(req.params.id));
     const page = await campaigns.occurrences(campaign.id, parseInput(pageQuery, req.query, 'query'));
-    const view = async (occurrence: Occurrence) => {
-      const notification = await deps.notifications.get(occurrence.notificationId);
+    const sends = await campaigns.sendsOf(page.items.map((o) => o.id));
+    const sendView = async (send: OccurrenceSend) => {
+      const notification = await deps.notifications.get(send.notificationId);
       const counts = notification ? await deps.notifications.counts(notification) : undefined;
+      return {
+        dueAt: iso(send.dueAt),
+        kind: send.kind,
+        ...(send.skipReason ? { skipReason: send.skipReason } : {}),
+        zones: send.zones,
+        ...(send.othersThan ? { otherZones: true } : {}),
+        status: send.status,
+        reason: send.reason,
+        notification:
+          notification && counts
+            ? {
+                id: notification.id,
+                status: notification.status,
+                counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, skipped: counts.skipped, pending: counts.pending, clicked: counts.clicked },
+              }
+            : null,
+      };
+    };
+    const view = async (occurrence: Occurrence) => {
+      const its = await Promise.all(sends.filter((send) => send.occurrenceId === occurrence.id).map(sendView));
+      const counts = { targeted: 0, sent: 0, failed: 0, removed: 0, skipped: 0, pending: 0, clicked: 0 };
+      for (const send of its) if (send.notification) for (const key of Object.keys(counts) as Array<keyof typeof counts>) counts[key] += send.notification.counts[key];
       return {
         id: String(occurrence.id),
         dueAt: iso(occurrence.dueAt),
         status: occurrence.status,
         reason: occurrence.reason,
         firedAt: isoOrNull(occurrence.firedAt),
-        notification:
-          notification && counts
-            ? {
-                id: notification.id,
-                status: notification.status,
-                counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, pending: counts.pending, clicked: counts.clicked },
-              }
-            : null,
+        counts,
+        sends: its,
+        // The usual case, one send to everyone: its notification.
+        notification: its.length === 1 && its[0].zones === null ? its[0].notification : null,
       };
     };
     res.json({ items: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor });
@@ -194,10 +215,12 @@ export function campaignRouter(deps: {
     const created = await deps.notifications.create(input, now, { campaignId: campaign.id, test: true });
     const accepted = { id: created.id, status: 'queued', test: true, users: users.length };
     await idempotencyOf(res)?.record(202, accepted);
+    const idempotency = idempotencyOf(res);
     try {
       await deps.queue.enqueue(created.id);
     } catch (error) {
-      await deps.notifications.discard(created.id);
+      // Not queued: undone, and the key given back, so a retry sends it.
+      if (await deps.notifications.discard(created.id)) await idempotency?.forget();
       throw error;
     }
     res.status(202).json(accepted);

@@ -14,10 +14,15 @@ import { timezoneSchema } from '../audience/values';
 
 const WALL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 export const MAX_DATES = 100;
+const MIN_YEAR = 2000;
+const MAX_YEAR = 2200;
 
 /** A wall-clock time as the API takes it, checked to be a real calendar time. */
 export const wallTime = (field: string) =>
-  z.string().refine((value) => WALL_TIME.test(value) && DateTime.fromISO(value, { zone: 'UTC' }).isValid, `${field} must be a wall-clock time YYYY-MM-DDTHH:MM[:SS], such as "2026-12-24T09:00"`);
+  z
+    .string()
+    .refine((value) => WALL_TIME.test(value) && DateTime.fromISO(value, { zone: 'UTC' }).isValid, `${field} must be a wall-clock time YYYY-MM-DDTHH:MM[:SS], such as "2026-12-24T09:00"`)
+    .refine((value) => !WALL_TIME.test(value) || (Number(value.slice(0, 4)) >= MIN_YEAR && Number(value.slice(0, 4)) <= MAX_YEAR), `${field} must fall in the years ${MIN_YEAR} to ${MAX_YEAR}`);
 
 /** Wall-clock fields in UTC milliseconds ("floating" time: the clock's reading, not an instant). */
 function floating(wall: string): number {
@@ -39,16 +44,71 @@ export function placeInZone(floatingMs: number, zone: string): number {
 }
 
 /** Where the zone's clock reads at `instant`, as floating milliseconds. */
-function floatingAt(instant: number, zone: string): number {
+export function floatingAt(instant: number, zone: string): number {
   return instant + IANAZone.create(zone).offset(instant) * 60_000;
 }
 
 export const wallToInstant = (wall: string, zone: string) => placeInZone(floating(wall), zone);
 
+/**
+ * The parts a rule may have, each with the range RFC 5545 gives its numbers (INTERVAL and COUNT
+ * bounded here). rrule accepts out-of-range numbers (INTERVAL=-1, BYMONTH=0) and then searches
+ * until the year 9999, so every number is checked before rrule sees the rule.
+ */
+const PART_RANGES: Record<string, [number, number, boolean?]> = {
+  INTERVAL: [1, 1000],
+  COUNT: [1, 10_000],
+  BYSECOND: [0, 59],
+  BYMINUTE: [0, 59],
+  BYHOUR: [0, 23],
+  BYMONTH: [1, 12],
+  // Signed: -1 is the last.
+  BYMONTHDAY: [1, 31, true],
+  BYYEARDAY: [1, 366, true],
+  BYWEEKNO: [1, 53, true],
+  BYSETPOS: [1, 366, true],
+};
+const WEEKDAY = /^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$/;
+
+function partProblem(name: string, value: string): string | undefined {
+  if (name === 'FREQ' || name === 'WKST' || name === 'UNTIL') return undefined;
+  if (name === 'BYDAY') {
+    for (const day of value.split(',')) {
+      const match = WEEKDAY.exec(day);
+      if (!match) return `BYDAY takes weekdays such as MO or -1FR, not ${JSON.stringify(day.slice(0, 20))}`;
+      const nth = match[1] === undefined ? undefined : Number(match[1]);
+      if (nth !== undefined && (nth === 0 || Math.abs(nth) > 53)) return `BYDAY's ordinal must be 1 to 53 or -1 to -53, not ${match[1]}`;
+    }
+    return undefined;
+  }
+  const range = PART_RANGES[name];
+  if (!range) return `rrule does not take ${name.slice(0, 20)} here (FREQ, INTERVAL, COUNT, UNTIL, WKST, BYSECOND, BYMINUTE, BYHOUR, BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, BYMONTH, BYSETPOS)`;
+  const [min, max, signed] = range;
+  const values = value.split(',');
+  if (values.length > 366) return `${name} has too many values`;
+  for (const item of values) {
+    if (!/^[+-]?\d{1,5}$/.test(item)) return `${name} takes whole numbers, not ${JSON.stringify(item.slice(0, 20))}`;
+    const n = Number(item);
+    const magnitude = signed ? Math.abs(n) : n;
+    if ((signed && n === 0) || magnitude < min || magnitude > max || (!signed && item.startsWith('-'))) return `${name} must be ${signed ? `${min} to ${max} or -${min} to -${max}` : `${min} to ${max}`}, not ${item}`;
+  }
+  return undefined;
+}
+
 /** Recurrence rules this service takes: RFC 5545 RRULE parts, at most hourly, no DTSTART/TZID inside. */
 function parseRule(text: string): { rule?: RRule; problem?: string } {
   if (text.length > 500) return { problem: 'rrule is at most 500 characters' };
   if (/DTSTART|TZID|\n/i.test(text)) return { problem: 'rrule holds only the RRULE parts (FREQ=...;BYDAY=...); the start and time zone are fields of the schedule' };
+  const seen = new Set<string>();
+  for (const part of text.replace(/^RRULE:/i, '').split(';')) {
+    const [name, value, extra] = part.split('=');
+    if (!name || value === undefined || value === '' || extra !== undefined) return { problem: `rrule parts are NAME=VALUE separated by ";", not ${JSON.stringify(part.slice(0, 40))}` };
+    const key = name.toUpperCase();
+    if (seen.has(key)) return { problem: `rrule names ${key.slice(0, 20)} twice` };
+    seen.add(key);
+    const problem = partProblem(key, value.toUpperCase());
+    if (problem) return { problem: `rrule: ${problem}` };
+  }
   try {
     const options = RRule.parseString(text.replace(/^RRULE:/i, ''));
     if (options.freq === undefined) return { problem: 'rrule needs FREQ' };
@@ -59,13 +119,24 @@ function parseRule(text: string): { rule?: RRule; problem?: string } {
   }
 }
 
+/**
+ * `localTime`: the wall-clock time is each user's own (their profile's zone, else their device's,
+ * else `fallbackTimezone`, by default the schedule's own zone).
+ */
+const localFields = { localTime: z.boolean().optional(), fallbackTimezone: timezoneSchema.optional() };
+
 export const scheduleSchema = z.discriminatedUnion(
   'type',
   [
     z.object({ type: z.literal('now') }).strict(),
-    z.object({ type: z.literal('at'), at: wallTime('at'), timezone: timezoneSchema }).strict(),
+    z.object({ type: z.literal('at'), at: wallTime('at'), timezone: timezoneSchema, ...localFields }).strict(),
     z
-      .object({ type: z.literal('dates'), dates: z.array(wallTime('dates[]')).min(1, 'dates must not be empty').max(MAX_DATES, `at most ${MAX_DATES} dates`), timezone: timezoneSchema })
+      .object({
+        type: z.literal('dates'),
+        dates: z.array(wallTime('dates[]')).min(1, 'dates must not be empty').max(MAX_DATES, `at most ${MAX_DATES} dates`),
+        timezone: timezoneSchema,
+        ...localFields,
+      })
       .strict(),
     z
       .object({
@@ -77,6 +148,7 @@ export const scheduleSchema = z.discriminatedUnion(
         timezone: timezoneSchema,
         start: wallTime('start').optional(),
         end: wallTime('end').optional(),
+        ...localFields,
       })
       .strict(),
   ],
@@ -84,10 +156,39 @@ export const scheduleSchema = z.discriminatedUnion(
 );
 export type Schedule = z.infer<typeof scheduleSchema>;
 
+/**
+ * How long before its due time (in the schedule's zone) a local-time occurrence is planned: the
+ * zones furthest east (UTC+14) reach a wall-clock time up to 26 hours before the furthest west.
+ */
+export const LOCAL_TIME_LEAD_MS = 27 * 3_600_000;
+/** How long before its due time an occurrence of this schedule is planned. */
+export const leadOf = (schedule: Schedule): number => ('localTime' in schedule && schedule.localTime ? LOCAL_TIME_LEAD_MS : 0);
+/** The zone of devices whose user and device name none. */
+export const fallbackZoneOf = (schedule: Schedule): string => (schedule.type === 'now' ? 'UTC' : (schedule.fallbackTimezone ?? schedule.timezone));
+
 /** Milliseconds of a duration such as "10m". */
 export function durationMs(text: string): number {
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.slice(-1) as 's' | 'm' | 'h' | 'd'];
   return Number(text.slice(0, -1)) * unit;
+}
+
+const PERIOD_MS: Partial<Record<Frequency, number>> = { [Frequency.HOURLY]: 3_600_000, [Frequency.DAILY]: 86_400_000, [Frequency.WEEKLY]: 7 * 86_400_000 };
+
+/**
+ * A start for expanding `rule` near `from` with the same occurrences as from `start`: rrule replays
+ * a rule from its start on every lookup, which for an hourly rule launched a year ago is 9,000
+ * steps. Hourly, daily and weekly periods have a fixed length in floating time, so the start moves
+ * forward by whole periods (INTERVAL included) and the rule lands on the same times. Monthly and
+ * yearly rules take few steps a year and are left as they are; so is a rule with COUNT, which
+ * counts from its real start.
+ */
+function rebased(rule: RRule, start: number, from: number): number {
+  const period = PERIOD_MS[rule.options.freq];
+  if (period === undefined || rule.options.count !== null || from <= start) return start;
+  const step = period * rule.options.interval;
+  // Two steps back: a period that began before `from` may still hold occurrences after it.
+  const steps = Math.max(0, Math.floor((from - start) / step) - 2);
+  return start + steps * step;
 }
 
 /**
@@ -114,9 +215,10 @@ export function nextOccurrence(schedule: Schedule, after: number, launchedAt: nu
       // Expanded in floating time from its start; each wall-clock time placed in the zone.
       const start = schedule.start ? floating(schedule.start) : floatingAt(launchedAt, zone) - (floatingAt(launchedAt, zone) % 1000);
       const end = schedule.end ? wallToInstant(schedule.end, zone) : undefined;
-      const bound = new RRule({ ...rule.origOptions, dtstart: new Date(start) });
       // Offsets are within ±14 h (and a jump moves a time by at most a few hours): start looking a day early.
-      let from = new Date(Math.max(start, floatingAt(after, zone) - 86_400_000));
+      const lookFrom = Math.max(start, floatingAt(after, zone) - 86_400_000);
+      const bound = new RRule({ ...rule.origOptions, dtstart: new Date(rebased(rule, start, lookFrom)) });
+      let from = new Date(lookFrom);
       for (let guard = 0; guard < 1000; guard++) {
         const candidate = bound.after(from, guard === 0);
         if (!candidate) return undefined;

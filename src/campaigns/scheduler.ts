@@ -6,10 +6,16 @@ import type { Logger } from '../logger';
 import type { SegmentRepository } from '../audience/segments';
 import type { SendQueue } from '../notifications/queue';
 import type { NotificationRepository } from '../notifications/repository';
-import { notificationInput, resolveTarget } from '../notifications/routes';
-import type { CampaignRepository, Occurrence } from './repository';
-import { cutoffOf } from './rules';
-import { nextOccurrence } from './schedule';
+import { checkNotification, notificationInput, resolveTarget } from '../notifications/routes';
+import type { Metrics } from '../metrics/metrics';
+import type { Target } from '../notifications/repository';
+import type { CampaignRepository, LeasedTable, Occurrence, OccurrenceSend } from './repository';
+import { cutoffOf, effectiveQuietHours, type QuietHours } from './rules';
+import { fallbackZoneOf, nextOccurrence } from './schedule';
+import { planSends } from './zones';
+
+const OCCURRENCES: LeasedTable = 'campaign_occurrences';
+const SENDS: LeasedTable = 'occurrence_sends';
 
 export interface Scheduler {
   /** One round at the clock's time: records what is due and fires it. Rounds never overlap. */
@@ -20,9 +26,11 @@ export interface Scheduler {
 export interface TickResult {
   /** Occurrences recorded as due in this round. */
   recorded: number;
-  /** Occurrences this process fired (their notification created and queued). */
+  /** Occurrences this process planned (their sends set). */
+  planned: number;
+  /** Sends this process fired (their notification created and queued, or its devices skipped). */
   fired: number;
-  /** Occurrences ended without a send: missed, empty or failed. */
+  /** Occurrences and sends ended without a notification: missed, empty, failed or cancelled. */
   ended: number;
 }
 
@@ -37,11 +45,15 @@ const BATCH = 100;
  * through the database, not through each other:
  * - a campaign's next due time moves by a conditional UPDATE, so each occurrence is recorded once
  *   (and `(campaign, due time)` is unique besides);
- * - an occurrence is fired under a lease taken by a conditional UPDATE, and its notification has the
- *   id chosen when the occurrence was recorded, so a second firer (a lease that ran out while the
- *   first was still at work) finds that notification instead of making another;
- * - a process killed while firing leaves the lease to run out, and the next round anywhere fires it.
- * Its work per round grows with campaigns and occurrences, never with devices.
+ * - an occurrence is planned under a lease taken by a conditional UPDATE: its sends (one, or one
+ *   per group of zones for local time and quiet hours, zones.ts) are stored in the transaction that
+ *   marks it planned, only while the lease holds;
+ * - each send is fired under a lease of its own, and its notification has the id chosen when the
+ *   send was stored, so a second firer (a lease that ran out while the first was still at work)
+ *   finds that notification instead of making another;
+ * - a process killed while planning or firing leaves the lease to run out, and the next round
+ *   anywhere takes it over.
+ * Its work per round grows with campaigns, occurrences and zones, never with devices.
  */
 export function startScheduler(deps: {
   campaigns: CampaignRepository;
@@ -50,6 +62,12 @@ export function startScheduler(deps: {
   queue: SendQueue;
   clock: Clock;
   logger: Logger;
+  /** What checkNotification needs: the package's urlFormatString and the click-link settings. */
+  urlFormatString: string;
+  links: { clickTracking: boolean; serviceUrl: string };
+  metrics?: Pick<Metrics, 'delivery'>;
+  /** QUIET_HOURS: the window campaigns keep unless their rules say otherwise. */
+  quietHours?: QuietHours;
   /** Milliseconds between rounds; 0: no timer (rounds only when tick() is called). */
   intervalMs: number;
 }): Scheduler {
@@ -59,30 +77,39 @@ export function startScheduler(deps: {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
-  /** Records every occurrence that came due, moving each campaign's next due time past `now`. */
+  /** Records every occurrence that came due (or, for local time, comes due within its lead), moving each campaign's next due time on. */
   const record = async (now: number): Promise<number> => {
     let recorded = 0;
     for (const campaign of await deps.campaigns.due(now, BATCH)) {
       const launchedAt = campaign.launchedAt ?? campaign.createdAt;
+      const horizon = now + campaign.leadMs;
       const dueTimes: number[] = [];
       let next: number | undefined = campaign.nextAt as number;
-      while (next !== undefined && next <= now && dueTimes.length < MAX_CATCH_UP) {
+      while (next !== undefined && next <= horizon && dueTimes.length < MAX_CATCH_UP) {
         dueTimes.push(next);
         next = nextOccurrence(campaign.schedule, next, launchedAt);
       }
       // Down for longer than MAX_CATCH_UP occurrences: those between are not recorded at all.
-      if (next !== undefined && next <= now) next = nextOccurrence(campaign.schedule, now, launchedAt);
-      if (await deps.campaigns.advance(campaign.id, campaign.nextAt as number, next ?? null, dueTimes, now)) recorded += dueTimes.length;
+      if (next !== undefined && next <= horizon) next = nextOccurrence(campaign.schedule, horizon, launchedAt);
+      try {
+        if (await deps.campaigns.advance(campaign.id, campaign.nextAt as number, next ?? null, dueTimes, now, campaign.leadMs)) recorded += dueTimes.length;
+      } catch (error) {
+        // One campaign that cannot be advanced does not hold up the others.
+        log.error({ err: error, campaignId: campaign.id }, 'Could not record the occurrences of a campaign; trying again next round');
+      }
     }
     return recorded;
   };
 
-  /** Fires one occurrence this process holds the lease of; 'fired', 'ended' or 'retry'. */
-  const fire = async (occurrence: Occurrence, now: number): Promise<'fired' | 'ended' | 'retry'> => {
-    const settle = async (status: 'fired' | 'missed' | 'empty' | 'failed' | 'cancelled', reason: string | null) => {
+  type Ended = 'fired' | 'ended' | 'retry';
+  const ended = (status: string): Ended => (status === 'fired' ? 'fired' : 'ended');
+
+  /** Sets the sends of an occurrence this process holds: one, or one per group of zones. */
+  const planOccurrence = async (occurrence: Occurrence, now: number): Promise<Ended> => {
+    const settle = async (status: 'missed' | 'failed' | 'cancelled', reason: string) => {
       await deps.campaigns.settle(occurrence.id, owner, status, reason, now);
-      if (status !== 'fired') log.info({ campaignId: occurrence.campaignId, occurrenceId: occurrence.id, status, reason }, 'Campaign occurrence ended without a send');
-      return status === 'fired' ? ('fired' as const) : ('ended' as const);
+      log.info({ campaignId: occurrence.campaignId, occurrenceId: occurrence.id, status, reason }, 'Campaign occurrence ended without a send');
+      return ended(status);
     };
     const campaign = await deps.campaigns.get(occurrence.campaignId);
     if (!campaign || campaign.status === 'cancelled') return settle('cancelled', 'the campaign was cancelled');
@@ -91,41 +118,92 @@ export function startScheduler(deps: {
       await deps.campaigns.release(occurrence.id, owner);
       return 'retry';
     }
-    let exists = (await deps.notifications.get(occurrence.notificationId)) !== undefined;
-    if (!exists) {
-      const cutoff = cutoffOf(campaign.rules);
-      if (cutoff !== undefined && now > cutoff) return settle('missed', `cutoff: due at ${new Date(occurrence.dueAt).toISOString()}, not fired by the cutoff ${campaign.rules.cutoff}`);
-      if (await deps.campaigns.superseded(occurrence, now)) return settle('missed', 'superseded: a later occurrence of the campaign was due already');
+    const cutoff = cutoffOf(campaign.rules);
+    if (cutoff !== undefined && now > cutoff) return settle('missed', `cutoff: due at ${new Date(occurrence.dueAt).toISOString()}, not fired by the cutoff ${campaign.rules.cutoff}`);
+    if (await deps.campaigns.superseded(occurrence, now)) return settle('missed', 'superseded: a later occurrence of the campaign was due already');
+    const { schedule } = campaign;
+    const localTime = 'localTime' in schedule && schedule.localTime === true;
+    const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
+    const sends = planSends({
+      dueAt: occurrence.dueAt,
+      scheduleZone: schedule.type === 'now' ? 'UTC' : schedule.timezone,
+      localTime,
+      zones: localTime || quiet ? await deps.campaigns.knownZones() : [],
+      fallback: fallbackZoneOf(schedule),
+      quiet,
+    });
+    if (!(await deps.campaigns.plan(occurrence, owner, sends, now))) return 'retry';
+    if (sends.length > 1) log.info({ campaignId: campaign.id, occurrenceId: occurrence.id, sends: sends.length }, 'Campaign occurrence goes out zone by zone');
+    return 'fired';
+  };
+
+  /** Fires one send this process holds: creates its notification (once) and queues it. */
+  const fireSend = async (send: OccurrenceSend, now: number): Promise<Ended> => {
+    const settle = async (status: 'fired' | 'empty' | 'failed' | 'cancelled', reason: string | null) => {
+      await deps.campaigns.settle(send.id, owner, status, reason, now, SENDS);
+      if (status !== 'fired') log.info({ campaignId: send.campaignId, sendId: send.id, status, reason }, 'Campaign send ended without a notification');
+      return ended(status);
+    };
+    const campaign = await deps.campaigns.get(send.campaignId);
+    if (!campaign || campaign.status === 'cancelled') return settle('cancelled', 'the campaign was cancelled');
+    if (campaign.status !== 'scheduled' && campaign.status !== 'running') {
+      await deps.campaigns.release(send.id, owner, SENDS);
+      return 'retry';
+    }
+    const cutoff = cutoffOf(campaign.rules);
+    // Its devices get no message but still one outcome each: skipped, with the reason.
+    const skipReason = send.kind === 'skip' ? (send.skipReason ?? 'skipped') : cutoff !== undefined && now > cutoff ? 'cutoff' : undefined;
+    let notification = await deps.notifications.get(send.notificationId);
+    if (!notification) {
       try {
-        const input = notificationInput(campaign.message, await resolveTarget(campaign.audience, deps.segments, now));
-        await deps.notifications.create(input, now, { id: occurrence.notificationId, campaignId: campaign.id });
-        exists = true;
+        const target: Target = await resolveTarget(campaign.audience, deps.segments, now);
+        if (send.zones !== null) target.zones = { in: send.zones, fallback: fallbackZoneOf(campaign.schedule), ...(send.othersThan ? { othersThan: send.othersThan } : {}) };
+        const input = notificationInput(campaign.message, target);
+        // Checked again: what was fine at launch may not be now (an expiration that has passed).
+        checkNotification(input, deps.urlFormatString, now, deps.links);
+        notification = await deps.notifications.create(input, now, { id: send.notificationId, campaignId: campaign.id });
       } catch (error) {
         if (error instanceof AppError && error.code === 'no_devices') return settle('empty', 'no registered device matched the audience');
         if (error instanceof AppError && error.status < 500) return settle('failed', error.message);
         // Another process created it first (the unique id), or the database failed: look again.
-        if (!(await deps.notifications.get(occurrence.notificationId))) throw error;
+        notification = await deps.notifications.get(send.notificationId);
+        if (!notification) throw error;
       }
     }
-    await deps.queue.enqueue(occurrence.notificationId);
+    if (skipReason !== undefined) {
+      const skipped = await deps.notifications.failRemaining(notification.id, skipReason, now, 'skipped');
+      deps.metrics?.delivery('skipped', skipped);
+      await deps.notifications.finishIfDone(notification.id, now);
+      return settle('fired', null);
+    }
+    await deps.queue.enqueue(notification.id);
     return settle('fired', null);
+  };
+
+  /** Claims and works through what is claimable of one kind. */
+  const work = async <T extends { id: number; campaignId: string }>(items: T[], table: LeasedTable, now: number, act: (item: T) => Promise<Ended>, result: TickResult) => {
+    for (const item of items) {
+      if (stopped) break;
+      if (!(await deps.campaigns.claim(item.id, owner, now, now + LEASE_MS, table))) continue;
+      try {
+        const outcome = await act(item);
+        if (outcome === 'fired') result.fired++;
+        else if (outcome === 'ended') result.ended++;
+      } catch (error) {
+        log.error({ err: error, campaignId: item.campaignId, id: item.id, table }, 'Could not fire a campaign occurrence; trying again next round');
+        await deps.campaigns.release(item.id, owner, table).catch(() => undefined);
+      }
+    }
   };
 
   const round = async (): Promise<TickResult> => {
     const now = deps.clock.now();
-    const result: TickResult = { recorded: await record(now), fired: 0, ended: 0 };
-    for (const occurrence of await deps.campaigns.claimable(now, BATCH)) {
-      if (stopped) break;
-      if (!(await deps.campaigns.claim(occurrence.id, owner, now, now + LEASE_MS))) continue;
-      try {
-        const outcome = await fire(occurrence, now);
-        if (outcome === 'fired') result.fired++;
-        else if (outcome === 'ended') result.ended++;
-      } catch (error) {
-        log.error({ err: error, campaignId: occurrence.campaignId, occurrenceId: occurrence.id }, 'Could not fire a campaign occurrence; trying again next round');
-        await deps.campaigns.release(occurrence.id, owner).catch(() => undefined);
-      }
-    }
+    const result: TickResult = { recorded: await record(now), planned: 0, fired: 0, ended: 0 };
+    const planning: TickResult = { ...result, fired: 0, ended: 0 };
+    await work(await deps.campaigns.claimable(now, BATCH), OCCURRENCES, now, (o) => planOccurrence(o, now), planning);
+    result.planned = planning.fired;
+    result.ended += planning.ended;
+    await work(await deps.campaigns.claimableSends(now, BATCH), SENDS, now, (s) => fireSend(s, now), result);
     await deps.campaigns.completeFinished(now);
     return result;
   };

@@ -1,3 +1,4 @@
+import { minutesOf, type QuietHours } from '../campaigns/rules';
 import { z } from 'zod';
 import { parseHostRules } from '../webpush/endpoint';
 import { configSchema, type ConfigInput } from './schema';
@@ -74,6 +75,8 @@ export interface Config {
   eventRetentionDays: number;
   /** Milliseconds between campaign scheduler rounds; 0: none in this process. */
   schedulerIntervalMs: number;
+  /** QUIET_HOURS with its policy: minutes after local midnight. */
+  quietHours?: QuietHours;
   clientIp: 'full' | 'truncated' | 'none';
   logLevel: ConfigInput['LOG_LEVEL'];
 }
@@ -207,6 +210,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     logRetentionDays: env.LOG_RETENTION_DAYS,
     eventRetentionDays: env.EVENT_RETENTION_DAYS,
     schedulerIntervalMs: env.SCHEDULER_INTERVAL_MS,
+    ...(env.QUIET_HOURS ? { quietHours: { from: minutesOf(env.QUIET_HOURS.slice(0, 5)), to: minutesOf(env.QUIET_HOURS.slice(6)), policy: env.QUIET_HOURS_POLICY } } : {}),
     clientIp: env.CLIENT_IP,
     logLevel: env.LOG_LEVEL,
   };

@@ -131,6 +131,17 @@ export const configSchema = z.object({
     .describe('Express `trust proxy`: which proxies may set X-Forwarded-For. The client address (rate limits, logs) comes from it. `false` when clients connect directly.'),
   METRICS_AUTH: z.enum(['none', 'api-key']).default('none').describe('`api-key` puts `/metrics` behind the API keys (Prometheus `authorization` credentials); `none` leaves it open for a private network.'),
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('Safari\'s error reports (`/v{n}/log`, which anyone may post to) older than this are deleted, hourly.'),
+  QUIET_HOURS: z
+    .string()
+    .optional()
+    .transform((value) => (value && value.trim().length > 0 ? value.trim() : undefined))
+    .refine((value) => value === undefined || /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/.test(value), 'must be HH:MM-HH:MM, such as 21:00-09:00')
+    .refine((value) => value === undefined || value.slice(0, 5) !== value.slice(6), 'must be a window: its start and end differ')
+    .describe('A nightly window, such as `21:00-09:00`, in each user\'s own time zone, when campaigns send nothing (a campaign\'s `rules.quietHours` overrides it, `"off"` turns it off). Unset: none.'),
+  QUIET_HOURS_POLICY: z
+    .enum(['delay', 'discard'])
+    .default('delay')
+    .describe('What QUIET_HOURS does to a device whose time falls in the window: `delay` sends when the window ends, `discard` records the outcome `skipped` (reason `quiet_hours`).'),
   SCHEDULER_INTERVAL_MS: z.coerce
     .number()
     .int()

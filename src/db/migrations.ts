@@ -366,6 +366,63 @@ const migrations: Migration[] = [
       await db.schema.dropTable('campaigns');
     },
   },
+  {
+    // Local time and quiet hours: an occurrence goes out as several sends, one per group of time
+    // zones whose moment has come (each its own notification); devices that get no message have
+    // the outcome skipped, counted like the others. lead_ms: how long before its due time (in the
+    // schedule's zone) a campaign's occurrence is planned, so that the earliest zones are on time.
+    name: '012_campaign_sends',
+    async up(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.integer('skipped_count').notNullable().defaultTo(0);
+      });
+      await db.schema.alterTable('campaigns', (t) => {
+        t.bigInteger('lead_ms').notNullable().defaultTo(0);
+      });
+      await db.schema.alterTable('campaign_occurrences', (t) => {
+        t.bigInteger('plan_at').nullable();
+      });
+      await db('campaign_occurrences').update({ plan_at: db.ref('due_at') });
+      await db.schema.alterTable('campaign_occurrences', (t) => {
+        t.index(['status', 'plan_at']);
+      });
+      await db.schema.createTable('occurrence_sends', (t) => {
+        t.bigIncrements('id').primary();
+        t.bigInteger('occurrence_id').notNullable();
+        t.string('campaign_id', 36).notNullable().index();
+        t.bigInteger('due_at').notNullable();
+        // send: a notification to the devices of the zones; skip: the same, every device skipped.
+        t.string('kind', 8).notNullable();
+        t.string('skip_reason', 32).nullable();
+        // JSON: the zones this send takes (null: every device), and the zones of the whole
+        // occurrence when this send also takes the devices of any zone not among them.
+        t.text('zones').nullable();
+        t.text('others_than').nullable();
+        t.string('status', 16).notNullable();
+        t.string('notification_id', 36).notNullable().unique();
+        t.string('reason', 255).nullable();
+        t.string('lease_owner', 64).nullable();
+        t.bigInteger('lease_until').nullable();
+        t.bigInteger('fired_at').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.unique(['occurrence_id', 'due_at', 'kind']);
+        t.index(['status', 'due_at']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('occurrence_sends');
+      await db.schema.alterTable('campaign_occurrences', (t) => {
+        t.dropIndex(['status', 'plan_at']);
+        t.dropColumn('plan_at');
+      });
+      await db.schema.alterTable('campaigns', (t) => {
+        t.dropColumn('lead_ms');
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropColumn('skipped_count');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -15,8 +15,19 @@ export type NotificationStatus = 'queued' | 'sending' | 'completed' | 'failed';
  * A filter (given, or a saved segment's, copied when the send is created) is evaluated at `at`:
  * relative times ("within the last 7 days") and the events that count are fixed then.
  */
-export type Target = ({ tokens: string[] } | { users: string[] } | { all: true } | { filter: Filter; at: number; segment?: string }) & { channels?: Channel[] };
-export type Outcome = 'pending' | 'sent' | 'failed' | 'removed';
+export type Target = ({ tokens: string[] } | { users: string[] } | { all: true } | { filter: Filter; at: number; segment?: string }) & { channels?: Channel[]; zones?: ZoneSlice };
+/**
+ * A campaign's send in local time or around quiet hours takes the devices of some time zones: a
+ * device's zone is its user's profile zone, else its own, else `fallback`. With `othersThan` it
+ * also takes every device whose zone is not among those (zones unknown when the sends were set).
+ */
+export interface ZoneSlice {
+  in: string[];
+  fallback: string;
+  othersThan?: string[];
+}
+/** skipped: the device was meant to get no message (quiet hours, a frequency cap, a cutoff); `reason` says which. */
+export type Outcome = 'pending' | 'sent' | 'failed' | 'removed' | 'skipped';
 
 /** What a backend asked to send. */
 export interface NotificationInput {
@@ -129,6 +140,7 @@ interface NotificationRow {
   sent_count: number;
   failed_count: number;
   removed_count: number;
+  skipped_count?: number;
   clicked_count: number;
   icon: string | null;
   web_push: string | null;
@@ -251,8 +263,8 @@ export interface NotificationRepository {
   stop(id: string, error: string): Promise<void>;
   /** The reason a send was stopped, if it was. */
   stopReason(id: string): Promise<string | null>;
-  /** Gives every device that has no outcome yet, planned or not, a failed outcome with `reason`. */
-  failRemaining(id: string, reason: string, now: number): Promise<number>;
+  /** Gives every device that has no outcome yet, planned or not, a failed (or skipped) outcome with `reason`. */
+  failRemaining(id: string, reason: string, now: number, outcome?: 'failed' | 'skipped'): Promise<number>;
   markSending(id: string, now: number): Promise<void>;
   /** Completes (or fails, when stopped) the notification once every device has an outcome. True when it did. */
   finishIfDone(id: string, now: number): Promise<boolean>;
@@ -278,17 +290,27 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     else if ('users' in target) query.whereIn('devices.user_id', target.users);
     else if ('filter' in target) whereFilter(trx, query, target.filter, target.at);
     if (target.channels) query.whereIn('devices.channel', target.channels);
+    if (target.zones) {
+      // A subquery, not a join: a filter may have joined profiles already.
+      const zone = 'coalesce((select zp.timezone from profiles zp where zp.user_id = devices.user_id), devices.timezone, ?)';
+      const { in: zones, othersThan, fallback } = target.zones;
+      const list = (values: string[]) => values.map(() => '?').join(', ');
+      const within = zones.length > 0 ? `${zone} in (${list(zones)})` : '1 = 0';
+      if (othersThan && othersThan.length > 0) query.whereRaw(`(${within} or ${zone} not in (${list(othersThan)}))`, [...(zones.length > 0 ? [fallback, ...zones] : []), fallback, ...othersThan]);
+      else query.whereRaw(within, zones.length > 0 ? [fallback, ...zones] : []);
+    }
     return query;
   };
   /** Adds to the counters in the same transaction as the outcomes, so they never disagree. */
   const addCounts = async (trx: Knex, id: string, added: FinalCounts) => {
-    if (added.sent + added.failed + added.removed === 0) return;
+    if (added.sent + added.failed + added.removed + added.skipped === 0) return;
     await trx('notifications')
       .where({ id })
       .update({
         sent_count: trx.raw('sent_count + ?', [added.sent]),
         failed_count: trx.raw('failed_count + ?', [added.failed]),
         removed_count: trx.raw('removed_count + ?', [added.removed]),
+        ...(added.skipped > 0 ? { skipped_count: trx.raw('skipped_count + ?', [added.skipped]) } : {}),
       });
   };
 
@@ -341,6 +363,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         sent_count: 0,
         failed_count: 0,
         removed_count: 0,
+        skipped_count: 0,
         clicked_count: 0,
         action1_clicked_count: 0,
         action2_clicked_count: 0,
@@ -363,15 +386,16 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     async counts(notification) {
       const row = (await db('notifications')
         .where({ id: notification.id })
-        .first('targeted', 'sent_count', 'failed_count', 'removed_count', 'clicked_count', 'action1_clicked_count', 'action2_clicked_count')) as
-        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'clicked_count' | 'action1_clicked_count' | 'action2_clicked_count'>
+        .first('targeted', 'sent_count', 'failed_count', 'removed_count', 'skipped_count', 'clicked_count', 'action1_clicked_count', 'action2_clicked_count')) as
+        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'skipped_count' | 'clicked_count' | 'action1_clicked_count' | 'action2_clicked_count'>
         | undefined;
       const actionCounts = [Number(row?.action1_clicked_count ?? 0), Number(row?.action2_clicked_count ?? 0)].slice(0, notification.webPush?.actions?.length ?? 0);
       const sent = Number(row?.sent_count ?? 0);
       const failed = Number(row?.failed_count ?? 0);
       const removed = Number(row?.removed_count ?? 0);
+      const skipped = Number(row?.skipped_count ?? 0);
       const clicked = Number(row?.clicked_count ?? 0);
-      return { sent, failed, removed, clicked, clickedActions: actionCounts, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed) };
+      return { sent, failed, removed, skipped, clicked, clickedActions: actionCounts, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed - skipped) };
     },
     async planNext(id, pageSize, now) {
       return db.transaction(async (trx) => {
@@ -423,7 +447,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       return withSubscriptions(rows as DeliveryRow[]);
     },
     async recordOutcomes(records, now) {
-      const added: FinalCounts = { sent: 0, failed: 0, removed: 0 };
+      const added: FinalCounts = { sent: 0, failed: 0, removed: 0, skipped: 0 };
       if (records.length === 0) return added;
       const notificationId = records[0].notificationId;
       // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome. A record
@@ -458,7 +482,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
       const row = (await db('notifications').where({ id }).first('error')) as { error: string | null } | undefined;
       return row?.error ?? null;
     },
-    async failRemaining(id, given, now) {
+    async failRemaining(id, given, now, outcome = 'failed') {
       const reason = boundedText(given, MAX_REASON);
       return db.transaction(async (trx) => {
         const row = (await trx('notifications').where({ id }).first('target', 'target_max_id', 'planned_through')) as Pick<
@@ -474,7 +498,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
           const rest = targetQuery(trx, JSON.parse(row.target) as Target)
             .where('devices.id', '>', from)
             .andWhere('devices.id', '<=', maxId)
-            .select(trx.raw('? as notification_id', [id]), 'devices.id', 'devices.token', 'devices.channel', trx.raw("'failed' as outcome"), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+            .select(trx.raw('? as notification_id', [id]), 'devices.id', 'devices.token', 'devices.channel', trx.raw('? as outcome', [outcome]), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
           await trx
             .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'channel', 'outcome', 'reason', 'attempts', 'updated_at']))
             .insert(rest);
@@ -482,8 +506,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
           await trx('notifications').where({ id }).update({ planned_through: maxId, targeted: after });
           created = after - before;
         }
-        const failed = await trx('deliveries').where({ notification_id: id, outcome: 'pending' }).update({ outcome: 'failed', reason, updated_at: now });
-        await addCounts(trx, id, { sent: 0, failed: created + failed, removed: 0 });
+        const failed = await trx('deliveries').where({ notification_id: id, outcome: 'pending' }).update({ outcome, reason, updated_at: now });
+        await addCounts(trx, id, { sent: 0, failed: 0, removed: 0, skipped: 0, [outcome]: created + failed });
         return created + failed;
       });
     },
@@ -493,13 +517,13 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     async finishIfDone(id, now) {
       const row = (await db('notifications')
         .where({ id })
-        .first('status', 'target_max_id', 'planned_through', 'error', 'targeted', 'sent_count', 'failed_count', 'removed_count')) as
-        | Pick<NotificationRow, 'status' | 'target_max_id' | 'planned_through' | 'error' | 'targeted' | 'sent_count' | 'failed_count' | 'removed_count'>
+        .first('status', 'target_max_id', 'planned_through', 'error', 'targeted', 'sent_count', 'failed_count', 'removed_count', 'skipped_count')) as
+        | Pick<NotificationRow, 'status' | 'target_max_id' | 'planned_through' | 'error' | 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'skipped_count'>
         | undefined;
       if (!row || row.status === 'completed' || row.status === 'failed') return false;
       if (Number(row.planned_through) < Number(row.target_max_id)) return false;
       // Planning is complete, so `targeted` is exact, and the counters move with the outcomes.
-      if (Number(row.sent_count) + Number(row.failed_count) + Number(row.removed_count) < Number(row.targeted)) return false;
+      if (Number(row.sent_count) + Number(row.failed_count) + Number(row.removed_count) + Number(row.skipped_count ?? 0) < Number(row.targeted)) return false;
       const updated = await db('notifications')
         .where({ id })
         .whereIn('status', ['queued', 'sending'])

@@ -188,7 +188,7 @@ export function checkNotification(input: NotificationInput, urlFormatString: str
   if (isPersonalized(input)) checkTemplates(personalFields(input));
 }
 
-const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed']).optional() });
+const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed', 'skipped']).optional() });
 
 const waitQuery = z.object({ wait: z.enum(['true', 'false']).optional() });
 
@@ -208,6 +208,7 @@ async function summary(notifications: NotificationRepository, notification: Stor
       sent: counts.sent,
       failed: counts.failed,
       removed: counts.removed,
+      skipped: counts.skipped,
       pending: counts.pending,
       clicked: counts.clicked,
       ...(notification.webPush?.actions ? { clickedActions: counts.clickedActions } : {}),

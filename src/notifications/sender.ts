@@ -215,7 +215,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   let writeError: unknown;
 
   const written = (added: FinalCounts) => {
-    for (const outcome of ['sent', 'failed', 'removed'] as const) if (added[outcome] > 0) metrics.delivery(outcome, added[outcome]);
+    for (const outcome of ['sent', 'failed', 'removed', 'skipped'] as const) if (added[outcome] > 0) metrics.delivery(outcome, added[outcome]);
   };
   /**
    * One record the batch could not write: alone, then with a plain reason in place of what APNs

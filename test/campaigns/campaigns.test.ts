@@ -1,10 +1,9 @@
-import request from 'supertest';
 import { manualClock } from '../../src/clock';
 import { LEASE_MS, startScheduler } from '../../src/campaigns/scheduler';
-import { apnsEnv, createProviderKey, deviceToken, standIn } from '../helpers/apns';
-import type { ApnsStandIn } from '../../src/apns-stand-in/server';
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/databases';
-import { API_KEY, buildService, PUSH_ID, type TestService } from '../helpers/service';
+import { deviceToken } from '../helpers/apns';
+import { useCampaignService } from '../helpers/campaigns';
+import { BACKENDS } from '../helpers/databases';
+import { API_KEY, PUSH_ID } from '../helpers/service';
 
 const bearer = `Bearer ${API_KEY}`;
 const HOUR = 3_600_000;
@@ -16,37 +15,19 @@ const message = { title: 'Winter sale', body: 'Everything 20% off', urlArgs: ['s
 
 describe.each(BACKENDS)('campaigns (%s)', (backend) => {
   const clock = manualClock(START);
-  const key = createProviderKey();
-  let apns: ApnsStandIn;
-  let database: TestDatabase;
-  let service: TestService;
-  const api = () => request(service.app);
-  const post = (path: string, body?: object) => {
-    const call = api().post(`/api/v1${path}`).set('Authorization', bearer);
-    return body === undefined ? call : call.send(body);
-  };
-  const get = (path: string) => api().get(`/api/v1${path}`).set('Authorization', bearer);
-  const tick = () => service.context.scheduler.tick();
-  const campaignCount = async () => Number((await service.context.db('campaigns').count<{ n: number }[]>({ n: '*' }))[0].n);
-  const notificationsOf = async (campaignId: string) => (await service.context.db('notifications').where({ campaign_id: campaignId }).select('id', 'test')) as Array<{ id: string; test: boolean | number }>;
+  const ctx = useCampaignService(backend, clock);
+  const { api, post, get, tick } = ctx;
+  const campaignCount = async () => Number((await ctx.service.context.db('campaigns').count<{ n: number }[]>({ n: '*' }))[0].n);
+  const notificationsOf = async (campaignId: string) => (await ctx.service.context.db('notifications').where({ campaign_id: campaignId }).select('id', 'test')) as Array<{ id: string; test: boolean | number }>;
   const create = async (body: object) => (await post('/campaigns', { name: 'Winter sale', message, audience: { all: true }, ...body }).expect(201)).body as { id: string; status: string };
   const occurrences = async (id: string) => (await get(`/campaigns/${id}/occurrences`).expect(200)).body.items as Array<{ dueAt: string; status: string; reason: string | null; notification: { id: string; status: string; counts: Record<string, number> } | null }>;
   /** Waits until every notification of the campaign has been sent. */
   const settle = async (campaignId: string) => {
-    for (const { id } of await notificationsOf(campaignId)) await service.context.queue.settled(id);
+    for (const { id } of await notificationsOf(campaignId)) await ctx.service.context.queue.settled(id);
   };
 
   beforeAll(async () => {
-    apns = await standIn({ providerKeys: [key], topics: [PUSH_ID], urlArgsCount: 2 });
-    database = createTestDatabase(backend);
-    service = await buildService(database, { ...apnsEnv(apns, key), SCHEDULER_INTERVAL_MS: '0' }, { clock });
-    await service.context.housekeeping?.stop();
-    for (const user of ['ada', 'grace', 'linus']) await service.context.devices.register({ token: deviceToken(), websitePushId: PUSH_ID, userId: user, now: START });
-  });
-  afterAll(async () => {
-    await service?.close();
-    await database?.drop();
-    await apns?.close();
+    for (const user of ['ada', 'grace', 'linus']) await ctx.service.context.devices.register({ token: deviceToken(), websitePushId: PUSH_ID, userId: user, now: START });
   });
   beforeEach(() => clock.set(START));
 
@@ -98,7 +79,7 @@ describe.each(BACKENDS)('campaigns (%s)', (backend) => {
   });
 
   test('when an "at" campaign is launched, then it fires once at that time in its zone, sends to its audience and completes', async () => {
-    apns.reset();
+    ctx.apns.reset();
     const { id } = await create({ audience: { users: ['ada', 'grace'] }, schedule: { type: 'at', at: '2026-12-07T09:30', timezone: 'Europe/Berlin' } });
     const launched = (await post(`/campaigns/${id}/launch`).expect(200)).body;
     expect(launched).toMatchObject({ status: 'scheduled', nextOccurrence: '2026-12-07T08:30:00.000Z', launchedAt: new Date(START).toISOString() });
@@ -113,7 +94,7 @@ describe.each(BACKENDS)('campaigns (%s)', (backend) => {
     expect((await get(`/campaigns/${id}`).expect(200)).body).toMatchObject({ status: 'completed', nextOccurrence: null });
     const [occurrence] = await occurrences(id);
     expect(occurrence).toMatchObject({ dueAt: '2026-12-07T08:30:00.000Z', status: 'fired', notification: { status: 'completed', counts: { targeted: 2, sent: 2 } } });
-    expect(apns.requests).toHaveLength(2);
+    expect(ctx.apns.requests).toHaveLength(2);
     const notification = (await get(`/notifications/${occurrence.notification?.id}`).expect(200)).body;
     expect(notification).toMatchObject({ campaignId: id, title: 'Winter sale', to: { users: ['ada', 'grace'] } });
   });
@@ -181,16 +162,16 @@ describe.each(BACKENDS)('campaigns (%s)', (backend) => {
   test('when nobody matches the audience, then the occurrence is empty', async () => {
     const { id } = await create({ audience: { users: ['nobody-at-all'] }, schedule: { type: 'now' } });
     await post(`/campaigns/${id}/launch`).expect(200);
-    expect(await tick()).toMatchObject({ recorded: 1, fired: 0, ended: 1 });
-    expect((await occurrences(id))[0]).toMatchObject({ status: 'empty' });
+    expect(await tick()).toMatchObject({ recorded: 1, planned: 1, fired: 0, ended: 1 });
+    expect((await occurrences(id))[0]).toMatchObject({ status: 'fired', sends: [{ status: 'empty', reason: expect.stringMatching(/no registered device/) }], notification: null });
   });
 
   test('when several schedulers run rounds at once, then each occurrence fires exactly once', async () => {
-    apns.reset();
+    ctx.apns.reset();
     const ids = await Promise.all([1, 2, 3, 4, 5].map(() => create({ audience: { users: ['linus'] }, schedule: { type: 'now' } }).then((c) => c.id)));
     for (const id of ids) await post(`/campaigns/${id}/launch`).expect(200);
-    const { campaigns, notifications, segments, queue, logger } = service.context;
-    const others = [1, 2, 3].map(() => startScheduler({ campaigns, notifications, segments, queue, clock, logger, intervalMs: 0 }));
+    const { campaigns, notifications, segments, queue, logger } = ctx.service.context;
+    const others = [1, 2, 3].map(() => startScheduler({ campaigns, notifications, segments, queue, clock, logger, intervalMs: 0, urlFormatString: ctx.service.context.website.urlFormatString, links: { clickTracking: false, serviceUrl: ctx.service.context.website.webServiceURL } }));
     try {
       const rounds = await Promise.all([tick(), ...others.map((s) => s.tick()), tick(), ...others.map((s) => s.tick())]);
       expect(rounds.reduce((sum, r) => sum + r.fired, 0)).toBe(5);
@@ -202,13 +183,13 @@ describe.each(BACKENDS)('campaigns (%s)', (backend) => {
       expect(await notificationsOf(id)).toHaveLength(1);
       await settle(id);
     }
-    expect(apns.requests).toHaveLength(5);
+    expect(ctx.apns.requests).toHaveLength(5);
   });
 
   test('when the process firing an occurrence died holding its lease, then another fires it once the lease runs out, and only once', async () => {
     const { id } = await create({ audience: { users: ['grace'] }, schedule: { type: 'now' } });
     await post(`/campaigns/${id}/launch`).expect(200);
-    const { campaigns } = service.context;
+    const { campaigns } = ctx.service.context;
     // A process records the occurrence, takes its lease, creates its notification and dies before queueing it.
     const [due] = await campaigns.due(clock.now(), 10);
     await campaigns.advance(due.id, due.nextAt as number, null, [due.nextAt as number], clock.now());
@@ -224,19 +205,19 @@ describe.each(BACKENDS)('campaigns (%s)', (backend) => {
   });
 
   test('when a test send is asked, then the test profiles get the message now, marked as a test, and the campaign does not change', async () => {
-    apns.reset();
+    ctx.apns.reset();
     const tester = deviceToken();
-    await service.context.devices.register({ token: tester, websitePushId: PUSH_ID, userId: 'tess', now: START });
-    await service.context.audience.put('tess', { attributes: {}, test: true }, START);
+    await ctx.service.context.devices.register({ token: tester, websitePushId: PUSH_ID, userId: 'tess', now: START });
+    await ctx.service.context.audience.put('tess', { attributes: {}, test: true }, START);
     const { id } = await create({ schedule: { type: 'at', at: '2027-01-05T09:00', timezone: 'Europe/Berlin' } });
     const accepted = (await post(`/campaigns/${id}/test`).expect(202)).body;
     expect(accepted).toMatchObject({ status: 'queued', test: true, users: 1 });
-    await service.context.queue.settled(accepted.id);
-    expect(apns.requests.map((r) => r.token)).toEqual([tester]);
+    await ctx.service.context.queue.settled(accepted.id);
+    expect(ctx.apns.requests.map((r) => r.token)).toEqual([tester]);
     expect((await get(`/notifications/${accepted.id}`).expect(200)).body).toMatchObject({ campaignId: id, test: true, counts: { sent: 1 } });
     // Given user ids instead of the test profiles.
     const named = (await post(`/campaigns/${id}/test`, { userIds: ['ada'] }).expect(202)).body;
-    await service.context.queue.settled(named.id);
+    await ctx.service.context.queue.settled(named.id);
     expect((await get(`/notifications/${named.id}`).expect(200)).body.to).toEqual({ users: ['ada'] });
     expect((await post(`/campaigns/${id}/test`, { userIds: [] }).expect(400)).body.error.message).toMatch(/userIds/);
     expect((await get(`/campaigns/${id}`).expect(200)).body.status).toBe('draft');

@@ -1,4 +1,5 @@
-import { durationMs, nextOccurrence, scheduleSchema, wallToInstant, type Schedule } from '../../src/campaigns/schedule';
+import { RRule } from 'rrule';
+import { durationMs, nextOccurrence, placeInZone, scheduleSchema, wallToInstant, type Schedule } from '../../src/campaigns/schedule';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 const LAUNCH = Date.parse('2026-03-01T00:00:00Z');
@@ -76,5 +77,70 @@ describe('campaign schedules', () => {
 
   test('when durations are written with a unit, then they are read as milliseconds', () => {
     expect([durationMs('30s'), durationMs('10m'), durationMs('12h'), durationMs('7d')]).toEqual([30_000, 600_000, 43_200_000, 604_800_000]);
+  });
+});
+
+describe('recurrence rules that would cost too much', () => {
+  const recurring = (rrule: string, extra: Partial<Schedule> = {}) => scheduleSchema.safeParse({ type: 'recurring', rrule, timezone: 'Europe/Berlin', ...extra });
+
+  test.each([
+    ['a negative interval', 'FREQ=DAILY;INTERVAL=-1', /INTERVAL must be 1 to 1000/],
+    ['an interval that is not a number', 'FREQ=DAILY;INTERVAL=abc', /INTERVAL takes whole numbers/],
+    ['an interval of zero', 'FREQ=DAILY;INTERVAL=0', /INTERVAL must be 1 to 1000/],
+    ['a fractional interval', 'FREQ=DAILY;INTERVAL=1.5', /INTERVAL takes whole numbers/],
+    ['month 0', 'FREQ=DAILY;BYMONTH=0', /BYMONTH must be 1 to 12/],
+    ['month -1', 'FREQ=DAILY;BYMONTH=-1', /BYMONTH must be 1 to 12/],
+    ['hour 1,000,000', 'FREQ=DAILY;BYHOUR=1000000', /BYHOUR takes whole numbers|BYHOUR must be 0 to 23/],
+    ['minute 61', 'FREQ=DAILY;BYMINUTE=61', /BYMINUTE must be 0 to 59/],
+    ['day of month 40', 'FREQ=MONTHLY;BYMONTHDAY=40', /BYMONTHDAY must be 1 to 31/],
+    ['day of month 0', 'FREQ=MONTHLY;BYMONTHDAY=0', /BYMONTHDAY must be/],
+    ['the sixtieth Monday', 'FREQ=YEARLY;BYDAY=+60MO', /BYDAY's ordinal/],
+    ['a count of -1', 'FREQ=DAILY;COUNT=-1', /COUNT must be 1 to 10000/],
+    ['a part named twice', 'FREQ=DAILY;FREQ=WEEKLY', /twice/],
+    ['an unknown part', 'FREQ=DAILY;BYEASTER=1', /does not take BYEASTER/],
+    ['a part without a value', 'FREQ=DAILY;BYHOUR=', /NAME=VALUE/],
+  ])('when a rule has %s, then it is refused before rrule expands it', (_what, rrule, problem) => {
+    const parsed = recurring(rrule);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => i.message).join('; ')).toMatch(problem);
+  });
+
+  test('when a start lies before the year 2000 (or a year has two digits), then it is refused', () => {
+    expect(recurring('FREQ=HOURLY', { start: '1000-01-01T00:00' }).success).toBe(false);
+    expect(recurring('FREQ=HOURLY', { start: '0050-01-01T09:00' }).success).toBe(false);
+    expect(recurring('FREQ=HOURLY', { start: '2026-01-01T00:00' }).success).toBe(true);
+  });
+
+  test.each([
+    'FREQ=HOURLY',
+    'FREQ=HOURLY;INTERVAL=7',
+    'FREQ=DAILY;BYHOUR=2,14;BYMINUTE=30',
+    'FREQ=DAILY;INTERVAL=3;BYHOUR=9',
+    'FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=0',
+    'FREQ=WEEKLY;INTERVAL=2;BYDAY=SU;BYHOUR=18;WKST=SU',
+    'FREQ=WEEKLY;INTERVAL=3;BYDAY=FR;BYSETPOS=-1',
+    'FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=17',
+  ])('when %s has run for a year, then the next occurrences are the ones a replay from its start gives', (rrule) => {
+    // nextOccurrence starts rrule near the time asked about (whole periods on); a plain replay of
+    // the rule from its start must agree, across both daylight-saving changes.
+    const schedule = { type: 'recurring' as const, rrule, timezone: 'Europe/Berlin', start: '2025-01-06T08:15' };
+    const from = Date.parse('2026-03-27T00:00:00Z');
+    // The plain replay: rrule from the rule's real start, in floating time, placed in the zone.
+    const rule = new RRule({ ...RRule.parseString(rrule), dtstart: new Date(Date.UTC(2025, 0, 6, 8, 15)) });
+    const replay = rule
+      .between(new Date(from - 2 * 86_400_000), new Date(from + 1200 * 86_400_000))
+      .map((d) => placeInZone(d.getTime(), 'Europe/Berlin'))
+      .filter((t) => t > from)
+      .slice(0, 40)
+      .map((t) => iso(t) as string);
+    expect(replay).toHaveLength(40);
+    const direct: string[] = [];
+    let after = from;
+    while (direct.length < 40) {
+      const next = nextOccurrence(schedule, after, LAUNCH) as number;
+      direct.push(iso(next) as string);
+      after = next;
+    }
+    expect(direct).toEqual(replay);
   });
 });

@@ -44,9 +44,20 @@ describe('configuration', () => {
     [{ USER_TOKEN_SECRET: 's'.repeat(40), USER_INFO_SECRET: 's'.repeat(40) }, 'USER_TOKEN_SECRET must differ'],
     [{ EVENT_RETENTION_DAYS: '0' }, 'EVENT_RETENTION_DAYS'],
     [{ CLIENT_IP: 'partial' }, 'CLIENT_IP'],
+    [{ QUIET_HOURS: '21:00' }, 'QUIET_HOURS'],
+    [{ QUIET_HOURS: '25:00-09:00' }, 'QUIET_HOURS'],
+    [{ QUIET_HOURS: '09:00-09:00' }, 'QUIET_HOURS'],
+    [{ QUIET_HOURS_POLICY: 'drop' }, 'QUIET_HOURS_POLICY'],
+    [{ SCHEDULER_INTERVAL_MS: '-1' }, 'SCHEDULER_INTERVAL_MS'],
   ])('when the environment has %p, then the start stops with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  test('when QUIET_HOURS is set, then campaigns keep that window in minutes after local midnight, with its policy (delay unless said)', () => {
+    expect(loadConfig({}).quietHours).toBeUndefined();
+    expect(loadConfig({ QUIET_HOURS: '21:00-09:00' }).quietHours).toEqual({ from: 1260, to: 540, policy: 'delay' });
+    expect(loadConfig({ QUIET_HOURS: ' 22:30-07:15 ', QUIET_HOURS_POLICY: 'discard' }).quietHours).toEqual({ from: 1350, to: 435, policy: 'discard' });
   });
 
   test('when docs/configuration.md lists the settings, then its table is the one generated from the schema (npm run docs:config)', () => {
