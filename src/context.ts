@@ -116,7 +116,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     throw error;
   }
   const devices = createDeviceRepository(db);
-  const notifications = createNotificationRepository(db, pushId);
+  const notifications = createNotificationRepository(db, pushId, { frequencyCaps: config.frequencyCaps });
   const metrics = createMetrics();
   const webPush = createWebPushClient(vapid, {
     concurrency: config.webPush.concurrency,
@@ -127,7 +127,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     logger,
   });
   const endpoints = createEndpointPolicy(config.webPush.endpointHosts);
-  const senderDeps = { apns, webPush, endpoints, clickRefs: config.clickTracking ? clickRefs : undefined, notifications, devices, logger, metrics };
+  const senderDeps = { apns, webPush, endpoints, clickRefs: config.clickTracking ? clickRefs : undefined, notifications, devices, logger, metrics, clock };
   const senderOptions = {
     topic: pushId,
     maxAttempts: config.apns.maxAttempts,
@@ -173,7 +173,7 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     links: { clickTracking: config.clickTracking, serviceUrl: raw.website.webServiceURL },
     quietHours: config.quietHours, intervalMs: config.schedulerIntervalMs });
   const housekeeping =
-    role === 'api' ? startHousekeeping({ logs, idempotency, audience, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
+    role === 'api' ? startHousekeeping({ logs, idempotency, audience, notifications, frequencyCaps: config.frequencyCaps, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
   return {
     config,
     logger,

@@ -213,6 +213,8 @@ export interface CampaignRepository {
   claim(id: number, owner: string, now: number, until: number, table?: LeasedTable): Promise<boolean>;
   /** Ends an occurrence (or send) held by `owner` with its final status; false when the lease was lost. */
   settle(id: number, owner: string, status: Exclude<OccurrenceStatus, 'pending' | 'firing'>, reason: string | null, now: number, table?: LeasedTable): Promise<boolean>;
+  /** Gives a send back with a later due time (quiet hours began while it waited). */
+  postpone(id: number, owner: string, dueAt: number): Promise<void>;
   /** Gives an occurrence (or send) back (a failure worth trying again). */
   release(id: number, owner: string, table?: LeasedTable): Promise<void>;
   /**
@@ -382,6 +384,9 @@ export function createCampaignRepository(db: Db): CampaignRepository {
         .where({ id, status: 'firing', lease_owner: owner })
         .update({ status, reason: boundedText(reason, MAX_REASON), fired_at: status === 'fired' ? now : null, lease_owner: null, lease_until: null });
       return done === 1;
+    },
+    async postpone(id, owner, dueAt) {
+      await db('occurrence_sends').where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', due_at: dueAt, lease_owner: null, lease_until: null });
     },
     async release(id, owner, table = 'campaign_occurrences') {
       await db(table).where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', lease_owner: null, lease_until: null });

@@ -120,6 +120,7 @@ export function campaignRouter(deps: {
     // A paused campaign's new schedule starts from now: what the old one had due is not made up
     // (its recorded occurrences are cancelled with the change). A draft's starts at its launch.
     const nextAt = change.schedule && campaign.status === 'paused' ? (firstFrom(change.schedule, now, campaign.launchedAt ?? now) ?? null) : undefined;
+    if (nextAt === null) throw badRequest('The new schedule has no occurrence from now on (its times are in the past, or its rule never matches)', 'schedule_in_past');
     const updated = await campaigns.update(campaign.id, change, campaign.status === 'paused' ? ['paused'] : ['draft'], now, nextAt);
     if (!updated) throw conflict(await load(campaign.id), 'only a draft or a paused campaign can be changed');
     res.json(campaignView(updated));
@@ -131,7 +132,7 @@ export function campaignRouter(deps: {
     const now = clock.now();
     await check(campaign.message, campaign.audience, now);
     const first = firstFrom(campaign.schedule, now, now);
-    if (first === undefined) throw badRequest('The schedule has no occurrence from now on (its times are in the past)', 'schedule_in_past');
+    if (first === undefined) throw badRequest('The schedule has no occurrence from now on (its times are in the past, or its rule never matches)', 'schedule_in_past');
     const launched = await campaigns.transition(campaign.id, ['draft'], 'scheduled', now, { nextAt: first, launchedAt: now });
     if (!launched) throw conflict(await load(campaign.id), 'only a draft can be launched');
     res.json(campaignView(launched));

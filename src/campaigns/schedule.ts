@@ -213,7 +213,8 @@ export function nextOccurrence(schedule: Schedule, after: number, launchedAt: nu
       if (!rule) return undefined;
       const zone = schedule.timezone;
       // Expanded in floating time from its start; each wall-clock time placed in the zone.
-      const start = schedule.start ? floating(schedule.start) : floatingAt(launchedAt, zone) - (floatingAt(launchedAt, zone) % 1000);
+      // Without a start: the launch, to the minute (a rule without BYSECOND then fires at :00).
+      const start = schedule.start ? floating(schedule.start) : floatingAt(launchedAt, zone) - (floatingAt(launchedAt, zone) % 60_000);
       const end = schedule.end ? wallToInstant(schedule.end, zone) : undefined;
       // Offsets are within ±14 h (and a jump moves a time by at most a few hours): start looking a day early.
       const lookFrom = Math.max(start, floatingAt(after, zone) - 86_400_000);

@@ -12,7 +12,7 @@ import type { Target } from '../notifications/repository';
 import type { CampaignRepository, LeasedTable, Occurrence, OccurrenceSend } from './repository';
 import { cutoffOf, effectiveQuietHours, type QuietHours } from './rules';
 import { fallbackZoneOf, nextOccurrence } from './schedule';
-import { planSends } from './zones';
+import { inQuietHours, planSends, quietHoursEnd } from './zones';
 
 const OCCURRENCES: LeasedTable = 'campaign_occurrences';
 const SENDS: LeasedTable = 'occurrence_sends';
@@ -84,13 +84,16 @@ export function startScheduler(deps: {
       const launchedAt = campaign.launchedAt ?? campaign.createdAt;
       const horizon = now + campaign.leadMs;
       const dueTimes: number[] = [];
+      // Nothing due after the cutoff can be sent: the schedule ends there, and the campaign completes.
+      const cutoff = cutoffOf(campaign.rules);
+      const open = (at: number | undefined): number | undefined => (at !== undefined && cutoff !== undefined && at > cutoff ? undefined : at);
       let next: number | undefined = campaign.nextAt as number;
       while (next !== undefined && next <= horizon && dueTimes.length < MAX_CATCH_UP) {
         dueTimes.push(next);
-        next = nextOccurrence(campaign.schedule, next, launchedAt);
+        next = open(nextOccurrence(campaign.schedule, next, launchedAt));
       }
       // Down for longer than MAX_CATCH_UP occurrences: those between are not recorded at all.
-      if (next !== undefined && next <= horizon) next = nextOccurrence(campaign.schedule, horizon, launchedAt);
+      if (next !== undefined && next <= horizon) next = open(nextOccurrence(campaign.schedule, horizon, launchedAt));
       try {
         if (await deps.campaigns.advance(campaign.id, campaign.nextAt as number, next ?? null, dueTimes, now, campaign.leadMs)) recorded += dueTimes.length;
       } catch (error) {
@@ -152,13 +155,24 @@ export function startScheduler(deps: {
     }
     const cutoff = cutoffOf(campaign.rules);
     // Its devices get no message but still one outcome each: skipped, with the reason.
-    const skipReason = send.kind === 'skip' ? (send.skipReason ?? 'skipped') : cutoff !== undefined && now > cutoff ? 'cutoff' : undefined;
+    let skipReason = send.kind === 'skip' ? (send.skipReason ?? 'skipped') : cutoff !== undefined && now > cutoff ? 'cutoff' : undefined;
+    // A send held up (a pause, downtime) may now fall in its zones' quiet hours: checked again.
+    const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
+    const zone = send.zones?.[0];
+    if (skipReason === undefined && quiet && zone !== undefined && now > send.dueAt && inQuietHours(now, zone, quiet)) {
+      if (quiet.policy === 'delay') {
+        await deps.campaigns.postpone(send.id, owner, quietHoursEnd(now, zone, quiet));
+        return 'retry';
+      }
+      skipReason = 'quiet_hours';
+    }
     let notification = await deps.notifications.get(send.notificationId);
     if (!notification) {
       try {
         const target: Target = await resolveTarget(campaign.audience, deps.segments, now);
         if (send.zones !== null) target.zones = { in: send.zones, fallback: fallbackZoneOf(campaign.schedule), ...(send.othersThan ? { othersThan: send.othersThan } : {}) };
-        const input = notificationInput(campaign.message, target);
+        // Campaigns count toward FREQUENCY_CAPS and keep them unless their rules say "ignore".
+        const input = { ...notificationInput(campaign.message, target), respectCaps: campaign.rules.frequencyCaps !== 'ignore' };
         // Checked again: what was fine at launch may not be now (an expiration that has passed).
         checkNotification(input, deps.urlFormatString, now, deps.links);
         notification = await deps.notifications.create(input, now, { id: send.notificationId, campaignId: campaign.id });

@@ -1,3 +1,4 @@
+import { durationMs } from '../campaigns/schedule';
 import { minutesOf, type QuietHours } from '../campaigns/rules';
 import { z } from 'zod';
 import { parseHostRules } from '../webpush/endpoint';
@@ -75,6 +76,8 @@ export interface Config {
   eventRetentionDays: number;
   /** Milliseconds between campaign scheduler rounds; 0: none in this process. */
   schedulerIntervalMs: number;
+  /** FREQUENCY_CAPS: at most `count` capped notifications per user in any `windowMs`. */
+  frequencyCaps: Array<{ count: number; windowMs: number }>;
   /** QUIET_HOURS with its policy: minutes after local midnight. */
   quietHours?: QuietHours;
   clientIp: 'full' | 'truncated' | 'none';
@@ -210,6 +213,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     logRetentionDays: env.LOG_RETENTION_DAYS,
     eventRetentionDays: env.EVENT_RETENTION_DAYS,
     schedulerIntervalMs: env.SCHEDULER_INTERVAL_MS,
+    frequencyCaps: (env.FREQUENCY_CAPS ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => {
+        const [count, duration] = pair.split('/');
+        return { count: Number(count), windowMs: durationMs(duration) };
+      }),
     ...(env.QUIET_HOURS ? { quietHours: { from: minutesOf(env.QUIET_HOURS.slice(0, 5)), to: minutesOf(env.QUIET_HOURS.slice(6)), policy: env.QUIET_HOURS_POLICY } } : {}),
     clientIp: env.CLIENT_IP,
     logLevel: env.LOG_LEVEL,

@@ -131,6 +131,12 @@ export const configSchema = z.object({
     .describe('Express `trust proxy`: which proxies may set X-Forwarded-For. The client address (rate limits, logs) comes from it. `false` when clients connect directly.'),
   METRICS_AUTH: z.enum(['none', 'api-key']).default('none').describe('`api-key` puts `/metrics` behind the API keys (Prometheus `authorization` credentials); `none` leaves it open for a private network.'),
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('Safari\'s error reports (`/v{n}/log`, which anyone may post to) older than this are deleted, hourly.'),
+  FREQUENCY_CAPS: z
+    .string()
+    .optional()
+    .transform((value) => (value && value.trim().length > 0 ? value.replace(/\s+/g, '') : undefined))
+    .refine((value) => value === undefined || /^\d{1,4}\/\d{1,3}[smhd](,\d{1,4}\/\d{1,3}[smhd]){0,9}$/.test(value), 'must be COUNT/DURATION pairs such as 3/1d,10/7d')
+    .describe('At most COUNT notifications per user in any DURATION (rolling windows, across campaigns), such as `3/1d,10/7d`. Campaigns respect them unless `rules.frequencyCaps` is `"ignore"`; send API calls opt in with `"respectCaps": true`. Capped devices record the outcome `skipped` (reason `frequency_cap`). Unset: no caps.'),
   QUIET_HOURS: z
     .string()
     .optional()

@@ -423,6 +423,29 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Frequency caps: which user (or anonymous device) was sent which capped notification when,
+    // one row per pair; a capped notification's page of deliveries is checked against it.
+    name: '013_frequency_caps',
+    async up(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.boolean('respect_caps').notNullable().defaultTo(false);
+      });
+      await db.schema.createTable('frequency_ledger', (t) => {
+        t.string('user_key', 300).notNullable();
+        t.string('notification_id', 36).notNullable();
+        t.bigInteger('at').notNullable().index();
+        t.primary(['user_key', 'notification_id']);
+        t.index(['user_key', 'at']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('frequency_ledger');
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropColumn('respect_caps');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -43,6 +43,14 @@ export interface NotificationInput {
   icon?: string;
   /** Web Push only: what Safari's legacy channel cannot show (see WebPushOptions). */
   webPush?: WebPushOptions;
+  /** Counts toward FREQUENCY_CAPS and is skipped for users over them (campaigns by default; API sends opt in). */
+  respectCaps?: boolean;
+}
+
+/** One frequency cap: at most `count` capped notifications per user in any `windowMs`. */
+export interface FrequencyCap {
+  count: number;
+  windowMs: number;
 }
 
 /** A button of a Web Push notification: its own text, page and icon. */
@@ -148,6 +156,7 @@ interface NotificationRow {
   action2_clicked_count: number;
   campaign_id: string | null;
   test: boolean | number;
+  respect_caps?: boolean | number;
 }
 
 interface DeliveryRow {
@@ -200,6 +209,7 @@ const toNotification = (row: NotificationRow): StoredNotification => ({
   ...(row.collapse_id !== null ? { collapseId: row.collapse_id } : {}),
   ...(row.icon ? { icon: row.icon } : {}),
   ...(row.web_push ? { webPush: JSON.parse(row.web_push) as WebPushOptions } : {}),
+  ...(row.respect_caps ? { respectCaps: true } : {}),
   targeted: row.targeted,
   error: row.error,
   createdAt: Number(row.created_at),
@@ -278,11 +288,52 @@ export interface NotificationRepository {
   deliveries(notificationId: string, request: { limit: number; cursor?: string; outcome?: Outcome }): Promise<Page<Delivery>>;
   /** What personalization needs of each device: its user's profile and its own facts. */
   recipients(deviceIds: number[]): Promise<Map<number, Recipient>>;
+  /** Deletes frequency-cap records older than `before` (no cap looks back that far); returns how many. */
+  pruneLedger(before: number): Promise<number>;
   /** The newest recorded answer of each channel: is APNs (or a push service) reachable and accepting us? */
   lastAnswers(): Promise<Partial<Record<Channel, { at: number; outcome: Outcome; status: number | null; reason: string | null }>>>;
 }
 
-export function createNotificationRepository(db: Knex, websitePushId: string): NotificationRepository {
+/** Advisory lock key on PostgreSQL: capped pages are checked one at a time across processes. */
+const CAPS_LOCK = 7_172_017;
+const CAP_REASON = 'frequency_cap';
+
+export function createNotificationRepository(db: Knex, websitePushId: string, options: { frequencyCaps?: FrequencyCap[] } = {}): NotificationRepository {
+  const caps = options.frequencyCaps ?? [];
+  const longestCap = Math.max(0, ...caps.map((cap) => cap.windowMs));
+  /**
+   * Skips the devices of a capped notification's page whose user is over a cap: the user has had
+   * `count` other capped notifications within the window. The rest count toward the caps from now:
+   * a user's devices share one count per notification, across pages. Returns how many were skipped.
+   */
+  const applyCaps = async (trx: Knex.Transaction, id: string, from: number, to: number, now: number): Promise<number> => {
+    if ((trx.client as { config: { client: string } }).config.client === 'pg') await trx.raw('select pg_advisory_xact_lock(?)', [CAPS_LOCK]);
+    const rows = (await trx('deliveries as dl')
+      .join('devices as dv', 'dv.id', 'dl.device_id')
+      .where('dl.notification_id', id)
+      .andWhere('dl.outcome', 'pending')
+      .andWhere('dl.device_id', '>', from)
+      .andWhere('dl.device_id', '<=', to)
+      .select('dl.id', 'dv.user_id', 'dv.id as device')) as Array<{ id: number; user_id: string | null; device: number }>;
+    const keyOf = (row: { user_id: string | null; device: number }) => row.user_id ?? `device:${row.device}`;
+    const keys = [...new Set(rows.map(keyOf))];
+    const seen = new Map<string, number[]>();
+    const already = new Set<string>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const ledger = (await trx('frequency_ledger').whereIn('user_key', keys.slice(i, i + 500)).andWhere('at', '>', now - longestCap).select('user_key', 'notification_id', 'at')) as Array<{ user_key: string; notification_id: string; at: number | string }>;
+      for (const entry of ledger) {
+        if (entry.notification_id === id) already.add(entry.user_key);
+        else (seen.get(entry.user_key) ?? seen.set(entry.user_key, []).get(entry.user_key) ?? []).push(Number(entry.at));
+      }
+    }
+    const capped = new Set(keys.filter((key) => !already.has(key) && caps.some((cap) => (seen.get(key) ?? []).filter((at) => at > now - cap.windowMs).length >= cap.count)));
+    const skipIds = rows.filter((row) => capped.has(keyOf(row))).map((row) => row.id);
+    let skipped = 0;
+    for (const ids of chunks(skipIds)) skipped += await trx('deliveries').whereIn('id', ids).andWhere({ outcome: 'pending' }).update({ outcome: 'skipped', reason: CAP_REASON, updated_at: now });
+    const counted = keys.filter((key) => !capped.has(key) && !already.has(key)).map((key) => ({ user_key: checkedText(key, 300, 'user key'), notification_id: id, at: now }));
+    for (let i = 0; i < counted.length; i += 500) await trx('frequency_ledger').insert(counted.slice(i, i + 500)).onConflict(['user_key', 'notification_id']).ignore();
+    return skipped;
+  };
   // Columns qualified: a filter joins profiles, which has columns of the same names.
   const targetQuery = (trx: Knex, target: Target) => {
     const query = trx('devices').where('devices.website_push_id', websitePushId);
@@ -369,6 +420,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         action2_clicked_count: 0,
         campaign_id: options.campaignId ?? null,
         test: options.test ?? false,
+        respect_caps: input.respectCaps === true,
       };
       await db('notifications').insert(row);
       return toNotification(row);
@@ -399,8 +451,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
     },
     async planNext(id, pageSize, now) {
       return db.transaction(async (trx) => {
-        const row = (await trx('notifications').where({ id }).first('target', 'target_max_id', 'planned_through')) as
-          | Pick<NotificationRow, 'target' | 'target_max_id' | 'planned_through'>
+        const row = (await trx('notifications').where({ id }).first('target', 'target_max_id', 'planned_through', 'respect_caps')) as
+          | Pick<NotificationRow, 'target' | 'target_max_id' | 'planned_through' | 'respect_caps'>
           | undefined;
         if (!row) return undefined;
         const from = Number(row.planned_through);
@@ -425,6 +477,10 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         const to = count < pageSize ? maxId : Number(last);
         const updated = await trx('notifications').where({ id, planned_through: from }).update({ planned_through: to });
         if (updated !== 1) throw new Error(`Notification ${id} was planned concurrently`);
+        if (row.respect_caps && caps.length > 0 && count > 0) {
+          const skipped = await applyCaps(trx, id, from, to, now);
+          await addCounts(trx, id, { sent: 0, failed: 0, removed: 0, skipped });
+        }
         if (to === maxId) {
           const [{ total }] = await trx('deliveries').where({ notification_id: id }).count<{ total: number }[]>({ total: '*' });
           await trx('notifications').where({ id }).update({ targeted: Number(total) });
@@ -600,6 +656,9 @@ export function createNotificationRepository(db: Knex, websitePushId: string): N
         }
       }
       return found;
+    },
+    async pruneLedger(before) {
+      return db('frequency_ledger').where('at', '<', before).delete();
     },
     async lastAnswers() {
       const answers: Awaited<ReturnType<NotificationRepository['lastAnswers']>> = {};

@@ -128,22 +128,23 @@ const sendFields = z
       .optional(),
     actions: z.array(actionSchema).max(2, 'actions takes at most 2 buttons (what browsers show)').optional(),
     appBadge: z.number().int().min(0).max(2_147_483_647).optional(),
+    respectCaps: z.boolean({ error: 'respectCaps must be true or false' }).optional(),
   })
   .strict();
 const renotifyNeedsTag = (value: { renotify?: boolean; collapseId?: string }) => !value.renotify || value.collapseId !== undefined;
 const renotifyProblem = { message: 'renotify needs collapseId (the tag of the notification it replaces)', path: ['renotify'] };
 const sendSchema = sendFields.refine(renotifyNeedsTag, renotifyProblem);
 /** What a campaign sends: the send API's fields without `to`. */
-export const messageSchema = sendFields.omit({ to: true }).refine(renotifyNeedsTag, renotifyProblem);
+export const messageSchema = sendFields.omit({ to: true, respectCaps: true }).refine(renotifyNeedsTag, renotifyProblem);
 export type Message = z.infer<typeof messageSchema>;
 /** A preview: the notification as it would be sent, for one user (`to` is not needed). */
-const previewSchema = sendFields.omit({ to: true }).extend({ userId: storedText().min(1).max(255), to: targetSchema.optional() }).refine(renotifyNeedsTag, renotifyProblem);
+const previewSchema = sendFields.omit({ to: true, respectCaps: true }).extend({ userId: storedText().min(1).max(255), to: targetSchema.optional() }).refine(renotifyNeedsTag, renotifyProblem);
 
 /** The fields of a send that may be Liquid templates. */
 const personalFields = (input: NotificationInput): PersonalFields => ({ title: input.title, body: input.body, action: input.action, url: input.webPush?.url, urlArgs: input.urlArgs });
 
 /** The Web Push fields of a send, when it has any. */
-function webPushOptions(body: Message): WebPushOptions | undefined {
+function webPushOptions(body: Omit<Message, 'respectCaps'>): WebPushOptions | undefined {
   const { url, image, badge, requireInteraction, silent, renotify, timestamp, lang, dir, data, actions, appBadge } = body;
   const options: WebPushOptions = { url, image, badge, requireInteraction, silent, renotify, timestamp, lang, dir, data, actions, appBadge };
   for (const key of Object.keys(options) as Array<keyof WebPushOptions>) if (options[key] === undefined) delete options[key];
@@ -244,7 +245,7 @@ export function notificationRouter(deps: {
     const { wait } = parseInput(waitQuery, req.query, 'query');
     const body = parseInput(sendSchema, req.body, 'notification');
     const now = deps.clock.now();
-    const input = notificationInput(body, await resolveTarget(body.to, deps.segments, now));
+    const input = { ...notificationInput(body, await resolveTarget(body.to, deps.segments, now)), ...(body.respectCaps ? { respectCaps: true } : {}) };
     checkNotification(input, deps.urlFormatString, now, deps.links);
     const created = await notifications.create(input, now);
     // From here a retry with the same Idempotency-Key gets this notification, never a second one.

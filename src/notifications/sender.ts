@@ -1,4 +1,5 @@
 import type { ApnsClient } from '../apns/client';
+import type { Clock } from '../clock';
 import { actionFor, type Action, type ApnsResult } from '../apns/outcomes';
 import type { ClickRefs } from '../clicks/click-ref';
 import { buildTargetUrl } from '../clicks/target-url';
@@ -41,6 +42,8 @@ export interface SenderDeps {
   notifications: NotificationRepository;
   devices: DeviceRepository;
   logger: Logger;
+  /** The service's clock: when pages are planned (frequency-cap windows count from it). */
+  clock?: Clock;
 }
 
 /** One notification being sent by this process: devices go in, outcomes come out, recorded in batches. */

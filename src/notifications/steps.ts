@@ -1,6 +1,9 @@
 import type { DeliveryRange } from './repository';
 import { concludeSend, startSendRun, type SendRun, type SenderDeps, type SenderOptions } from './sender';
 
+/** The service's clock when the sender has one (planning times, frequency-cap windows), else the system's. */
+const nowOf = (deps: SenderDeps) => deps.clock?.now() ?? Date.now();
+
 /** Feeds a run every pending delivery that exists already, in id order. */
 async function sendLeftovers(id: string, run: SendRun, deps: SenderDeps, options: SenderOptions): Promise<void> {
   for (let after = 0; !run.halted; ) {
@@ -29,12 +32,12 @@ async function feedRange(id: string, range: DeliveryRange, run: SendRun, deps: S
 export async function sendWhole(id: string, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
   const notification = await deps.notifications.get(id);
   if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
-  await deps.notifications.markSending(id, Date.now());
+  await deps.notifications.markSending(id, nowOf(deps));
   const run = startSendRun(notification, deps, options, signal);
   try {
     await sendLeftovers(id, run, deps, options);
     while (!run.halted) {
-      const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
+      const range = await deps.notifications.planNext(id, options.pageSize, nowOf(deps));
       if (!range) break;
       await feedRange(id, range, run, deps, options);
     }
@@ -59,9 +62,9 @@ export async function planSend(
 ): Promise<void> {
   const notification = await deps.notifications.get(id);
   if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
-  await deps.notifications.markSending(id, Date.now());
+  await deps.notifications.markSending(id, nowOf(deps));
   for (;;) {
-    const range = await deps.notifications.planNext(id, options.pageSize, Date.now());
+    const range = await deps.notifications.planNext(id, options.pageSize, nowOf(deps));
     if (!range) break;
     await enqueue.batch(range);
   }

@@ -154,6 +154,37 @@ describe.each(BACKENDS)('campaigns in local time and around quiet hours (%s)', (
     expect((await occurrence(id)).sends).toEqual([expect.objectContaining({ zones: null })]);
   });
 
+  test('when a delayed send is held up past the start of its zone\'s next quiet hours (downtime), then it waits for the end of those too', async () => {
+    // 20:30 in Berlin is 04:30 in Tokyo: Tokyo's send waits for 09:00 there (00:00 UTC).
+    const id = await launch({ audience: { users: ['tokyo', 'berlin'] }, schedule: { type: 'at', at: '2026-12-07T20:30', timezone: 'Europe/Berlin' }, rules: { quietHours: { from: '21:00', to: '09:00', policy: 'delay' } } });
+    clock.set(Date.parse('2026-12-07T19:30:00Z'));
+    expect(await tick()).toMatchObject({ planned: 1, fired: 1 });
+    await settled(id);
+    expect(reached()).toEqual(['berlin']);
+    ctx.apns.reset();
+    // The service was down until 22:00 in Tokyo: quiet again there.
+    clock.set(Date.parse('2026-12-08T13:00:00Z'));
+    expect(await tick()).toMatchObject({ fired: 0 });
+    const tokyo = (await occurrence(id)).sends.find((s) => s.zones?.includes('Asia/Tokyo'));
+    expect(tokyo).toMatchObject({ status: 'pending', dueAt: '2026-12-09T00:00:00.000Z' });
+    clock.set(Date.parse('2026-12-09T00:00:00Z'));
+    expect(await tick()).toMatchObject({ fired: 1 });
+    await settled(id);
+    expect(reached()).toEqual(['tokyo']);
+  });
+
+  test('when a recurring campaign\'s cutoff passes, then its schedule ends there and the campaign completes', async () => {
+    const id = await launch({ audience: { users: ['berlin'] }, schedule: { type: 'recurring', rrule: 'FREQ=DAILY;BYHOUR=10;BYMINUTE=0', timezone: 'Europe/Berlin' }, rules: { cutoff: '2026-12-08T12:00:00+01:00', quietHours: 'off' } });
+    clock.set(Date.parse('2026-12-07T09:00:00Z'));
+    expect(await tick()).toMatchObject({ recorded: 1, fired: 1 });
+    clock.set(Date.parse('2026-12-08T09:00:00Z'));
+    expect(await tick()).toMatchObject({ recorded: 1, fired: 1 });
+    await settled(id);
+    clock.advance(3_600_000);
+    await tick();
+    expect((await get(`/campaigns/${id}`).expect(200)).body).toMatchObject({ status: 'completed', nextOccurrence: null });
+  });
+
   test('when a rule has no occurrence for a very long time, then the create is a 400 within about a second and nothing is stored', async () => {
     const before = Number((await ctx.service.context.db('campaigns').count<{ n: number }[]>({ n: '*' }))[0].n);
     const res = await post('/campaigns', { name: 'Never', message, audience: { all: true }, schedule: { type: 'recurring', rrule: 'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30', timezone: 'UTC' } }).expect(400);

@@ -48,10 +48,20 @@ describe('configuration', () => {
     [{ QUIET_HOURS: '25:00-09:00' }, 'QUIET_HOURS'],
     [{ QUIET_HOURS: '09:00-09:00' }, 'QUIET_HOURS'],
     [{ QUIET_HOURS_POLICY: 'drop' }, 'QUIET_HOURS_POLICY'],
+    [{ FREQUENCY_CAPS: '3 per day' }, 'FREQUENCY_CAPS'],
+    [{ FREQUENCY_CAPS: '3/1w' }, 'FREQUENCY_CAPS'],
     [{ SCHEDULER_INTERVAL_MS: '-1' }, 'SCHEDULER_INTERVAL_MS'],
   ])('when the environment has %p, then the start stops with a message naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
+  });
+
+  test('when FREQUENCY_CAPS is set, then each pair is a count in a rolling window', () => {
+    expect(loadConfig({}).frequencyCaps).toEqual([]);
+    expect(loadConfig({ FREQUENCY_CAPS: '3/1d, 10/7d' }).frequencyCaps).toEqual([
+      { count: 3, windowMs: 86_400_000 },
+      { count: 10, windowMs: 7 * 86_400_000 },
+    ]);
   });
 
   test('when QUIET_HOURS is set, then campaigns keep that window in minutes after local midnight, with its policy (delay unless said)', () => {
