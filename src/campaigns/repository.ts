@@ -62,6 +62,7 @@ export interface OccurrenceSend {
   skipReason: string | null;
   zones: string[] | null;
   othersThan: string[] | null;
+  slice: { count: number; index: number } | null;
   status: OccurrenceStatus;
   notificationId: string;
   reason: string | null;
@@ -77,6 +78,8 @@ interface SendRow {
   skip_reason: string | null;
   zones: string | null;
   others_than: string | null;
+  slice_count?: number | string;
+  slice_index?: number | string;
   status: OccurrenceStatus;
   notification_id: string;
   reason: string | null;
@@ -92,6 +95,7 @@ const toSend = (row: SendRow): OccurrenceSend => ({
   skipReason: row.skip_reason,
   zones: row.zones === null ? null : (JSON.parse(row.zones) as string[]),
   othersThan: row.others_than === null ? null : (JSON.parse(row.others_than) as string[]),
+  slice: Number(row.slice_count ?? 1) > 1 ? { count: Number(row.slice_count), index: Number(row.slice_index) } : null,
   status: row.status,
   notificationId: row.notification_id,
   reason: row.reason,
@@ -340,7 +344,7 @@ export function createCampaignRepository(db: Db): CampaignRepository {
           .where({ id: occurrence.id, status: 'firing', lease_owner: owner })
           .update({ status: 'fired', fired_at: now, lease_owner: null, lease_until: null });
         if (marked !== 1) return false;
-        const single = sends.length === 1 && sends[0].zones === null;
+        const single = sends.length === 1 && sends[0].zones === null && !sends[0].slice;
         await trx('occurrence_sends').insert(
           sends.map((send) => ({
             occurrence_id: occurrence.id,
@@ -350,6 +354,8 @@ export function createCampaignRepository(db: Db): CampaignRepository {
             skip_reason: send.skipReason ?? null,
             zones: send.zones === null ? null : jsonColumn(send.zones, 'zones'),
             others_than: send.othersThan ? jsonColumn(send.othersThan, 'zones') : null,
+            slice_count: send.slice?.count ?? 1,
+            slice_index: send.slice?.index ?? 0,
             status: 'pending',
             notification_id: single ? occurrence.notificationId : crypto.randomUUID(),
             created_at: now,

@@ -174,6 +174,7 @@ export function campaignRouter(deps: {
         ...(send.skipReason ? { skipReason: send.skipReason } : {}),
         zones: send.zones,
         ...(send.othersThan ? { otherZones: true } : {}),
+        ...(send.slice ? { slice: { index: send.slice.index, of: send.slice.count } } : {}),
         status: send.status,
         reason: send.reason,
         notification:

@@ -35,6 +35,7 @@ export const quietHoursOf = (rule: QuietHoursRule): QuietHours => ({ from: minut
 export const rulesSchema = z
   .object({
     cutoff: z.iso.datetime({ offset: true, error: 'rules.cutoff must be an ISO 8601 date-time with its offset, such as "2026-12-24T18:00:00+01:00"' }).optional(),
+    throttlePerMinute: z.number({ error: 'rules.throttlePerMinute must be a number of devices' }).int().min(1).max(1_000_000).optional(),
     frequencyCaps: z.enum(['respect', 'ignore'], { error: 'rules.frequencyCaps must be "respect" (the default) or "ignore"' }).optional(),
     quietHours: z.union([z.literal('off'), quietHoursSchema], { error: 'rules.quietHours must be "off" or {"from": "21:00", "to": "09:00", "policy": "delay" | "discard"}' }).optional(),
   })

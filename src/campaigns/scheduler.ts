@@ -9,10 +9,10 @@ import type { NotificationRepository } from '../notifications/repository';
 import { checkNotification, notificationInput, resolveTarget } from '../notifications/routes';
 import type { Metrics } from '../metrics/metrics';
 import type { Target } from '../notifications/repository';
-import type { CampaignRepository, LeasedTable, Occurrence, OccurrenceSend } from './repository';
+import type { Campaign, CampaignRepository, LeasedTable, Occurrence, OccurrenceSend } from './repository';
 import { cutoffOf, effectiveQuietHours, type QuietHours } from './rules';
 import { fallbackZoneOf, nextOccurrence } from './schedule';
-import { inQuietHours, planSends, quietHoursEnd } from './zones';
+import { inQuietHours, planSends, quietHoursEnd, throttled, type PlannedSend } from './zones';
 
 const OCCURRENCES: LeasedTable = 'campaign_occurrences';
 const SENDS: LeasedTable = 'occurrence_sends';
@@ -105,6 +105,13 @@ export function startScheduler(deps: {
   };
 
   type Ended = 'fired' | 'ended' | 'retry';
+  /** Who a send reaches: the campaign's audience now, in the send's zones and slice. */
+  const targetOf = async (campaign: Campaign, send: Pick<PlannedSend, 'zones' | 'othersThan' | 'slice'> | OccurrenceSend, now: number): Promise<Target> => {
+    const target: Target = await resolveTarget(campaign.audience, deps.segments, now);
+    if (send.zones !== null) target.zones = { in: send.zones, fallback: fallbackZoneOf(campaign.schedule), ...(send.othersThan ? { othersThan: send.othersThan } : {}) };
+    if (send.slice) target.slice = send.slice;
+    return target;
+  };
   const ended = (status: string): Ended => (status === 'fired' ? 'fired' : 'ended');
 
   /** Sets the sends of an occurrence this process holds: one, or one per group of zones. */
@@ -127,7 +134,7 @@ export function startScheduler(deps: {
     const { schedule } = campaign;
     const localTime = 'localTime' in schedule && schedule.localTime === true;
     const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
-    const sends = planSends({
+    const planned = planSends({
       dueAt: occurrence.dueAt,
       scheduleZone: schedule.type === 'now' ? 'UTC' : schedule.timezone,
       localTime,
@@ -135,6 +142,17 @@ export function startScheduler(deps: {
       fallback: fallbackZoneOf(schedule),
       quiet,
     });
+    const perMinute = campaign.rules.throttlePerMinute;
+    const sends: PlannedSend[] = [];
+    for (const send of planned) {
+      if (perMinute === undefined || send.kind !== 'send') {
+        sends.push(send);
+        continue;
+      }
+      // Throttled: counted now, split into slices a minute apart.
+      const target = await targetOf(campaign, send, now);
+      sends.push(...throttled(send, await deps.notifications.countTarget(target), perMinute));
+    }
     if (!(await deps.campaigns.plan(occurrence, owner, sends, now))) return 'retry';
     if (sends.length > 1) log.info({ campaignId: campaign.id, occurrenceId: occurrence.id, sends: sends.length }, 'Campaign occurrence goes out zone by zone');
     return 'fired';
@@ -169,8 +187,7 @@ export function startScheduler(deps: {
     let notification = await deps.notifications.get(send.notificationId);
     if (!notification) {
       try {
-        const target: Target = await resolveTarget(campaign.audience, deps.segments, now);
-        if (send.zones !== null) target.zones = { in: send.zones, fallback: fallbackZoneOf(campaign.schedule), ...(send.othersThan ? { othersThan: send.othersThan } : {}) };
+        const target = await targetOf(campaign, send, now);
         // Campaigns count toward FREQUENCY_CAPS and keep them unless their rules say "ignore".
         const input = { ...notificationInput(campaign.message, target), respectCaps: campaign.rules.frequencyCaps !== 'ignore' };
         // Checked again: what was fine at launch may not be now (an expiration that has passed).

@@ -14,6 +14,21 @@ export interface PlannedSend {
   zones: string[] | null;
   /** Set on the send of the fallback zone: it also takes devices of zones not in this list. */
   othersThan?: string[];
+  /** A throttled send's slice (one of `count`, a minute apart). */
+  slice?: { count: number; index: number };
+}
+
+/** The most slices a throttled send is split into: a day of minutes (a larger audience goes faster). */
+export const MAX_SLICES = 1440;
+
+/**
+ * A send of `devices` devices throttled to `perMinute`: slices a minute apart, each taking the
+ * devices of one residue class of their ids, so about `perMinute` each.
+ */
+export function throttled(send: PlannedSend, devices: number, perMinute: number): PlannedSend[] {
+  const count = Math.min(MAX_SLICES, Math.ceil(devices / perMinute));
+  if (send.kind !== 'send' || count <= 1) return [send];
+  return Array.from({ length: count }, (_, index) => ({ ...send, dueAt: send.dueAt + index * MINUTE_MS, slice: { count, index } }));
 }
 
 /** Minutes after local midnight at `instant` in `zone`. */

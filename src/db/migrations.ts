@@ -446,6 +446,31 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Throttled campaigns: a send split into slices, one a minute, each taking the devices whose
+    // id falls in its residue class (slice_index of slice_count).
+    name: '014_throttled_sends',
+    async up(db) {
+      await db.schema.alterTable('occurrence_sends', (t) => {
+        t.integer('slice_count').notNullable().defaultTo(1);
+        t.integer('slice_index').notNullable().defaultTo(0);
+      });
+      await db.schema.alterTable('occurrence_sends', (t) => {
+        t.dropUnique(['occurrence_id', 'due_at', 'kind']);
+        t.unique(['occurrence_id', 'due_at', 'kind', 'slice_index']);
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('occurrence_sends', (t) => {
+        t.dropUnique(['occurrence_id', 'due_at', 'kind', 'slice_index']);
+        t.unique(['occurrence_id', 'due_at', 'kind']);
+      });
+      await db.schema.alterTable('occurrence_sends', (t) => {
+        t.dropColumn('slice_index');
+        t.dropColumn('slice_count');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -15,7 +15,12 @@ export type NotificationStatus = 'queued' | 'sending' | 'completed' | 'failed';
  * A filter (given, or a saved segment's, copied when the send is created) is evaluated at `at`:
  * relative times ("within the last 7 days") and the events that count are fixed then.
  */
-export type Target = ({ tokens: string[] } | { users: string[] } | { all: true } | { filter: Filter; at: number; segment?: string }) & { channels?: Channel[]; zones?: ZoneSlice };
+export type Target = ({ tokens: string[] } | { users: string[] } | { all: true } | { filter: Filter; at: number; segment?: string }) & {
+  channels?: Channel[];
+  zones?: ZoneSlice;
+  /** A throttled campaign's slice: the devices whose id leaves `index` when divided by `count`. */
+  slice?: { count: number; index: number };
+};
 /**
  * A campaign's send in local time or around quiet hours takes the devices of some time zones: a
  * device's zone is its user's profile zone, else its own, else `fallback`. With `othersThan` it
@@ -254,6 +259,8 @@ export interface NotificationRepository {
    */
   create(input: NotificationInput, now: number, options?: CreateOptions): Promise<StoredNotification>;
   get(id: string): Promise<StoredNotification | undefined>;
+  /** How many registered devices a target matches now. */
+  countTarget(target: Target): Promise<number>;
   /** Deletes a notification no sender has started (its enqueue failed); true when it did. */
   discard(id: string): Promise<boolean>;
   list(request: { limit: number; cursor?: string }): Promise<Page<StoredNotification>>;
@@ -341,6 +348,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
     else if ('users' in target) query.whereIn('devices.user_id', target.users);
     else if ('filter' in target) whereFilter(trx, query, target.filter, target.at);
     if (target.channels) query.whereIn('devices.channel', target.channels);
+    if (target.slice && target.slice.count > 1) query.whereRaw('devices.id % ? = ?', [target.slice.count, target.slice.index]);
     if (target.zones) {
       // A subquery, not a join: a filter may have joined profiles already.
       const zone = 'coalesce((select zp.timezone from profiles zp where zp.user_id = devices.user_id), devices.timezone, ?)';
@@ -424,6 +432,10 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
       };
       await db('notifications').insert(row);
       return toNotification(row);
+    },
+    async countTarget(target) {
+      const [{ n }] = await targetQuery(db, target).count<{ n: number }[]>({ n: '*' });
+      return Number(n);
     },
     async discard(id) {
       return (await db('notifications').where({ id, status: 'queued' }).whereNull('started_at').delete()) > 0;

@@ -185,6 +185,27 @@ describe.each(BACKENDS)('campaigns in local time and around quiet hours (%s)', (
     expect((await get(`/campaigns/${id}`).expect(200)).body).toMatchObject({ status: 'completed', nextOccurrence: null });
   });
 
+  test('when a campaign is throttled, then its send is split into slices a minute apart, about that many devices each, every device once', async () => {
+    const id = await launch({ audience: { users: [...tokens.keys()] }, schedule: { type: 'at', at: '2026-12-07T10:00', timezone: 'Europe/Berlin' }, rules: { throttlePerMinute: 1 } });
+    clock.set(Date.parse('2026-12-07T09:00:00Z'));
+    expect(await tick()).toMatchObject({ planned: 1, fired: 1 });
+    const { sends } = await occurrence(id);
+    expect(sends.map((s) => [s.dueAt, (s as unknown as { slice: { index: number; of: number } }).slice])).toEqual([0, 1, 2, 3].map((i) => [new Date(Date.parse('2026-12-07T09:00:00Z') + i * 60_000).toISOString(), { index: i, of: 4 }]));
+    const perMinute: number[] = [];
+    for (let minute = 0; minute < 4; minute++) {
+      if (minute > 0) {
+        clock.set(Date.parse('2026-12-07T09:00:00Z') + minute * 60_000);
+        expect((await tick()).fired).toBe(1);
+      }
+      await settled(id);
+      perMinute.push(ctx.apns.requests.length - perMinute.reduce((a, b) => a + b, 0));
+    }
+    // Four consecutive device ids in four residue classes: one a minute.
+    expect(perMinute).toEqual([1, 1, 1, 1]);
+    expect(reached()).toEqual(['berlin', 'newyork', 'nowhere', 'tokyo']);
+    expect((await occurrence(id)).counts).toMatchObject({ targeted: 4, sent: 4 });
+  });
+
   test('when a rule has no occurrence for a very long time, then the create is a 400 within about a second and nothing is stored', async () => {
     const before = Number((await ctx.service.context.db('campaigns').count<{ n: number }[]>({ n: '*' }))[0].n);
     const res = await post('/campaigns', { name: 'Never', message, audience: { all: true }, schedule: { type: 'recurring', rrule: 'FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30', timezone: 'UTC' } }).expect(400);
