@@ -171,7 +171,8 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     metrics,
     urlFormatString: raw.website.urlFormatString,
     links: { clickTracking: config.clickTracking, serviceUrl: raw.website.webServiceURL },
-    quietHours: config.quietHours, intervalMs: config.schedulerIntervalMs });
+    quietHours: config.quietHours,
+    leaseMs: config.schedulerLeaseMs, intervalMs: config.schedulerIntervalMs });
   const housekeeping =
     role === 'api' ? startHousekeeping({ logs, idempotency, audience, notifications, frequencyCaps: config.frequencyCaps, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
   return {

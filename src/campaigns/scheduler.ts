@@ -68,6 +68,8 @@ export function startScheduler(deps: {
   metrics?: Pick<Metrics, 'delivery'>;
   /** QUIET_HOURS: the window campaigns keep unless their rules say otherwise. */
   quietHours?: QuietHours;
+  /** How long a lease lasts (default LEASE_MS). */
+  leaseMs?: number;
   /** Milliseconds between rounds; 0: no timer (rounds only when tick() is called). */
   intervalMs: number;
 }): Scheduler {
@@ -215,7 +217,7 @@ export function startScheduler(deps: {
   const work = async <T extends { id: number; campaignId: string }>(items: T[], table: LeasedTable, now: number, act: (item: T) => Promise<Ended>, result: TickResult) => {
     for (const item of items) {
       if (stopped) break;
-      if (!(await deps.campaigns.claim(item.id, owner, now, now + LEASE_MS, table))) continue;
+      if (!(await deps.campaigns.claim(item.id, owner, now, now + (deps.leaseMs ?? LEASE_MS), table))) continue;
       try {
         const outcome = await act(item);
         if (outcome === 'fired') result.fired++;

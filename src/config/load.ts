@@ -76,6 +76,8 @@ export interface Config {
   eventRetentionDays: number;
   /** Milliseconds between campaign scheduler rounds; 0: none in this process. */
   schedulerIntervalMs: number;
+  /** How long a scheduler's lease on an occurrence or send lasts. */
+  schedulerLeaseMs: number;
   /** FREQUENCY_CAPS: at most `count` capped notifications per user in any `windowMs`. */
   frequencyCaps: Array<{ count: number; windowMs: number }>;
   /** QUIET_HOURS with its policy: minutes after local midnight. */
@@ -213,6 +215,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     logRetentionDays: env.LOG_RETENTION_DAYS,
     eventRetentionDays: env.EVENT_RETENTION_DAYS,
     schedulerIntervalMs: env.SCHEDULER_INTERVAL_MS,
+    schedulerLeaseMs: env.SCHEDULER_LEASE_MS,
     frequencyCaps: (env.FREQUENCY_CAPS ?? '')
       .split(',')
       .filter(Boolean)
