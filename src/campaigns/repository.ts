@@ -33,6 +33,8 @@ export interface Campaign extends CampaignInput {
   status: CampaignStatus;
   /** How long before its due time an occurrence is planned (local time: 27 hours). */
   leadMs: number;
+  /** A triggered campaign: the id of the last event it has looked at. */
+  triggerAfter: number | null;
   /** When the next occurrence is due (scheduled and running campaigns). */
   nextAt: number | null;
   launchedAt: number | null;
@@ -103,11 +105,72 @@ const toSend = (row: SendRow): OccurrenceSend => ({
 });
 
 /** The two tables whose rows are fired under a lease: occurrences (planned) and their sends (sent). */
-export type LeasedTable = 'campaign_occurrences' | 'occurrence_sends';
+export type LeasedTable = 'campaign_occurrences' | 'occurrence_sends' | 'campaign_triggers';
+
+/** One event that triggered a campaign: sent to its user once due (the event's time plus the delay). */
+export interface TriggerEntry {
+  id: number;
+  campaignId: string;
+  userId: string;
+  eventId: number;
+  eventTime: number;
+  event: { name: string; properties: Record<string, unknown> | null };
+  dueAt: number;
+  status: OccurrenceStatus;
+  notificationId: string;
+  reason: string | null;
+  firedAt: number | null;
+}
+
+interface TriggerRow {
+  id: number | string;
+  campaign_id: string;
+  user_id: string;
+  event_id: number | string;
+  event_time: number | string;
+  event: string;
+  due_at: number | string;
+  status: OccurrenceStatus;
+  notification_id: string;
+  reason: string | null;
+  fired_at: number | string | null;
+}
+
+const toTrigger = (row: TriggerRow): TriggerEntry => ({
+  id: Number(row.id),
+  campaignId: row.campaign_id,
+  userId: row.user_id,
+  eventId: Number(row.event_id),
+  eventTime: Number(row.event_time),
+  event: JSON.parse(row.event) as TriggerEntry['event'],
+  dueAt: Number(row.due_at),
+  status: row.status,
+  notificationId: row.notification_id,
+  reason: row.reason,
+  firedAt: row.fired_at === null ? null : Number(row.fired_at),
+});
+
+/** An event as a trigger reads it. */
+export interface TriggeringEvent {
+  id: number;
+  name: string;
+  userId: string | null;
+  time: number;
+  properties: Record<string, unknown> | null;
+}
+
+/**
+ * How young an event may be before triggers look at it, on PostgreSQL: ids are taken at insert,
+ * and a transaction may commit after one that took a later id. Looking only at events stored
+ * this long ago keeps the watermark from passing one not yet visible. SQLite commits in id order.
+ */
+export const TRIGGER_LAG_MS = 5000;
 
 interface CampaignRow {
   id: string;
   lead_ms?: number | string;
+  trigger_event?: string | null;
+  trigger_after?: number | string | null;
   name: string;
   labels: string;
   message: string;
@@ -146,6 +209,7 @@ const toCampaign = (row: CampaignRow): Campaign => ({
   rules: JSON.parse(row.rules) as Rules,
   status: row.status,
   leadMs: Number(row.lead_ms ?? 0),
+  triggerAfter: row.trigger_after === null || row.trigger_after === undefined ? null : Number(row.trigger_after),
   nextAt: num(row.next_at),
   launchedAt: num(row.launched_at),
   createdAt: Number(row.created_at),
@@ -181,6 +245,7 @@ function columnsOf(input: Partial<CampaignInput>): Partial<CampaignRow> {
   if (input.schedule !== undefined) {
     row.schedule = jsonColumn(input.schedule, 'schedule');
     row.lead_ms = leadOf(input.schedule);
+    row.trigger_event = input.schedule.type === 'event' ? input.schedule.event : null;
   }
   if (input.rules !== undefined) row.rules = jsonColumn(input.rules, 'rules');
   return row;
@@ -200,7 +265,7 @@ export interface CampaignRepository {
    */
   update(id: string, change: Partial<CampaignInput>, statuses: CampaignStatus[], now: number, nextAt?: number | null): Promise<Campaign | undefined>;
   /** Moves a campaign from one of `from` to `to` (with its next due time); undefined when it was in another status. */
-  transition(id: string, from: CampaignStatus[], to: CampaignStatus, now: number, fields?: { nextAt?: number | null; launchedAt?: number }): Promise<Campaign | undefined>;
+  transition(id: string, from: CampaignStatus[], to: CampaignStatus, now: number, fields?: { nextAt?: number | null; launchedAt?: number; triggerAfter?: number }): Promise<Campaign | undefined>;
   /** Active campaigns with an occurrence due by `now`, oldest due first. */
   due(now: number, limit: number): Promise<Campaign[]>;
   /**
@@ -230,6 +295,24 @@ export interface CampaignRepository {
   sendsOf(occurrenceIds: number[]): Promise<OccurrenceSend[]>;
   /** The time zones profiles and devices name now (at most 2,000). */
   knownZones(): Promise<string[]>;
+  /** A user's zone: their profile's, else their newest device's, else undefined. */
+  zoneOf(userId: string): Promise<string | undefined>;
+  /** Active triggered campaigns. */
+  triggered(): Promise<Campaign[]>;
+  /** The highest event id now (where a launched trigger starts looking). */
+  lastEventId(): Promise<number>;
+  /** Events named `name` after id `after`, in id order, only as far as is safe to look (TRIGGER_LAG_MS). */
+  eventsAfter(name: string, after: number, limit: number, now: number): Promise<{ events: TriggeringEvent[]; through: number }>;
+  /** When the user's latest entry of the campaign was triggered, if any. */
+  lastEntryAt(campaignId: string, userId: string): Promise<number | undefined>;
+  /** Stores entries and moves the campaign's watermark from `expected` to `through`; false when another process moved it first. */
+  recordTriggers(campaignId: string, expected: number, through: number, entries: Array<Omit<TriggerEntry, 'id' | 'status' | 'notificationId' | 'reason' | 'firedAt'>>, now: number): Promise<boolean>;
+  claimableTriggers(now: number, limit: number): Promise<TriggerEntry[]>;
+  triggersOf(campaignId: string, request: { limit: number; cursor?: string }): Promise<Page<TriggerEntry>>;
+  /** True when the user has an event named `name` with a time in (from, to]. */
+  didEvent(userId: string, name: string, from: number, to: number): Promise<boolean>;
+  /** Gives a trigger entry back with a later due time. */
+  postponeTrigger(id: number, owner: string, dueAt: number): Promise<void>;
   /** True when the campaign has an occurrence due later than `dueAt` and by `now`. */
   superseded(occurrence: Occurrence, now: number): Promise<boolean>;
   /** Cancels the occurrences of a campaign nobody fires; returns how many. */
@@ -247,6 +330,16 @@ export function createCampaignRepository(db: Db): CampaignRepository {
     const row = (await db('campaigns').where({ id }).first()) as CampaignRow | undefined;
     return row ? toCampaign(row) : undefined;
   };
+  /** Rows of an active campaign due by `now` that nobody holds: pending, or firing under a lease that ran out. */
+  const claimableRows = (table: LeasedTable, due: 'due_at' | 'plan_at', now: number, limit: number) =>
+    db(`${table} as r`)
+      .join('campaigns as c', 'c.id', 'r.campaign_id')
+      .whereIn('c.status', ACTIVE)
+      .andWhere(`r.${due}`, '<=', now)
+      .andWhere((q) => q.where('r.status', 'pending').orWhere((expired) => expired.where('r.status', 'firing').andWhere('r.lease_until', '<', now)))
+      .orderBy(`r.${due}`)
+      .limit(limit)
+      .select('r.*');
   return {
     async create(input, now) {
       const row: CampaignRow = {
@@ -254,6 +347,8 @@ export function createCampaignRepository(db: Db): CampaignRepository {
         ...(columnsOf(input) as Required<Pick<CampaignRow, 'name' | 'labels' | 'message' | 'audience' | 'schedule' | 'rules'>>),
         status: 'draft',
         lead_ms: leadOf(input.schedule),
+        trigger_event: input.schedule.type === 'event' ? input.schedule.event : null,
+        trigger_after: null,
         next_at: null,
         launched_at: null,
         created_at: now,
@@ -291,6 +386,7 @@ export function createCampaignRepository(db: Db): CampaignRepository {
           updated_at: now,
           ...(fields.nextAt !== undefined ? { next_at: fields.nextAt } : {}),
           ...(fields.launchedAt !== undefined ? { launched_at: fields.launchedAt } : {}),
+          ...(fields.triggerAfter !== undefined ? { trigger_after: fields.triggerAfter } : {}),
         });
       return updated === 1 ? get(id) : undefined;
     },
@@ -317,26 +413,10 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       });
     },
     async claimable(now, limit) {
-      const rows = (await db('campaign_occurrences as o')
-        .join('campaigns as c', 'c.id', 'o.campaign_id')
-        .whereIn('c.status', ACTIVE)
-        .andWhere('o.plan_at', '<=', now)
-        .andWhere((q) => q.where('o.status', 'pending').orWhere((expired) => expired.where('o.status', 'firing').andWhere('o.lease_until', '<', now)))
-        .orderBy('o.plan_at')
-        .limit(limit)
-        .select('o.*')) as OccurrenceRow[];
-      return rows.map(toOccurrence);
+      return ((await claimableRows('campaign_occurrences', 'plan_at', now, limit)) as OccurrenceRow[]).map(toOccurrence);
     },
     async claimableSends(now, limit) {
-      const rows = (await db('occurrence_sends as s')
-        .join('campaigns as c', 'c.id', 's.campaign_id')
-        .whereIn('c.status', ACTIVE)
-        .andWhere('s.due_at', '<=', now)
-        .andWhere((q) => q.where('s.status', 'pending').orWhere((expired) => expired.where('s.status', 'firing').andWhere('s.lease_until', '<', now)))
-        .orderBy('s.due_at')
-        .limit(limit)
-        .select('s.*')) as SendRow[];
-      return rows.map(toSend);
+      return ((await claimableRows('occurrence_sends', 'due_at', now, limit)) as SendRow[]).map(toSend);
     },
     async plan(occurrence, owner, sends, now) {
       return db.transaction(async (trx) => {
@@ -368,6 +448,81 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       if (occurrenceIds.length === 0) return [];
       const rows = (await db('occurrence_sends').whereIn('occurrence_id', occurrenceIds).orderBy('due_at').orderBy('id').select('*')) as SendRow[];
       return rows.map(toSend);
+    },
+    async zoneOf(userId) {
+      const profile = (await db('profiles').where({ user_id: userId }).first('timezone')) as { timezone: string | null } | undefined;
+      if (profile?.timezone) return profile.timezone;
+      const device = (await db('devices').where({ user_id: userId }).whereNotNull('timezone').orderBy('id', 'desc').first('timezone')) as { timezone: string } | undefined;
+      return device?.timezone;
+    },
+    async triggered() {
+      return ((await db('campaigns').whereIn('status', ACTIVE).whereNotNull('trigger_event').select('*')) as CampaignRow[]).map(toCampaign);
+    },
+    async lastEventId() {
+      const [{ last }] = (await db('events').max({ last: 'id' })) as Array<{ last: number | string | null }>;
+      return Number(last ?? 0);
+    },
+    async eventsAfter(name, after, limit, now) {
+      const rows = (await db('events').where('id', '>', after).orderBy('id').limit(limit).select('id', 'name', 'user_id', 'time', 'properties', 'created_at')) as Array<{
+        id: number | string;
+        name: string;
+        user_id: string | null;
+        time: number | string;
+        properties: string | Record<string, unknown> | null;
+        created_at: number | string;
+      }>;
+      const lag = isPostgres(db) ? TRIGGER_LAG_MS : 0;
+      const events: TriggeringEvent[] = [];
+      let through = after;
+      for (const row of rows) {
+        // Up to the first event too young to be sure every earlier id is visible.
+        if (Number(row.created_at) > now - lag) break;
+        through = Number(row.id);
+        if (row.name !== name) continue;
+        events.push({ id: Number(row.id), name: row.name, userId: row.user_id, time: Number(row.time), properties: typeof row.properties === 'string' ? (JSON.parse(row.properties) as Record<string, unknown>) : row.properties });
+      }
+      return { events, through };
+    },
+    async lastEntryAt(campaignId, userId) {
+      const [{ last }] = (await db('campaign_triggers').where({ campaign_id: campaignId, user_id: userId }).max({ last: 'event_time' })) as Array<{ last: number | string | null }>;
+      return last === null ? undefined : Number(last);
+    },
+    async recordTriggers(campaignId, expected, through, entries, now) {
+      return db.transaction(async (trx) => {
+        const moved = await trx('campaigns').where({ id: campaignId, trigger_after: expected }).whereIn('status', ACTIVE).update({ trigger_after: through });
+        if (moved !== 1) return false;
+        for (let i = 0; i < entries.length; i += 200) {
+          await trx('campaign_triggers')
+            .insert(
+              entries.slice(i, i + 200).map((entry) => ({
+                campaign_id: campaignId,
+                user_id: checkedText(entry.userId, 255, 'userId'),
+                event_id: entry.eventId,
+                event_time: entry.eventTime,
+                event: checkedText(JSON.stringify(entry.event), 16_384, 'event'),
+                due_at: entry.dueAt,
+                status: 'pending',
+                notification_id: crypto.randomUUID(),
+                created_at: now,
+              })),
+            )
+            .onConflict(['campaign_id', 'event_id'])
+            .ignore();
+        }
+        return true;
+      });
+    },
+    async claimableTriggers(now, limit) {
+      return ((await claimableRows('campaign_triggers', 'due_at', now, limit)) as TriggerRow[]).map(toTrigger);
+    },
+    async triggersOf(campaignId, request) {
+      return newestFirst<TriggerRow, TriggerEntry>(db('campaign_triggers').where({ campaign_id: campaignId }).select('*'), 'due_at', request, toTrigger, 'bigint');
+    },
+    async didEvent(userId, name, from, to) {
+      return (await db('events').where({ name, user_id: userId }).andWhere('time', '>', from).andWhere('time', '<=', to).first('id')) !== undefined;
+    },
+    async postponeTrigger(id, owner, dueAt) {
+      await db('campaign_triggers').where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', due_at: dueAt, lease_owner: null, lease_until: null });
     },
     async knownZones() {
       const rows = (await db
@@ -408,11 +563,18 @@ export function createCampaignRepository(db: Db): CampaignRepository {
     async cancelPending(campaignId) {
       // Firing ones too: a lease left by a dead process would otherwise stay (a live firer's settle then fails, harmlessly).
       const cancel = (table: LeasedTable) => db(table).where({ campaign_id: campaignId }).whereIn('status', ['pending', 'firing']).update({ status: 'cancelled', lease_owner: null, lease_until: null });
-      return (await cancel('occurrence_sends')) + (await cancel('campaign_occurrences'));
+      return (await cancel('occurrence_sends')) + (await cancel('campaign_occurrences')) + (await cancel('campaign_triggers'));
     },
     async completeFinished(now) {
       const open = (table: LeasedTable) => db(table).whereIn('status', ['pending', 'firing']).andWhere('campaign_id', db.ref('campaigns.id')).select(db.raw('1'));
-      return db('campaigns').whereIn('status', ACTIVE).whereNull('next_at').whereNotExists(open('campaign_occurrences')).whereNotExists(open('occurrence_sends')).update({ status: 'completed', updated_at: now });
+      // Triggered campaigns run until paused or cancelled: there is always a next event.
+      return db('campaigns')
+        .whereIn('status', ACTIVE)
+        .whereNull('next_at')
+        .whereNull('trigger_event')
+        .whereNotExists(open('campaign_occurrences'))
+        .whereNotExists(open('occurrence_sends'))
+        .update({ status: 'completed', updated_at: now });
     },
     async hasOccurrences(campaignId) {
       return (await db('campaign_occurrences').where({ campaign_id: campaignId }).first('id')) !== undefined;

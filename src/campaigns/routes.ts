@@ -12,7 +12,7 @@ import { idempotencyOf } from '../idempotency/middleware';
 import type { SendQueue } from '../notifications/queue';
 import type { NotificationRepository } from '../notifications/repository';
 import { audienceSchema, checkNotification, messageSchema, notificationInput, resolveTarget, type Audience, type Message } from '../notifications/routes';
-import { CAMPAIGN_STATUSES, type Campaign, type CampaignInput, type CampaignRepository, type CampaignStatus, type Occurrence, type OccurrenceSend } from './repository';
+import { CAMPAIGN_STATUSES, type Campaign, type CampaignInput, type CampaignRepository, type CampaignStatus, type Occurrence, type OccurrenceSend, type TriggerEntry } from './repository';
 import { ruleCostProblem } from './rule-check';
 import { rulesSchema } from './rules';
 import { nextOccurrence, scheduleSchema, type Schedule } from './schedule';
@@ -131,6 +131,13 @@ export function campaignRouter(deps: {
     if (campaign.status !== 'draft') throw conflict(campaign, 'only a draft can be launched');
     const now = clock.now();
     await check(campaign.message, campaign.audience, now);
+    if (campaign.schedule.type === 'event') {
+      // Triggered: running from now on, on the events that come after the launch.
+      const running = await campaigns.transition(campaign.id, ['draft'], 'running', now, { nextAt: null, launchedAt: now, triggerAfter: await campaigns.lastEventId() });
+      if (!running) throw conflict(await load(campaign.id), 'only a draft can be launched');
+      res.json(campaignView(running));
+      return;
+    }
     const first = firstFrom(campaign.schedule, now, now);
     if (first === undefined) throw badRequest('The schedule has no occurrence from now on (its times are in the past, or its rule never matches)', 'schedule_in_past');
     const launched = await campaigns.transition(campaign.id, ['draft'], 'scheduled', now, { nextAt: first, launchedAt: now });
@@ -148,7 +155,12 @@ export function campaignRouter(deps: {
   router.post('/campaigns/:id/resume', async (req, res) => {
     const campaign = await load(String(req.params.id));
     // What came due while paused fires now (the latest of it; see docs/campaigns.md), unless its cutoff passed.
-    const resumed = await campaigns.transition(campaign.id, ['paused'], campaign.launchedAt !== null && (await campaigns.hasOccurrences(campaign.id)) ? 'running' : 'scheduled', clock.now());
+    const resumed = await campaigns.transition(
+      campaign.id,
+      ['paused'],
+      campaign.schedule.type === 'event' || (campaign.launchedAt !== null && (await campaigns.hasOccurrences(campaign.id))) ? 'running' : 'scheduled',
+      clock.now(),
+    );
     if (!resumed) throw conflict(await load(campaign.id), 'only a paused campaign can be resumed');
     res.json(campaignView(resumed));
   });
@@ -163,6 +175,29 @@ export function campaignRouter(deps: {
 
   router.get('/campaigns/:id/occurrences', async (req, res) => {
     const campaign = await load(String(req.params.id));
+    if (campaign.schedule.type === 'event') {
+      // A triggered campaign's occurrences are its entries: one per triggering event.
+      const entries = await campaigns.triggersOf(campaign.id, parseInput(pageQuery, req.query, 'query'));
+      const entryView = async (entry: TriggerEntry) => {
+        const notification = await deps.notifications.get(entry.notificationId);
+        const counts = notification ? await deps.notifications.counts(notification) : undefined;
+        return {
+          id: String(entry.id),
+          dueAt: iso(entry.dueAt),
+          status: entry.status,
+          reason: entry.reason,
+          firedAt: isoOrNull(entry.firedAt),
+          userId: entry.userId,
+          event: { name: entry.event.name, time: iso(entry.eventTime), properties: entry.event.properties },
+          notification:
+            notification && counts
+              ? { id: notification.id, status: notification.status, counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, skipped: counts.skipped, pending: counts.pending, clicked: counts.clicked } }
+              : null,
+        };
+      };
+      res.json({ items: await Promise.all(entries.items.map(entryView)), nextCursor: entries.nextCursor });
+      return;
+    }
     const page = await campaigns.occurrences(campaign.id, parseInput(pageQuery, req.query, 'query'));
     const sends = await campaigns.sendsOf(page.items.map((o) => o.id));
     const sendView = async (send: OccurrenceSend) => {

@@ -125,6 +125,44 @@ function parseRule(text: string): { rule?: RRule; problem?: string } {
  */
 const localFields = { localTime: z.boolean().optional(), fallbackTimezone: timezoneSchema.optional() };
 
+/** A duration as the API writes it: a whole number and a unit, `30s`, `10m`, `12h`, `7d`. */
+export const durationSchema = (field: string, maxMs = 366 * 86_400_000) =>
+  z
+    .string()
+    .regex(/^\d{1,6}[smhd]$/, `${field} must be a number and a unit, such as "30s", "10m", "12h" or "7d"`)
+    .refine((text) => !/^\d{1,6}[smhd]$/.test(text) || durationMs(text) <= maxMs, `${field} is at most ${Math.round(maxMs / 86_400_000)} days`);
+
+/** A condition on a triggering event's properties. */
+const whereSchema = z
+  .object({
+    property: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'where[].property is a property name ([A-Za-z0-9_], at most 64 characters)'),
+    op: z.enum(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'exists'], { error: 'where[].op must be eq, ne, gt, gte, lt, lte or exists' }),
+    value: z.union([z.string().max(1024), z.number(), z.boolean()]).optional(),
+  })
+  .strict()
+  .refine((condition) => condition.op === 'exists' || condition.value !== undefined, 'where[].value is needed for every op but exists');
+export type EventCondition = z.infer<typeof whereSchema>;
+
+/** True when an event's properties meet every condition. */
+export function eventMatches(where: EventCondition[] | undefined, properties: Record<string, unknown> | null): boolean {
+  for (const { property, op, value } of where ?? []) {
+    const actual = properties?.[property];
+    if (op === 'exists') {
+      if (actual === undefined || actual === null) return false;
+      continue;
+    }
+    if (op === 'eq' && actual !== value) return false;
+    if (op === 'ne' && actual === value) return false;
+    if (op === 'gt' || op === 'gte' || op === 'lt' || op === 'lte') {
+      if (typeof actual !== typeof value || (typeof actual !== 'number' && typeof actual !== 'string')) return false;
+      const a = actual as number | string;
+      const b = value as number | string;
+      if ((op === 'gt' && !(a > b)) || (op === 'gte' && !(a >= b)) || (op === 'lt' && !(a < b)) || (op === 'lte' && !(a <= b))) return false;
+    }
+  }
+  return true;
+}
+
 export const scheduleSchema = z.discriminatedUnion(
   'type',
   [
@@ -151,8 +189,18 @@ export const scheduleSchema = z.discriminatedUnion(
         ...localFields,
       })
       .strict(),
+    z
+      .object({
+        type: z.literal('event'),
+        event: z.string().min(1).max(64).refine((name) => name.isWellFormed() && !name.includes('\u0000'), 'event must be well-formed text'),
+        where: z.array(whereSchema).max(10, 'at most 10 where conditions').optional(),
+        delay: durationSchema('delay', 30 * 86_400_000).default('0s'),
+        unless: z.object({ event: z.string().min(1).max(64), within: durationSchema('unless.within', 30 * 86_400_000) }).strict().optional(),
+        reentry: z.union([z.literal('once'), durationSchema('reentry')]).default('once'),
+      })
+      .strict(),
   ],
-  { error: 'schedule.type must be "now", "at", "dates" or "recurring"' },
+  { error: 'schedule.type must be "now", "at", "dates", "recurring" or "event"' },
 );
 export type Schedule = z.infer<typeof scheduleSchema>;
 
@@ -164,7 +212,7 @@ export const LOCAL_TIME_LEAD_MS = 27 * 3_600_000;
 /** How long before its due time an occurrence of this schedule is planned. */
 export const leadOf = (schedule: Schedule): number => ('localTime' in schedule && schedule.localTime ? LOCAL_TIME_LEAD_MS : 0);
 /** The zone of devices whose user and device name none. */
-export const fallbackZoneOf = (schedule: Schedule): string => (schedule.type === 'now' ? 'UTC' : (schedule.fallbackTimezone ?? schedule.timezone));
+export const fallbackZoneOf = (schedule: Schedule): string => (schedule.type === 'now' || schedule.type === 'event' ? 'UTC' : (schedule.fallbackTimezone ?? schedule.timezone));
 
 /** Milliseconds of a duration such as "10m". */
 export function durationMs(text: string): number {
@@ -198,6 +246,9 @@ function rebased(rule: RRule, start: number, from: number): number {
  */
 export function nextOccurrence(schedule: Schedule, after: number, launchedAt: number): number | undefined {
   switch (schedule.type) {
+    case 'event':
+      // Triggered by events, not by the clock (see triggers in scheduler.ts).
+      return undefined;
     case 'now':
       return launchedAt > after ? launchedAt : undefined;
     case 'at': {

@@ -9,13 +9,16 @@ import type { NotificationRepository } from '../notifications/repository';
 import { checkNotification, notificationInput, resolveTarget } from '../notifications/routes';
 import type { Metrics } from '../metrics/metrics';
 import type { Target } from '../notifications/repository';
-import type { Campaign, CampaignRepository, LeasedTable, Occurrence, OccurrenceSend } from './repository';
+import type { Campaign, CampaignRepository, LeasedTable, Occurrence, OccurrenceSend, TriggerEntry } from './repository';
 import { cutoffOf, effectiveQuietHours, type QuietHours } from './rules';
-import { fallbackZoneOf, nextOccurrence } from './schedule';
+import { durationMs, eventMatches, fallbackZoneOf, nextOccurrence } from './schedule';
 import { inQuietHours, planSends, quietHoursEnd, throttled, type PlannedSend } from './zones';
 
 const OCCURRENCES: LeasedTable = 'campaign_occurrences';
 const SENDS: LeasedTable = 'occurrence_sends';
+const TRIGGERS: LeasedTable = 'campaign_triggers';
+/** Events a triggered campaign reads per round. */
+const TRIGGER_BATCH = 1000;
 
 export interface Scheduler {
   /** One round at the clock's time: records what is due and fires it. Rounds never overlap. */
@@ -138,7 +141,7 @@ export function startScheduler(deps: {
     const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
     const planned = planSends({
       dueAt: occurrence.dueAt,
-      scheduleZone: schedule.type === 'now' ? 'UTC' : schedule.timezone,
+      scheduleZone: schedule.type === 'now' || schedule.type === 'event' ? 'UTC' : schedule.timezone,
       localTime,
       zones: localTime || quiet ? await deps.campaigns.knownZones() : [],
       fallback: fallbackZoneOf(schedule),
@@ -213,6 +216,90 @@ export function startScheduler(deps: {
     return settle('fired', null);
   };
 
+  /** Turns new events of each triggered campaign into entries, due after its delay. */
+  const collect = async (now: number): Promise<number> => {
+    let recorded = 0;
+    for (const campaign of await deps.campaigns.triggered()) {
+      const { schedule } = campaign;
+      if (schedule.type !== 'event' || campaign.triggerAfter === null) continue;
+      try {
+        const { events, through } = await deps.campaigns.eventsAfter(schedule.event, campaign.triggerAfter, TRIGGER_BATCH, now);
+        if (through === campaign.triggerAfter) continue;
+        const entries = [];
+        const last = new Map<string, number | undefined>();
+        // "unless within": the entry is looked at once that window has passed too.
+        const wait = Math.max(durationMs(schedule.delay), schedule.unless ? durationMs(schedule.unless.within) : 0);
+        for (const event of events) {
+          if (event.userId === null || !eventMatches(schedule.where, event.properties)) continue;
+          if (!last.has(event.userId)) last.set(event.userId, await deps.campaigns.lastEntryAt(campaign.id, event.userId));
+          const previous = last.get(event.userId);
+          // Re-entry: once ever, or not within the given time of the user's last entry.
+          if (previous !== undefined && (schedule.reentry === 'once' || event.time - previous < durationMs(schedule.reentry))) continue;
+          last.set(event.userId, event.time);
+          entries.push({ campaignId: campaign.id, userId: event.userId, eventId: event.id, eventTime: event.time, event: { name: event.name, properties: event.properties }, dueAt: event.time + wait });
+        }
+        if (await deps.campaigns.recordTriggers(campaign.id, campaign.triggerAfter, through, entries, now)) recorded += entries.length;
+      } catch (error) {
+        log.error({ err: error, campaignId: campaign.id }, 'Could not read the events of a triggered campaign; trying again next round');
+      }
+    }
+    return recorded;
+  };
+
+  /** Sends one due trigger entry to its user, unless the "unless" event came, or quiet hours say otherwise. */
+  const fireTrigger = async (entry: TriggerEntry, now: number): Promise<Ended> => {
+    const settle = async (status: 'fired' | 'missed' | 'empty' | 'failed' | 'cancelled', reason: string | null) => {
+      await deps.campaigns.settle(entry.id, owner, status, reason, now, TRIGGERS);
+      return ended(status);
+    };
+    const campaign = await deps.campaigns.get(entry.campaignId);
+    if (!campaign || campaign.status === 'cancelled') return settle('cancelled', 'the campaign was cancelled');
+    if (campaign.schedule.type !== 'event' || (campaign.status !== 'scheduled' && campaign.status !== 'running')) {
+      await deps.campaigns.release(entry.id, owner, TRIGGERS);
+      return 'retry';
+    }
+    const { schedule } = campaign;
+    let notification = await deps.notifications.get(entry.notificationId);
+    let skipReason: string | undefined;
+    if (!notification) {
+      if (schedule.unless && (await deps.campaigns.didEvent(entry.userId, schedule.unless.event, entry.eventTime, entry.eventTime + durationMs(schedule.unless.within)))) {
+        return settle('missed', `unless: ${schedule.unless.event} came within ${schedule.unless.within}`);
+      }
+      const cutoff = cutoffOf(campaign.rules);
+      if (cutoff !== undefined && now > cutoff) skipReason = 'cutoff';
+      const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
+      const zone = quiet ? ((await deps.campaigns.zoneOf(entry.userId)) ?? 'UTC') : undefined;
+      if (skipReason === undefined && quiet && zone !== undefined && inQuietHours(now, zone, quiet)) {
+        if (quiet.policy === 'delay') {
+          await deps.campaigns.postponeTrigger(entry.id, owner, quietHoursEnd(now, zone, quiet));
+          return 'retry';
+        }
+        skipReason = 'quiet_hours';
+      }
+      try {
+        const input = {
+          ...notificationInput(campaign.message, await resolveTarget({ users: [entry.userId] }, deps.segments, now)),
+          respectCaps: campaign.rules.frequencyCaps !== 'ignore',
+          templateData: { event: { ...entry.event.properties, name: entry.event.name, time: new Date(entry.eventTime).toISOString() } },
+        };
+        checkNotification(input, deps.urlFormatString, now, deps.links);
+        notification = await deps.notifications.create(input, now, { id: entry.notificationId, campaignId: campaign.id });
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'no_devices') return settle('empty', 'the user has no registered device');
+        if (error instanceof AppError && error.status < 500) return settle('failed', error.message);
+        notification = await deps.notifications.get(entry.notificationId);
+        if (!notification) throw error;
+      }
+    }
+    if (skipReason !== undefined) {
+      deps.metrics?.delivery('skipped', await deps.notifications.failRemaining(notification.id, skipReason, now, 'skipped'));
+      await deps.notifications.finishIfDone(notification.id, now);
+      return settle('fired', null);
+    }
+    await deps.queue.enqueue(notification.id);
+    return settle('fired', null);
+  };
+
   /** Claims and works through what is claimable of one kind. */
   const work = async <T extends { id: number; campaignId: string }>(items: T[], table: LeasedTable, now: number, act: (item: T) => Promise<Ended>, result: TickResult) => {
     for (const item of items) {
@@ -231,12 +318,13 @@ export function startScheduler(deps: {
 
   const round = async (): Promise<TickResult> => {
     const now = deps.clock.now();
-    const result: TickResult = { recorded: await record(now), planned: 0, fired: 0, ended: 0 };
+    const result: TickResult = { recorded: (await record(now)) + (await collect(now)), planned: 0, fired: 0, ended: 0 };
     const planning: TickResult = { ...result, fired: 0, ended: 0 };
     await work(await deps.campaigns.claimable(now, BATCH), OCCURRENCES, now, (o) => planOccurrence(o, now), planning);
     result.planned = planning.fired;
     result.ended += planning.ended;
     await work(await deps.campaigns.claimableSends(now, BATCH), SENDS, now, (s) => fireSend(s, now), result);
+    await work(await deps.campaigns.claimableTriggers(now, BATCH), TRIGGERS, now, (t) => fireTrigger(t, now), result);
     await deps.campaigns.completeFinished(now);
     return result;
   };

@@ -471,6 +471,50 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Triggered campaigns: each matching event becomes an entry, due after the campaign's delay,
+    // sent to the user who did it with the event in its templates. trigger_after: the id of the
+    // last event a campaign has looked at.
+    name: '015_campaign_triggers',
+    async up(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.text('template_data').nullable();
+      });
+      await db.schema.alterTable('campaigns', (t) => {
+        t.string('trigger_event', 64).nullable();
+        t.bigInteger('trigger_after').nullable();
+      });
+      await db.schema.createTable('campaign_triggers', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('campaign_id', 36).notNullable();
+        t.string('user_id', 255).notNullable();
+        t.bigInteger('event_id').notNullable();
+        t.bigInteger('event_time').notNullable();
+        t.text('event').notNullable();
+        t.bigInteger('due_at').notNullable();
+        t.string('status', 16).notNullable();
+        t.string('notification_id', 36).notNullable().unique();
+        t.string('reason', 255).nullable();
+        t.string('lease_owner', 64).nullable();
+        t.bigInteger('lease_until').nullable();
+        t.bigInteger('fired_at').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.unique(['campaign_id', 'event_id']);
+        t.index(['campaign_id', 'user_id', 'event_time']);
+        t.index(['status', 'due_at']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('campaign_triggers');
+      await db.schema.alterTable('campaigns', (t) => {
+        t.dropColumn('trigger_after');
+        t.dropColumn('trigger_event');
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropColumn('template_data');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -82,14 +82,14 @@ const compile = (text: string): Compiled => (TEMPLATE_MARK.test(text) ? engine.p
  * The recipient is the render's own (read for this device alone), so its attributes object becomes
  * `user` without a copy.
  */
-function scopeFor(recipient: Recipient | undefined): object {
-  if (!recipient) return { user: {}, device: {} };
+function scopeFor(recipient: Recipient | undefined, data: Record<string, unknown>): object {
+  if (!recipient) return { ...data, user: {}, device: {} };
   // The id, time zone and language win over attributes of the same name.
   const user: Record<string, unknown> = recipient.attributes;
   user.id = recipient.userId;
   user.timezone = recipient.timezone ?? recipient.device.timezone;
   user.language = recipient.language ?? recipient.device.language;
-  return { user, device: recipient.device };
+  return { ...data, user, device: recipient.device };
 }
 
 export interface Personalizer {
@@ -104,7 +104,7 @@ export interface Personalizer {
  * Parses the fields once; a syntax error (or a refused tag or unknown filter) is a 400 that names
  * the field and the position. A trial render with an empty user catches what only rendering shows.
  */
-export function personalizer(fields: PersonalFields): Personalizer {
+export function personalizer(fields: PersonalFields, data: Record<string, unknown> = {}): Personalizer {
   const parse = (text: string, field: string): Compiled => {
     try {
       return compile(text);
@@ -133,7 +133,7 @@ export function personalizer(fields: PersonalFields): Personalizer {
       try {
         // One context per device: one time budget (a deadline set here) and one memory budget for
         // all its fields, rendered in order; a variable assigned in one field is seen by the next.
-        const context = new Context(scopeFor(recipient), engine.options, { sync: true }, { liquid: engine });
+        const context = new Context(scopeFor(recipient, data), engine.options, { sync: true }, { liquid: engine });
         return {
           ok: true,
           fields: {

@@ -50,6 +50,8 @@ export interface NotificationInput {
   webPush?: WebPushOptions;
   /** Counts toward FREQUENCY_CAPS and is skipped for users over them (campaigns by default; API sends opt in). */
   respectCaps?: boolean;
+  /** More data its templates see besides user and device: a triggered campaign's `event`. */
+  templateData?: Record<string, unknown>;
 }
 
 /** One frequency cap: at most `count` capped notifications per user in any `windowMs`. */
@@ -162,6 +164,7 @@ interface NotificationRow {
   campaign_id: string | null;
   test: boolean | number;
   respect_caps?: boolean | number;
+  template_data?: string | null;
 }
 
 interface DeliveryRow {
@@ -215,6 +218,7 @@ const toNotification = (row: NotificationRow): StoredNotification => ({
   ...(row.icon ? { icon: row.icon } : {}),
   ...(row.web_push ? { webPush: JSON.parse(row.web_push) as WebPushOptions } : {}),
   ...(row.respect_caps ? { respectCaps: true } : {}),
+  ...(row.template_data ? { templateData: JSON.parse(row.template_data) as Record<string, unknown> } : {}),
   targeted: row.targeted,
   error: row.error,
   createdAt: Number(row.created_at),
@@ -429,6 +433,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         campaign_id: options.campaignId ?? null,
         test: options.test ?? false,
         respect_caps: input.respectCaps === true,
+        // An event's properties: bounded when they were stored (8 KB of JSON), the name and time besides.
+        template_data: input.templateData ? checkedText(JSON.stringify(input.templateData), 16_384, 'templateData') : null,
       };
       await db('notifications').insert(row);
       return toNotification(row);

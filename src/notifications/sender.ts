@@ -127,7 +127,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   // payload's size: a device whose payload cannot be built fails alone, with the reason.
   type Built<T> = { ok: true; message: T } | { ok: false; reason: string };
   const personal = isPersonalized(notification)
-    ? personalizer({ title: notification.title, body: notification.body, action: notification.action, url: notification.webPush?.url, urlArgs: notification.urlArgs })
+    ? personalizer({ title: notification.title, body: notification.body, action: notification.action, url: notification.webPush?.url, urlArgs: notification.urlArgs }, notification.templateData)
     : undefined;
   /** A Safari device's own body (sent with sharedSafariMessage's headers), or undefined for the shared one. */
   const safariBodyFor = (delivery: Delivery): Built<string | undefined> => {
