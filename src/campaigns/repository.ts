@@ -309,8 +309,8 @@ export interface CampaignRepository {
   recordTriggers(campaignId: string, expected: number, through: number, entries: Array<Omit<TriggerEntry, 'id' | 'status' | 'notificationId' | 'reason' | 'firedAt'>>, now: number): Promise<boolean>;
   claimableTriggers(now: number, limit: number): Promise<TriggerEntry[]>;
   triggersOf(campaignId: string, request: { limit: number; cursor?: string }): Promise<Page<TriggerEntry>>;
-  /** True when the user has an event named `name` with a time in (from, to]. */
-  didEvent(userId: string, name: string, from: number, to: number): Promise<boolean>;
+  /** True when the user has an event named `name`, stored after event `afterId`, with a time in [from, to]. */
+  didEvent(userId: string, name: string, from: number, to: number, afterId: number): Promise<boolean>;
   /** Gives a trigger entry back with a later due time. */
   postponeTrigger(id: number, owner: string, dueAt: number): Promise<void>;
   /** True when the campaign has an occurrence due later than `dueAt` and by `now`. */
@@ -372,7 +372,9 @@ export function createCampaignRepository(db: Db): CampaignRepository {
           .where({ id })
           .whereIn('status', statuses)
           .update({ ...columnsOf(change), ...(nextAt !== undefined ? { next_at: nextAt } : {}), updated_at: now });
-        if (changed === 1 && change.schedule) await trx('campaign_occurrences').where({ campaign_id: id, status: 'pending' }).update({ status: 'cancelled', reason: 'the schedule was changed' });
+        if (changed === 1 && change.schedule) {
+          for (const table of ['campaign_occurrences', 'campaign_triggers']) await trx(table).where({ campaign_id: id, status: 'pending' }).update({ status: 'cancelled', reason: 'the schedule was changed' });
+        }
         return changed;
       });
       return updated === 1 ? get(id) : undefined;
@@ -425,8 +427,7 @@ export function createCampaignRepository(db: Db): CampaignRepository {
           .update({ status: 'fired', fired_at: now, lease_owner: null, lease_until: null });
         if (marked !== 1) return false;
         const single = sends.length === 1 && sends[0].zones === null && !sends[0].slice;
-        await trx('occurrence_sends').insert(
-          sends.map((send) => ({
+        const rows = sends.map((send) => ({
             occurrence_id: occurrence.id,
             campaign_id: occurrence.campaignId,
             due_at: send.dueAt,
@@ -439,8 +440,9 @@ export function createCampaignRepository(db: Db): CampaignRepository {
             status: 'pending',
             notification_id: single ? occurrence.notificationId : crypto.randomUUID(),
             created_at: now,
-          })),
-        );
+          }));
+        // In slices: a throttled occurrence may have thousands of sends, more than one statement takes.
+        for (let i = 0; i < rows.length; i += 100) await trx('occurrence_sends').insert(rows.slice(i, i + 100));
         return true;
       });
     },
@@ -463,24 +465,24 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       return Number(last ?? 0);
     },
     async eventsAfter(name, after, limit, now) {
-      const rows = (await db('events').where('id', '>', after).orderBy('id').limit(limit).select('id', 'name', 'user_id', 'time', 'properties', 'created_at')) as Array<{
+      // First how far it is safe to look (ids and times only, every name), then that range's events of the name.
+      const scanned = (await db('events').where('id', '>', after).orderBy('id').limit(limit).select('id', 'created_at')) as Array<{ id: number | string; created_at: number | string }>;
+      const lag = isPostgres(db) ? TRIGGER_LAG_MS : 0;
+      let through = after;
+      for (const row of scanned) {
+        // Up to the first event too young to be sure every earlier id is visible.
+        if (Number(row.created_at) > now - lag) break;
+        through = Number(row.id);
+      }
+      if (through === after) return { events: [], through };
+      const rows = (await db('events').where({ name }).andWhere('id', '>', after).andWhere('id', '<=', through).orderBy('id').select('id', 'name', 'user_id', 'time', 'properties')) as Array<{
         id: number | string;
         name: string;
         user_id: string | null;
         time: number | string;
         properties: string | Record<string, unknown> | null;
-        created_at: number | string;
       }>;
-      const lag = isPostgres(db) ? TRIGGER_LAG_MS : 0;
-      const events: TriggeringEvent[] = [];
-      let through = after;
-      for (const row of rows) {
-        // Up to the first event too young to be sure every earlier id is visible.
-        if (Number(row.created_at) > now - lag) break;
-        through = Number(row.id);
-        if (row.name !== name) continue;
-        events.push({ id: Number(row.id), name: row.name, userId: row.user_id, time: Number(row.time), properties: typeof row.properties === 'string' ? (JSON.parse(row.properties) as Record<string, unknown>) : row.properties });
-      }
+      const events = rows.map((row) => ({ id: Number(row.id), name: row.name, userId: row.user_id, time: Number(row.time), properties: typeof row.properties === 'string' ? (JSON.parse(row.properties) as Record<string, unknown>) : row.properties }));
       return { events, through };
     },
     async lastEntryAt(campaignId, userId) {
@@ -518,8 +520,9 @@ export function createCampaignRepository(db: Db): CampaignRepository {
     async triggersOf(campaignId, request) {
       return newestFirst<TriggerRow, TriggerEntry>(db('campaign_triggers').where({ campaign_id: campaignId }).select('*'), 'due_at', request, toTrigger, 'bigint');
     },
-    async didEvent(userId, name, from, to) {
-      return (await db('events').where({ name, user_id: userId }).andWhere('time', '>', from).andWhere('time', '<=', to).first('id')) !== undefined;
+    async didEvent(userId, name, from, to, afterId) {
+      // The same time counts (a page sends both events in one call, stamped alike); an earlier id does not.
+      return (await db('events').where({ name, user_id: userId }).andWhere('time', '>=', from).andWhere('time', '<=', to).andWhere('id', '>', afterId).first('id')) !== undefined;
     },
     async postponeTrigger(id, owner, dueAt) {
       await db('campaign_triggers').where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', due_at: dueAt, lease_owner: null, lease_until: null });

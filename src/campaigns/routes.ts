@@ -120,7 +120,7 @@ export function campaignRouter(deps: {
     // A paused campaign's new schedule starts from now: what the old one had due is not made up
     // (its recorded occurrences are cancelled with the change). A draft's starts at its launch.
     const nextAt = change.schedule && campaign.status === 'paused' ? (firstFrom(change.schedule, now, campaign.launchedAt ?? now) ?? null) : undefined;
-    if (nextAt === null) throw badRequest('The new schedule has no occurrence from now on (its times are in the past, or its rule never matches)', 'schedule_in_past');
+    if (nextAt === null && change.schedule?.type !== 'event') throw badRequest('The new schedule has no occurrence from now on (its times are in the past, or its rule never matches)', 'schedule_in_past');
     const updated = await campaigns.update(campaign.id, change, campaign.status === 'paused' ? ['paused'] : ['draft'], now, nextAt);
     if (!updated) throw conflict(await load(campaign.id), 'only a draft or a paused campaign can be changed');
     res.json(campaignView(updated));

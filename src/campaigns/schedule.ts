@@ -132,12 +132,32 @@ export const durationSchema = (field: string, maxMs = 366 * 86_400_000) =>
     .regex(/^\d{1,6}[smhd]$/, `${field} must be a number and a unit, such as "30s", "10m", "12h" or "7d"`)
     .refine((text) => !/^\d{1,6}[smhd]$/.test(text) || durationMs(text) <= maxMs, `${field} is at most ${Math.round(maxMs / 86_400_000)} days`);
 
+/**
+ * The day a date-attribute reminder is about, for a send at `instant` in `zone`: that day's date
+ * there minus the offset ("-1d": the day before the date, so the date is tomorrow), as YYYY-MM-DD,
+ * with that day's start and end as UTC ISO times.
+ */
+export function reminderDay(instant: number, zone: string, offset: string): { day: string; from: string; to: string } {
+  const DAY = 86_400_000;
+  const local = floatingAt(instant, zone);
+  const midnight = local - (((local % DAY) + DAY) % DAY) - Number(offset.slice(0, -1)) * DAY;
+  return { day: new Date(midnight).toISOString().slice(0, 10), from: new Date(placeInZone(midnight, zone)).toISOString(), to: new Date(placeInZone(midnight + DAY, zone)).toISOString() };
+}
+
+/** An event name as events take it: 1 to 64 characters of well-formed text without NUL. */
+const eventNameText = (field: string) =>
+  z
+    .string()
+    .min(1, `${field} must not be empty`)
+    .max(64, `${field} is at most 64 characters`)
+    .refine((name) => name.isWellFormed() && !name.includes('\u0000'), `${field} must be well-formed text without NUL`);
+
 /** A condition on a triggering event's properties. */
 const whereSchema = z
   .object({
     property: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'where[].property is a property name ([A-Za-z0-9_], at most 64 characters)'),
     op: z.enum(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'exists'], { error: 'where[].op must be eq, ne, gt, gte, lt, lte or exists' }),
-    value: z.union([z.string().max(1024), z.number(), z.boolean()]).optional(),
+    value: z.union([z.string().max(1024).refine((text) => text.isWellFormed() && !text.includes('\u0000'), 'where[].value must be well-formed text without NUL'), z.number(), z.boolean()]).optional(),
   })
   .strict()
   .refine((condition) => condition.op === 'exists' || condition.value !== undefined, 'where[].value is needed for every op but exists');
@@ -146,7 +166,8 @@ export type EventCondition = z.infer<typeof whereSchema>;
 /** True when an event's properties meet every condition. */
 export function eventMatches(where: EventCondition[] | undefined, properties: Record<string, unknown> | null): boolean {
   for (const { property, op, value } of where ?? []) {
-    const actual = properties?.[property];
+    // Own properties only: "constructor" is no property of an event.
+    const actual = properties && Object.hasOwn(properties, property) ? properties[property] : undefined;
     if (op === 'exists') {
       if (actual === undefined || actual === null) return false;
       continue;
@@ -192,15 +213,25 @@ export const scheduleSchema = z.discriminatedUnion(
     z
       .object({
         type: z.literal('event'),
-        event: z.string().min(1).max(64).refine((name) => name.isWellFormed() && !name.includes('\u0000'), 'event must be well-formed text'),
+        event: eventNameText('event'),
         where: z.array(whereSchema).max(10, 'at most 10 where conditions').optional(),
         delay: durationSchema('delay', 30 * 86_400_000).default('0s'),
-        unless: z.object({ event: z.string().min(1).max(64), within: durationSchema('unless.within', 30 * 86_400_000) }).strict().optional(),
+        unless: z.object({ event: eventNameText('unless.event'), within: durationSchema('unless.within', 30 * 86_400_000) }).strict().optional(),
         reentry: z.union([z.literal('once'), durationSchema('reentry')]).default('once'),
       })
       .strict(),
+    z
+      .object({
+        type: z.literal('date-attribute'),
+        attribute: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'attribute is a profile attribute name ([A-Za-z0-9_], at most 64 characters)'),
+        offset: z.string().regex(/^[+-]?\d{1,3}d$/, 'offset is a number of days before (-) or after the date, such as "-1d" or "0d"').default('0d'),
+        at: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'at is a time of day HH:MM, such as "09:00"'),
+        timezone: timezoneSchema.default('UTC'),
+        ...localFields,
+      })
+      .strict(),
   ],
-  { error: 'schedule.type must be "now", "at", "dates", "recurring" or "event"' },
+  { error: 'schedule.type must be "now", "at", "dates", "recurring", "event" or "date-attribute"' },
 );
 export type Schedule = z.infer<typeof scheduleSchema>;
 
@@ -249,6 +280,11 @@ export function nextOccurrence(schedule: Schedule, after: number, launchedAt: nu
     case 'event':
       // Triggered by events, not by the clock (see triggers in scheduler.ts).
       return undefined;
+    case 'date-attribute': {
+      // Every day at `at`; each day's sends take the users whose date is that day minus the offset.
+      const [hour, minute] = schedule.at.split(':').map(Number);
+      return nextOccurrence({ type: 'recurring', rrule: `FREQ=DAILY;BYHOUR=${hour};BYMINUTE=${minute};BYSECOND=0`, timezone: schedule.timezone }, after, launchedAt);
+    }
     case 'now':
       return launchedAt > after ? launchedAt : undefined;
     case 'at': {

@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { Target } from '../notifications/repository';
 import type { Campaign, CampaignRepository, LeasedTable, Occurrence, OccurrenceSend, TriggerEntry } from './repository';
 import { cutoffOf, effectiveQuietHours, type QuietHours } from './rules';
-import { durationMs, eventMatches, fallbackZoneOf, nextOccurrence } from './schedule';
+import { durationMs, eventMatches, fallbackZoneOf, nextOccurrence, reminderDay } from './schedule';
 import { inQuietHours, planSends, quietHoursEnd, throttled, type PlannedSend } from './zones';
 
 const OCCURRENCES: LeasedTable = 'campaign_occurrences';
@@ -111,10 +111,15 @@ export function startScheduler(deps: {
 
   type Ended = 'fired' | 'ended' | 'retry';
   /** Who a send reaches: the campaign's audience now, in the send's zones and slice. */
-  const targetOf = async (campaign: Campaign, send: Pick<PlannedSend, 'zones' | 'othersThan' | 'slice'> | OccurrenceSend, now: number): Promise<Target> => {
+  const targetOf = async (campaign: Campaign, send: Pick<PlannedSend, 'zones' | 'othersThan' | 'slice' | 'dueAt'> | OccurrenceSend, now: number): Promise<Target> => {
     const target: Target = await resolveTarget(campaign.audience, deps.segments, now);
     if (send.zones !== null) target.zones = { in: send.zones, fallback: fallbackZoneOf(campaign.schedule), ...(send.othersThan ? { othersThan: send.othersThan } : {}) };
     if (send.slice) target.slice = send.slice;
+    if (campaign.schedule.type === 'date-attribute' && 'dueAt' in send) {
+      // The day depends on the send's zone (one offset for all of its zones at that instant).
+      const zone = send.zones?.[0] ?? campaign.schedule.timezone;
+      target.dateAttribute = { name: campaign.schedule.attribute, ...reminderDay(send.dueAt, zone, campaign.schedule.offset) };
+    }
     return target;
   };
   const ended = (status: string): Ended => (status === 'fired' ? 'fired' : 'ended');
@@ -254,7 +259,9 @@ export function startScheduler(deps: {
     };
     const campaign = await deps.campaigns.get(entry.campaignId);
     if (!campaign || campaign.status === 'cancelled') return settle('cancelled', 'the campaign was cancelled');
-    if (campaign.schedule.type !== 'event' || (campaign.status !== 'scheduled' && campaign.status !== 'running')) {
+    // No longer triggered (its schedule was changed): the entry ends rather than waiting for ever.
+    if (campaign.schedule.type !== 'event') return settle('cancelled', 'the schedule was changed');
+    if (campaign.status !== 'scheduled' && campaign.status !== 'running') {
       await deps.campaigns.release(entry.id, owner, TRIGGERS);
       return 'retry';
     }
@@ -262,7 +269,7 @@ export function startScheduler(deps: {
     let notification = await deps.notifications.get(entry.notificationId);
     let skipReason: string | undefined;
     if (!notification) {
-      if (schedule.unless && (await deps.campaigns.didEvent(entry.userId, schedule.unless.event, entry.eventTime, entry.eventTime + durationMs(schedule.unless.within)))) {
+      if (schedule.unless && (await deps.campaigns.didEvent(entry.userId, schedule.unless.event, entry.eventTime, entry.eventTime + durationMs(schedule.unless.within), entry.eventId))) {
         return settle('missed', `unless: ${schedule.unless.event} came within ${schedule.unless.within}`);
       }
       const cutoff = cutoffOf(campaign.rules);

@@ -143,6 +143,7 @@ export const configSchema = z.object({
     .optional()
     .transform((value) => (value && value.trim().length > 0 ? value.replace(/\s+/g, '') : undefined))
     .refine((value) => value === undefined || /^\d{1,4}\/\d{1,3}[smhd](,\d{1,4}\/\d{1,3}[smhd]){0,9}$/.test(value), 'must be COUNT/DURATION pairs such as 3/1d,10/7d')
+    .refine((value) => value === undefined || value.split(',').every((pair) => Number(pair.split('/')[0]) >= 1 && Number.parseInt(pair.split('/')[1] ?? '0', 10) >= 1), 'each count and each duration must be at least 1')
     .describe('At most COUNT notifications per user in any DURATION (rolling windows, across campaigns), such as `3/1d,10/7d`. Campaigns respect them unless `rules.frequencyCaps` is `"ignore"`; send API calls opt in with `"respectCaps": true`. Capped devices record the outcome `skipped` (reason `frequency_cap`). Unset: no caps.'),
   QUIET_HOURS: z
     .string()

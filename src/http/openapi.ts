@@ -93,7 +93,7 @@ export function openApiDocument(websitePushID: string): object {
             status: { enum: ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'] },
             message: { type: 'object', description: 'The send API\'s fields without `to`' },
             audience: { type: 'object', description: '{all: true}, {segment}, {filter} or {users}' },
-            schedule: { type: 'object', description: 'now, at, dates, recurring or event (docs/campaigns.md)' },
+            schedule: { type: 'object', description: 'now, at, dates, recurring, event or date-attribute (docs/campaigns.md)' },
             rules: { type: 'object', properties: { cutoff: { type: 'string' }, quietHours: { description: '"off" or {from, to, policy}' }, frequencyCaps: { enum: ['respect', 'ignore'] }, throttlePerMinute: { type: 'integer' } } },
             nextOccurrence: { type: ['string', 'null'] },
             launchedAt: { type: ['string', 'null'] },

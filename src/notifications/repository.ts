@@ -20,6 +20,11 @@ export type Target = ({ tokens: string[] } | { users: string[] } | { all: true }
   zones?: ZoneSlice;
   /** A throttled campaign's slice: the devices whose id leaves `index` when divided by `count`. */
   slice?: { count: number; index: number };
+  /**
+   * A date reminder's day: users whose profile attribute is that date (`YYYY-MM-DD`), or a
+   * date-time within [from, to) (the day in their zone, as UTC ISO times).
+   */
+  dateAttribute?: { name: string; day: string; from: string; to: string };
 };
 /**
  * A campaign's send in local time or around quiet hours takes the devices of some time zones: a
@@ -326,7 +331,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
       .andWhere('dl.device_id', '>', from)
       .andWhere('dl.device_id', '<=', to)
       .select('dl.id', 'dv.user_id', 'dv.id as device')) as Array<{ id: number; user_id: string | null; device: number }>;
-    const keyOf = (row: { user_id: string | null; device: number }) => row.user_id ?? `device:${row.device}`;
+    // Users and anonymous devices in separate name spaces: a user id "device:7" is not device 7.
+    const keyOf = (row: { user_id: string | null; device: number }) => (row.user_id === null ? `d:${row.device}` : `u:${row.user_id}`);
     const keys = [...new Set(rows.map(keyOf))];
     const seen = new Map<string, number[]>();
     const already = new Set<string>();
@@ -346,12 +352,21 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
     return skipped;
   };
   // Columns qualified: a filter joins profiles, which has columns of the same names.
+  const isPg = (db.client as { config: { client: string } }).config.client === 'pg';
   const targetQuery = (trx: Knex, target: Target) => {
     const query = trx('devices').where('devices.website_push_id', websitePushId);
     if ('tokens' in target) query.whereIn('devices.token', target.tokens);
     else if ('users' in target) query.whereIn('devices.user_id', target.users);
     else if ('filter' in target) whereFilter(trx, query, target.filter, target.at);
     if (target.channels) query.whereIn('devices.channel', target.channels);
+    if (target.dateAttribute) {
+      const { name, day, from, to } = target.dateAttribute;
+      // Names are [A-Za-z0-9_] (the schedule's schema): the JSON path is safe as a bound value.
+      const value = isPg
+        ? '(select da.attributes->>? from profiles da where da.user_id = devices.user_id)'
+        : "(select json_extract(da.attributes, '$.' || ?) from profiles da where da.user_id = devices.user_id)";
+      query.whereRaw(`(${value} = ? or (length(${value}) > 10 and ${value} >= ? and ${value} < ?))`, [name, day, name, name, from, name, to]);
+    }
     if (target.slice && target.slice.count > 1) query.whereRaw('devices.id % ? = ?', [target.slice.count, target.slice.index]);
     if (target.zones) {
       // A subquery, not a join: a filter may have joined profiles already.
@@ -433,7 +448,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         campaign_id: options.campaignId ?? null,
         test: options.test ?? false,
         respect_caps: input.respectCaps === true,
-        // An event's properties: bounded when they were stored (8 KB of JSON), the name and time besides.
+        // An event's properties: bounded when they were stored (4 KB of JSON), the name and time besides.
         template_data: input.templateData ? checkedText(JSON.stringify(input.templateData), 16_384, 'templateData') : null,
       };
       await db('notifications').insert(row);

@@ -204,6 +204,20 @@ describe.each(BACKENDS)('campaigns (%s)', (backend) => {
     expect((await occurrences(id))[0]).toMatchObject({ status: 'fired', notification: { counts: { sent: 1 } } });
   });
 
+  test('when an occurrence has more sends than one INSERT takes (a long throttle), then they are all stored', async () => {
+    const { id } = await create({ audience: { users: ['ada'] }, schedule: { type: 'now' } });
+    await post(`/campaigns/${id}/launch`).expect(200);
+    const { campaigns } = ctx.service.context;
+    const [due] = (await campaigns.due(clock.now(), 100)).filter((c) => c.id === id);
+    await campaigns.advance(due.id, due.nextAt as number, null, [due.nextAt as number], clock.now());
+    const [occurrence] = (await campaigns.claimable(clock.now(), 100)).filter((o) => o.campaignId === id);
+    expect(await campaigns.claim(occurrence.id, 'planner', clock.now(), clock.now() + LEASE_MS)).toBe(true);
+    const slices = Array.from({ length: 1440 }, (_, index) => ({ dueAt: clock.now() + index * 60_000, kind: 'send' as const, zones: null, slice: { count: 1440, index } }));
+    expect(await campaigns.plan(occurrence, 'planner', slices, clock.now())).toBe(true);
+    expect(await campaigns.sendsOf([occurrence.id])).toHaveLength(1440);
+    await post(`/campaigns/${id}/cancel`).expect(200);
+  });
+
   test('when a test send is asked, then the test profiles get the message now, marked as a test, and the campaign does not change', async () => {
     ctx.apns.reset();
     const tester = deviceToken();

@@ -1,4 +1,5 @@
 import { manualClock } from '../../src/clock';
+import { eventMatches } from '../../src/campaigns/schedule';
 import { deviceToken } from '../helpers/apns';
 import { useCampaignService } from '../helpers/campaigns';
 import { BACKENDS } from '../helpers/databases';
@@ -100,7 +101,25 @@ describe.each(BACKENDS)('triggered campaigns (%s)', (backend) => {
     expect(titles()).toEqual([['cy', 'Welcome pro']]);
   });
 
+  test('when the cart and the purchase come in one call with the same time, then the purchase still counts for "unless"', async () => {
+    ctx.apns.reset();
+    const base = START + 6 * 24 * 60 * MINUTE;
+    clock.set(base);
+    const id = (await post('/campaigns', { name: 'Same call', message: { title: 't', body: 'b', urlArgs: ['a', 'b'] }, audience: { all: true }, schedule: { type: 'event', event: 'cart_2', delay: '1m', unless: { event: 'bought_2', within: '1m' } } }).expect(201)).body.id as string;
+    await post(`/campaigns/${id}/launch`).expect(200);
+    await track([
+      { name: 'cart_2', userId: 'ann' },
+      { name: 'bought_2', userId: 'ann' },
+    ]);
+    expect(await at(base + 10_000)).toMatchObject({ recorded: 1 });
+    expect(await at(base + 2 * MINUTE)).toMatchObject({ fired: 0, ended: 1 });
+    expect((await entries(id))[0]).toMatchObject({ status: 'missed', reason: expect.stringMatching(/^unless/) });
+    expect(ctx.apns.requests).toHaveLength(0);
+  });
+
   test.each([
+    ['an unless event with a NUL', { unless: { event: 'bou\u0000ght', within: '1m' } }, /unless\.event must be well-formed/],
+    ['a where value with a lone surrogate', { where: [{ property: 'p', op: 'eq', value: '\ud800' }] }, /where\[\]\.value must be well-formed/],
     ['a delay without a unit', { delay: '10' }, /delay must be a number and a unit/],
     ['a where with an unknown op', { where: [{ property: 'price', op: 'between', value: 1 }] }, /where\[\]\.op/],
     ['a where without a value', { where: [{ property: 'price', op: 'gt' }] }, /value is needed/],
@@ -109,5 +128,15 @@ describe.each(BACKENDS)('triggered campaigns (%s)', (backend) => {
   ])('when a trigger has %s, then it is a 400', async (_what, change, problem) => {
     const res = await post('/campaigns', { name: 'Bad', message: { title: 't', body: 'b', urlArgs: ['a', 'b'] }, audience: { all: true }, schedule: { type: 'event', event: 'x', ...change } }).expect(400);
     expect(res.body.error.message).toMatch(problem);
+  });
+});
+
+describe('event conditions', () => {
+  test('when a condition names a property the event does not have itself, then it does not hold (not even "constructor")', () => {
+    expect(eventMatches([{ property: 'constructor', op: 'exists' }], { price: 3 })).toBe(false);
+    expect(eventMatches([{ property: 'price', op: 'exists' }], { price: 3 })).toBe(true);
+    expect(eventMatches([{ property: 'price', op: 'gt', value: 2 }], { price: 3 })).toBe(true);
+    expect(eventMatches([{ property: 'price', op: 'gt', value: '2' }], { price: 3 })).toBe(false);
+    expect(eventMatches([{ property: 'plan', op: 'ne', value: 'pro' }], null)).toBe(true);
   });
 });
