@@ -282,10 +282,11 @@ export interface CampaignRepository {
   claim(id: number, owner: string, now: number, until: number, table?: LeasedTable): Promise<boolean>;
   /** Ends an occurrence (or send) held by `owner` with its final status; false when the lease was lost. */
   settle(id: number, owner: string, status: Exclude<OccurrenceStatus, 'pending' | 'firing'>, reason: string | null, now: number, table?: LeasedTable): Promise<boolean>;
-  /** Gives a send back with a later due time (quiet hours began while it waited). */
-  postpone(id: number, owner: string, dueAt: number): Promise<void>;
-  /** Gives an occurrence (or send) back (a failure worth trying again). */
-  release(id: number, owner: string, table?: LeasedTable): Promise<void>;
+  /**
+   * Gives an occurrence (or send, or trigger entry) back: a failure worth trying again, or, with
+   * `dueAt`, a send or entry that waits until then (quiet hours).
+   */
+  release(id: number, owner: string, table?: LeasedTable, dueAt?: number): Promise<void>;
   /**
    * Sets the sends of an occurrence `owner` holds and marks it fired, in one transaction; false
    * (nothing stored) when the lease was lost. A send to everyone takes the occurrence's notification id.
@@ -311,8 +312,6 @@ export interface CampaignRepository {
   triggersOf(campaignId: string, request: { limit: number; cursor?: string }): Promise<Page<TriggerEntry>>;
   /** True when the user has an event named `name`, stored after event `afterId`, with a time in [from, to]. */
   didEvent(userId: string, name: string, from: number, to: number, afterId: number): Promise<boolean>;
-  /** Gives a trigger entry back with a later due time. */
-  postponeTrigger(id: number, owner: string, dueAt: number): Promise<void>;
   /** True when the campaign has an occurrence due later than `dueAt` and by `now`. */
   superseded(occurrence: Occurrence, now: number): Promise<boolean>;
   /** Cancels the occurrences of a campaign nobody fires; returns how many. */
@@ -524,9 +523,6 @@ export function createCampaignRepository(db: Db): CampaignRepository {
       // The same time counts (a page sends both events in one call, stamped alike); an earlier id does not.
       return (await db('events').where({ name, user_id: userId }).andWhere('time', '>=', from).andWhere('time', '<=', to).andWhere('id', '>', afterId).first('id')) !== undefined;
     },
-    async postponeTrigger(id, owner, dueAt) {
-      await db('campaign_triggers').where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', due_at: dueAt, lease_owner: null, lease_until: null });
-    },
     async knownZones() {
       const rows = (await db
         .select('timezone')
@@ -549,11 +545,10 @@ export function createCampaignRepository(db: Db): CampaignRepository {
         .update({ status, reason: boundedText(reason, MAX_REASON), fired_at: status === 'fired' ? now : null, lease_owner: null, lease_until: null });
       return done === 1;
     },
-    async postpone(id, owner, dueAt) {
-      await db('occurrence_sends').where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', due_at: dueAt, lease_owner: null, lease_until: null });
-    },
-    async release(id, owner, table = 'campaign_occurrences') {
-      await db(table).where({ id, status: 'firing', lease_owner: owner }).update({ status: 'pending', lease_owner: null, lease_until: null });
+    async release(id, owner, table = 'campaign_occurrences', dueAt) {
+      await db(table)
+        .where({ id, status: 'firing', lease_owner: owner })
+        .update({ status: 'pending', lease_owner: null, lease_until: null, ...(dueAt !== undefined ? { due_at: dueAt } : {}) });
     },
     async superseded(occurrence, now) {
       const later = await db('campaign_occurrences')

@@ -8,10 +8,9 @@ import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
 import { parseFilter } from '../audience/filter';
 import type { SegmentRepository } from '../audience/segments';
-import { idempotencyOf } from '../idempotency/middleware';
 import type { SendQueue } from '../notifications/queue';
 import type { NotificationRepository } from '../notifications/repository';
-import { audienceSchema, checkNotification, messageSchema, notificationInput, resolveTarget, type Audience, type Message } from '../notifications/routes';
+import { audienceSchema, checkNotification, messageSchema, notificationInput, queueAccepted, resolveTarget, type Audience, type Message } from '../notifications/routes';
 import { CAMPAIGN_STATUSES, type Campaign, type CampaignInput, type CampaignRepository, type CampaignStatus, type Occurrence, type OccurrenceSend, type TriggerEntry } from './repository';
 import { ruleCostProblem } from './rule-check';
 import { rulesSchema } from './rules';
@@ -89,6 +88,17 @@ export function campaignRouter(deps: {
     if ('filter' in audience) parseFilter(audience.filter, 'audience.filter');
     if ('segment' in audience && !(await deps.segments.get(audience.segment))) throw badRequest('audience.segment: no saved segment has that id', 'unknown_segment');
     checkNotification(notificationInput(message, { all: true }), deps.urlFormatString, now, deps.links);
+  };
+  /** Where the notification of a send or entry stands, once it exists. */
+  const progressOf = async (notificationId: string) => {
+    const notification = await deps.notifications.get(notificationId);
+    if (!notification) return null;
+    const counts = await deps.notifications.counts(notification);
+    return {
+      id: notification.id,
+      status: notification.status,
+      counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, skipped: counts.skipped, pending: counts.pending, clicked: counts.clicked },
+    };
   };
   /** The first occurrence at or after `now`, for a launch or a changed schedule. */
   const firstFrom = (schedule: Schedule, now: number, launchedAt: number) => nextOccurrence(schedule, now - 1, launchedAt);
@@ -178,50 +188,32 @@ export function campaignRouter(deps: {
     if (campaign.schedule.type === 'event') {
       // A triggered campaign's occurrences are its entries: one per triggering event.
       const entries = await campaigns.triggersOf(campaign.id, parseInput(pageQuery, req.query, 'query'));
-      const entryView = async (entry: TriggerEntry) => {
-        const notification = await deps.notifications.get(entry.notificationId);
-        const counts = notification ? await deps.notifications.counts(notification) : undefined;
-        return {
-          id: String(entry.id),
-          dueAt: iso(entry.dueAt),
-          status: entry.status,
-          reason: entry.reason,
-          firedAt: isoOrNull(entry.firedAt),
-          userId: entry.userId,
-          event: { name: entry.event.name, time: iso(entry.eventTime), properties: entry.event.properties },
-          notification:
-            notification && counts
-              ? { id: notification.id, status: notification.status, counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, skipped: counts.skipped, pending: counts.pending, clicked: counts.clicked } }
-              : null,
-        };
-      };
+      const entryView = async (entry: TriggerEntry) => ({
+        id: String(entry.id),
+        dueAt: iso(entry.dueAt),
+        status: entry.status,
+        reason: entry.reason,
+        firedAt: isoOrNull(entry.firedAt),
+        userId: entry.userId,
+        event: { name: entry.event.name, time: iso(entry.eventTime), properties: entry.event.properties },
+        notification: await progressOf(entry.notificationId),
+      });
       res.json({ items: await Promise.all(entries.items.map(entryView)), nextCursor: entries.nextCursor });
       return;
     }
     const page = await campaigns.occurrences(campaign.id, parseInput(pageQuery, req.query, 'query'));
     const sends = await campaigns.sendsOf(page.items.map((o) => o.id));
-    const sendView = async (send: OccurrenceSend) => {
-      const notification = await deps.notifications.get(send.notificationId);
-      const counts = notification ? await deps.notifications.counts(notification) : undefined;
-      return {
-        dueAt: iso(send.dueAt),
-        kind: send.kind,
-        ...(send.skipReason ? { skipReason: send.skipReason } : {}),
-        zones: send.zones,
-        ...(send.othersThan ? { otherZones: true } : {}),
-        ...(send.slice ? { slice: { index: send.slice.index, of: send.slice.count } } : {}),
-        status: send.status,
-        reason: send.reason,
-        notification:
-          notification && counts
-            ? {
-                id: notification.id,
-                status: notification.status,
-                counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, skipped: counts.skipped, pending: counts.pending, clicked: counts.clicked },
-              }
-            : null,
-      };
-    };
+    const sendView = async (send: OccurrenceSend) => ({
+      dueAt: iso(send.dueAt),
+      kind: send.kind,
+      ...(send.skipReason ? { skipReason: send.skipReason } : {}),
+      zones: send.zones,
+      ...(send.othersThan ? { otherZones: true } : {}),
+      ...(send.slice ? { slice: { index: send.slice.index, of: send.slice.count } } : {}),
+      status: send.status,
+      reason: send.reason,
+      notification: await progressOf(send.notificationId),
+    });
     const view = async (occurrence: Occurrence) => {
       const its = await Promise.all(sends.filter((send) => send.occurrenceId === occurrence.id).map(sendView));
       const counts = { targeted: 0, sent: 0, failed: 0, removed: 0, skipped: 0, pending: 0, clicked: 0 };
@@ -251,15 +243,7 @@ export function campaignRouter(deps: {
     checkNotification(input, deps.urlFormatString, now, deps.links);
     const created = await deps.notifications.create(input, now, { campaignId: campaign.id, test: true });
     const accepted = { id: created.id, status: 'queued', test: true, users: users.length };
-    await idempotencyOf(res)?.record(202, accepted);
-    const idempotency = idempotencyOf(res);
-    try {
-      await deps.queue.enqueue(created.id);
-    } catch (error) {
-      // Not queued: undone, and the key given back, so a retry sends it.
-      if (await deps.notifications.discard(created.id)) await idempotency?.forget();
-      throw error;
-    }
+    await queueAccepted(res, deps, created.id, accepted);
     res.status(202).json(accepted);
   });
 

@@ -243,7 +243,9 @@ export const LOCAL_TIME_LEAD_MS = 27 * 3_600_000;
 /** How long before its due time an occurrence of this schedule is planned. */
 export const leadOf = (schedule: Schedule): number => ('localTime' in schedule && schedule.localTime ? LOCAL_TIME_LEAD_MS : 0);
 /** The zone of devices whose user and device name none. */
-export const fallbackZoneOf = (schedule: Schedule): string => (schedule.type === 'now' || schedule.type === 'event' ? 'UTC' : (schedule.fallbackTimezone ?? schedule.timezone));
+/** The zone a schedule's times are in (UTC for those without wall-clock times). */
+export const zoneOfSchedule = (schedule: Schedule): string => (schedule.type === 'now' || schedule.type === 'event' ? 'UTC' : schedule.timezone);
+export const fallbackZoneOf = (schedule: Schedule): string => ('fallbackTimezone' in schedule && schedule.fallbackTimezone !== undefined ? schedule.fallbackTimezone : zoneOfSchedule(schedule));
 
 /** Milliseconds of a duration such as "10m". */
 export function durationMs(text: string): number {

@@ -8,10 +8,10 @@ import type { SendQueue } from '../notifications/queue';
 import type { NotificationRepository } from '../notifications/repository';
 import { checkNotification, notificationInput, resolveTarget } from '../notifications/routes';
 import type { Metrics } from '../metrics/metrics';
-import type { Target } from '../notifications/repository';
+import type { NotificationInput, StoredNotification, Target } from '../notifications/repository';
 import type { Campaign, CampaignRepository, LeasedTable, Occurrence, OccurrenceSend, TriggerEntry } from './repository';
 import { cutoffOf, effectiveQuietHours, type QuietHours } from './rules';
-import { durationMs, eventMatches, fallbackZoneOf, nextOccurrence, reminderDay } from './schedule';
+import { durationMs, eventMatches, fallbackZoneOf, nextOccurrence, reminderDay, zoneOfSchedule } from './schedule';
 import { inQuietHours, planSends, quietHoursEnd, throttled, type PlannedSend } from './zones';
 
 const OCCURRENCES: LeasedTable = 'campaign_occurrences';
@@ -117,7 +117,7 @@ export function startScheduler(deps: {
     if (send.slice) target.slice = send.slice;
     if (campaign.schedule.type === 'date-attribute' && 'dueAt' in send) {
       // The day depends on the send's zone (one offset for all of its zones at that instant).
-      const zone = send.zones?.[0] ?? campaign.schedule.timezone;
+      const zone = send.zones?.[0] ?? zoneOfSchedule(campaign.schedule);
       target.dateAttribute = { name: campaign.schedule.attribute, ...reminderDay(send.dueAt, zone, campaign.schedule.offset) };
     }
     return target;
@@ -126,27 +126,21 @@ export function startScheduler(deps: {
 
   /** Sets the sends of an occurrence this process holds: one, or one per group of zones. */
   const planOccurrence = async (occurrence: Occurrence, now: number): Promise<Ended> => {
-    const settle = async (status: 'missed' | 'failed' | 'cancelled', reason: string) => {
+    const settle = async (status: 'missed', reason: string) => {
       await deps.campaigns.settle(occurrence.id, owner, status, reason, now);
       log.info({ campaignId: occurrence.campaignId, occurrenceId: occurrence.id, status, reason }, 'Campaign occurrence ended without a send');
       return ended(status);
     };
-    const campaign = await deps.campaigns.get(occurrence.campaignId);
-    if (!campaign || campaign.status === 'cancelled') return settle('cancelled', 'the campaign was cancelled');
-    if (campaign.status !== 'scheduled' && campaign.status !== 'running') {
-      // Paused meanwhile: it waits for the resume.
-      await deps.campaigns.release(occurrence.id, owner);
-      return 'retry';
-    }
-    const cutoff = cutoffOf(campaign.rules);
-    if (cutoff !== undefined && now > cutoff) return settle('missed', `cutoff: due at ${new Date(occurrence.dueAt).toISOString()}, not fired by the cutoff ${campaign.rules.cutoff}`);
+    const campaign = await campaignFor(occurrence, OCCURRENCES, now);
+    if (typeof campaign === 'string') return campaign;
+    if (pastCutoff(campaign, now)) return settle('missed', `cutoff: due at ${new Date(occurrence.dueAt).toISOString()}, not fired by the cutoff ${campaign.rules.cutoff}`);
     if (await deps.campaigns.superseded(occurrence, now)) return settle('missed', 'superseded: a later occurrence of the campaign was due already');
     const { schedule } = campaign;
     const localTime = 'localTime' in schedule && schedule.localTime === true;
     const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
     const planned = planSends({
       dueAt: occurrence.dueAt,
-      scheduleZone: schedule.type === 'now' || schedule.type === 'event' ? 'UTC' : schedule.timezone,
+      scheduleZone: zoneOfSchedule(schedule),
       localTime,
       zones: localTime || quiet ? await deps.campaigns.knownZones() : [],
       fallback: fallbackZoneOf(schedule),
@@ -168,56 +162,97 @@ export function startScheduler(deps: {
     return 'fired';
   };
 
+  /**
+   * The campaign of a row this process holds, when the row may go ahead now. Otherwise the row is
+   * ended (the campaign was cancelled, or `endedWhy` says why) or given back (the campaign is
+   * paused), and that is the answer.
+   */
+  const campaignFor = async (row: { id: number; campaignId: string }, table: LeasedTable, now: number, endedWhy?: (campaign: Campaign) => string | undefined): Promise<Campaign | Ended> => {
+    const campaign = await deps.campaigns.get(row.campaignId);
+    const why = !campaign || campaign.status === 'cancelled' ? 'the campaign was cancelled' : endedWhy?.(campaign);
+    if (why !== undefined || !campaign) {
+      await deps.campaigns.settle(row.id, owner, 'cancelled', why ?? 'the campaign was cancelled', now, table);
+      log.info({ campaignId: row.campaignId, id: row.id, table, reason: why }, 'Campaign occurrence ended without a send');
+      return 'ended';
+    }
+    if (campaign.status !== 'scheduled' && campaign.status !== 'running') {
+      // Paused meanwhile: it waits for the resume.
+      await deps.campaigns.release(row.id, owner, table);
+      return 'retry';
+    }
+    return campaign;
+  };
+  const pastCutoff = (campaign: Campaign, now: number) => {
+    const cutoff = cutoffOf(campaign.rules);
+    return cutoff !== undefined && now > cutoff;
+  };
+  /** What quiet hours say at `now` in `zone`: nothing (send), skip (discard), or the time to wait for (delay). */
+  const quietAt = (quiet: QuietHours, zone: string, now: number): number | 'skip' | undefined => {
+    if (!inQuietHours(now, zone, quiet)) return undefined;
+    return quiet.policy === 'delay' ? quietHoursEnd(now, zone, quiet) : 'skip';
+  };
+  /**
+   * Creates the notification of a send or entry under the id chosen when its row was stored, or
+   * finds it when another process made it first; or says why it could not be made (empty, failed).
+   */
+  const createOnce = async (
+    campaign: Campaign,
+    notificationId: string,
+    target: () => Promise<Target>,
+    now: number,
+    emptyReason: string,
+    extra: Pick<NotificationInput, 'templateData'> = {},
+  ): Promise<StoredNotification | { ended: 'empty' | 'failed'; reason: string }> => {
+    try {
+      // Campaigns count toward FREQUENCY_CAPS and keep them unless their rules say "ignore".
+      const input = { ...notificationInput(campaign.message, await target()), respectCaps: campaign.rules.frequencyCaps !== 'ignore', ...extra };
+      // Checked again: what was fine at launch may not be now (an expiration that has passed).
+      checkNotification(input, deps.urlFormatString, now, deps.links);
+      return await deps.notifications.create(input, now, { id: notificationId, campaignId: campaign.id });
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'no_devices') return { ended: 'empty', reason: emptyReason };
+      if (error instanceof AppError && error.status < 500) return { ended: 'failed', reason: error.message };
+      // Another process created it first (the unique id), or the database failed: look again.
+      const made = await deps.notifications.get(notificationId);
+      if (!made) throw error;
+      return made;
+    }
+  };
+  /** Queues a send's notification, or, with a skip reason, gives each of its devices the outcome skipped. */
+  const conclude = async (notification: StoredNotification, skipReason: string | undefined, now: number): Promise<void> => {
+    if (skipReason === undefined) {
+      await deps.queue.enqueue(notification.id);
+      return;
+    }
+    deps.metrics?.delivery('skipped', await deps.notifications.failRemaining(notification.id, skipReason, now, 'skipped'));
+    await deps.notifications.finishIfDone(notification.id, now);
+  };
+
   /** Fires one send this process holds: creates its notification (once) and queues it. */
   const fireSend = async (send: OccurrenceSend, now: number): Promise<Ended> => {
-    const settle = async (status: 'fired' | 'empty' | 'failed' | 'cancelled', reason: string | null) => {
+    const settle = async (status: 'fired' | 'empty' | 'failed', reason: string | null) => {
       await deps.campaigns.settle(send.id, owner, status, reason, now, SENDS);
       if (status !== 'fired') log.info({ campaignId: send.campaignId, sendId: send.id, status, reason }, 'Campaign send ended without a notification');
       return ended(status);
     };
-    const campaign = await deps.campaigns.get(send.campaignId);
-    if (!campaign || campaign.status === 'cancelled') return settle('cancelled', 'the campaign was cancelled');
-    if (campaign.status !== 'scheduled' && campaign.status !== 'running') {
-      await deps.campaigns.release(send.id, owner, SENDS);
-      return 'retry';
-    }
-    const cutoff = cutoffOf(campaign.rules);
+    const campaign = await campaignFor(send, SENDS, now);
+    if (typeof campaign === 'string') return campaign;
     // Its devices get no message but still one outcome each: skipped, with the reason.
-    let skipReason = send.kind === 'skip' ? (send.skipReason ?? 'skipped') : cutoff !== undefined && now > cutoff ? 'cutoff' : undefined;
+    let skipReason = send.kind === 'skip' ? (send.skipReason ?? 'skipped') : pastCutoff(campaign, now) ? 'cutoff' : undefined;
     // A send held up (a pause, downtime) may now fall in its zones' quiet hours: checked again.
     const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
     const zone = send.zones?.[0];
-    if (skipReason === undefined && quiet && zone !== undefined && now > send.dueAt && inQuietHours(now, zone, quiet)) {
-      if (quiet.policy === 'delay') {
-        await deps.campaigns.postpone(send.id, owner, quietHoursEnd(now, zone, quiet));
+    if (skipReason === undefined && quiet && zone !== undefined && now > send.dueAt) {
+      const verdict = quietAt(quiet, zone, now);
+      if (typeof verdict === 'number') {
+        await deps.campaigns.release(send.id, owner, SENDS, verdict);
         return 'retry';
       }
-      skipReason = 'quiet_hours';
+      if (verdict === 'skip') skipReason = 'quiet_hours';
     }
-    let notification = await deps.notifications.get(send.notificationId);
-    if (!notification) {
-      try {
-        const target = await targetOf(campaign, send, now);
-        // Campaigns count toward FREQUENCY_CAPS and keep them unless their rules say "ignore".
-        const input = { ...notificationInput(campaign.message, target), respectCaps: campaign.rules.frequencyCaps !== 'ignore' };
-        // Checked again: what was fine at launch may not be now (an expiration that has passed).
-        checkNotification(input, deps.urlFormatString, now, deps.links);
-        notification = await deps.notifications.create(input, now, { id: send.notificationId, campaignId: campaign.id });
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'no_devices') return settle('empty', 'no registered device matched the audience');
-        if (error instanceof AppError && error.status < 500) return settle('failed', error.message);
-        // Another process created it first (the unique id), or the database failed: look again.
-        notification = await deps.notifications.get(send.notificationId);
-        if (!notification) throw error;
-      }
-    }
-    if (skipReason !== undefined) {
-      const skipped = await deps.notifications.failRemaining(notification.id, skipReason, now, 'skipped');
-      deps.metrics?.delivery('skipped', skipped);
-      await deps.notifications.finishIfDone(notification.id, now);
-      return settle('fired', null);
-    }
-    await deps.queue.enqueue(notification.id);
+    const notification = (await deps.notifications.get(send.notificationId)) ?? (await createOnce(campaign, send.notificationId, () => targetOf(campaign, send, now), now, 'no registered device matched the audience'));
+    if ('ended' in notification) return settle(notification.ended, notification.reason);
+    await conclude(notification, skipReason, now);
     return settle('fired', null);
   };
 
@@ -253,57 +288,38 @@ export function startScheduler(deps: {
 
   /** Sends one due trigger entry to its user, unless the "unless" event came, or quiet hours say otherwise. */
   const fireTrigger = async (entry: TriggerEntry, now: number): Promise<Ended> => {
-    const settle = async (status: 'fired' | 'missed' | 'empty' | 'failed' | 'cancelled', reason: string | null) => {
+    const settle = async (status: 'fired' | 'missed' | 'empty' | 'failed', reason: string | null) => {
       await deps.campaigns.settle(entry.id, owner, status, reason, now, TRIGGERS);
       return ended(status);
     };
-    const campaign = await deps.campaigns.get(entry.campaignId);
-    if (!campaign || campaign.status === 'cancelled') return settle('cancelled', 'the campaign was cancelled');
     // No longer triggered (its schedule was changed): the entry ends rather than waiting for ever.
-    if (campaign.schedule.type !== 'event') return settle('cancelled', 'the schedule was changed');
-    if (campaign.status !== 'scheduled' && campaign.status !== 'running') {
-      await deps.campaigns.release(entry.id, owner, TRIGGERS);
-      return 'retry';
-    }
+    const campaign = await campaignFor(entry, TRIGGERS, now, (c) => (c.schedule.type === 'event' ? undefined : 'the schedule was changed'));
+    if (typeof campaign === 'string') return campaign;
     const { schedule } = campaign;
-    let notification = await deps.notifications.get(entry.notificationId);
+    // Only for the type: campaignFor ended the entry of a campaign that is no longer triggered.
+    if (schedule.type !== 'event') return 'ended';
+    let notification: StoredNotification | { ended: 'empty' | 'failed'; reason: string } | undefined = await deps.notifications.get(entry.notificationId);
     let skipReason: string | undefined;
     if (!notification) {
       if (schedule.unless && (await deps.campaigns.didEvent(entry.userId, schedule.unless.event, entry.eventTime, entry.eventTime + durationMs(schedule.unless.within), entry.eventId))) {
         return settle('missed', `unless: ${schedule.unless.event} came within ${schedule.unless.within}`);
       }
-      const cutoff = cutoffOf(campaign.rules);
-      if (cutoff !== undefined && now > cutoff) skipReason = 'cutoff';
+      if (pastCutoff(campaign, now)) skipReason = 'cutoff';
       const quiet = effectiveQuietHours(campaign.rules, deps.quietHours);
-      const zone = quiet ? ((await deps.campaigns.zoneOf(entry.userId)) ?? 'UTC') : undefined;
-      if (skipReason === undefined && quiet && zone !== undefined && inQuietHours(now, zone, quiet)) {
-        if (quiet.policy === 'delay') {
-          await deps.campaigns.postponeTrigger(entry.id, owner, quietHoursEnd(now, zone, quiet));
+      if (skipReason === undefined && quiet) {
+        const verdict = quietAt(quiet, (await deps.campaigns.zoneOf(entry.userId)) ?? 'UTC', now);
+        if (typeof verdict === 'number') {
+          await deps.campaigns.release(entry.id, owner, TRIGGERS, verdict);
           return 'retry';
         }
-        skipReason = 'quiet_hours';
+        if (verdict === 'skip') skipReason = 'quiet_hours';
       }
-      try {
-        const input = {
-          ...notificationInput(campaign.message, await resolveTarget({ users: [entry.userId] }, deps.segments, now)),
-          respectCaps: campaign.rules.frequencyCaps !== 'ignore',
-          templateData: { event: { ...entry.event.properties, name: entry.event.name, time: new Date(entry.eventTime).toISOString() } },
-        };
-        checkNotification(input, deps.urlFormatString, now, deps.links);
-        notification = await deps.notifications.create(input, now, { id: entry.notificationId, campaignId: campaign.id });
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'no_devices') return settle('empty', 'the user has no registered device');
-        if (error instanceof AppError && error.status < 500) return settle('failed', error.message);
-        notification = await deps.notifications.get(entry.notificationId);
-        if (!notification) throw error;
-      }
+      notification = await createOnce(campaign, entry.notificationId, () => resolveTarget({ users: [entry.userId] }, deps.segments, now), now, 'the user has no registered device', {
+        templateData: { event: { ...entry.event.properties, name: entry.event.name, time: new Date(entry.eventTime).toISOString() } },
+      });
+      if ('ended' in notification) return settle(notification.ended, notification.reason);
     }
-    if (skipReason !== undefined) {
-      deps.metrics?.delivery('skipped', await deps.notifications.failRemaining(notification.id, skipReason, now, 'skipped'));
-      await deps.notifications.finishIfDone(notification.id, now);
-      return settle('fired', null);
-    }
-    await deps.queue.enqueue(notification.id);
+    await conclude(notification, skipReason, now);
     return settle('fired', null);
   };
 

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
+import { isPostgres } from '../db/connection';
 import { newestFirst, type Page } from '../db/pagination';
 import { boundedText, checkedText } from '../db/text';
 import type { Channel, PushSubscription } from '../devices/repository';
@@ -315,6 +316,7 @@ const CAPS_LOCK = 7_172_017;
 const CAP_REASON = 'frequency_cap';
 
 export function createNotificationRepository(db: Knex, websitePushId: string, options: { frequencyCaps?: FrequencyCap[] } = {}): NotificationRepository {
+  const isPg = isPostgres(db);
   const caps = options.frequencyCaps ?? [];
   const longestCap = Math.max(0, ...caps.map((cap) => cap.windowMs));
   /**
@@ -323,7 +325,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
    * a user's devices share one count per notification, across pages. Returns how many were skipped.
    */
   const applyCaps = async (trx: Knex.Transaction, id: string, from: number, to: number, now: number): Promise<number> => {
-    if ((trx.client as { config: { client: string } }).config.client === 'pg') await trx.raw('select pg_advisory_xact_lock(?)', [CAPS_LOCK]);
+    if (isPg) await trx.raw('select pg_advisory_xact_lock(?)', [CAPS_LOCK]);
     const rows = (await trx('deliveries as dl')
       .join('devices as dv', 'dv.id', 'dl.device_id')
       .where('dl.notification_id', id)
@@ -352,7 +354,6 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
     return skipped;
   };
   // Columns qualified: a filter joins profiles, which has columns of the same names.
-  const isPg = (db.client as { config: { client: string } }).config.client === 'pg';
   const targetQuery = (trx: Knex, target: Target) => {
     const query = trx('devices').where('devices.website_push_id', websitePushId);
     if ('tokens' in target) query.whereIn('devices.token', target.tokens);

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { idempotencyOf } from '../idempotency/middleware';
 import { z } from 'zod';
 import { parseDeviceToken } from '../devices/device-token';
@@ -182,6 +182,23 @@ export function notificationInput(message: Message, target: Target): Notificatio
   };
 }
 
+/**
+ * Queues a notification just created, recording `accepted` as the answer its Idempotency-Key
+ * replays: from here a retry gets this notification, never a second one. When it cannot be queued
+ * (BullMQ's Redis away) it is undone and the key given back, so neither a replay nor the next start
+ * sends a notification the caller was told failed.
+ */
+export async function queueAccepted(res: Response, deps: { notifications: NotificationRepository; queue: SendQueue }, id: string, accepted: object): Promise<void> {
+  const idempotency = idempotencyOf(res);
+  await idempotency?.record(202, accepted);
+  try {
+    await deps.queue.enqueue(id);
+  } catch (error) {
+    if (await deps.notifications.discard(id)) await idempotency?.forget();
+    throw error;
+  }
+}
+
 /** 400 unless the notification can be sent: payload sizes and links, and its templates parse. */
 export function checkNotification(input: NotificationInput, urlFormatString: string, now: number, links: { clickTracking: boolean; serviceUrl: string }): void {
   const problems = payloadProblems(input, urlFormatString, Math.floor(now / 1000), links);
@@ -248,18 +265,8 @@ export function notificationRouter(deps: {
     const input = { ...notificationInput(body, await resolveTarget(body.to, deps.segments, now)), ...(body.respectCaps ? { respectCaps: true } : {}) };
     checkNotification(input, deps.urlFormatString, now, deps.links);
     const created = await notifications.create(input, now);
-    // From here a retry with the same Idempotency-Key gets this notification, never a second one.
     const accepted = { id: created.id, status: 'queued' };
-    const idempotency = idempotencyOf(res);
-    await idempotency?.record(202, accepted);
-    try {
-      await queue.enqueue(created.id);
-    } catch (error) {
-      // Not queued (BullMQ's Redis away): undo, so neither a replay of the key nor the next start
-      // sends a notification the caller was told failed.
-      if (await notifications.discard(created.id)) await idempotency?.forget();
-      throw error;
-    }
+    await queueAccepted(res, deps, created.id, accepted);
     if (wait !== 'true') {
       res.status(202).json(accepted);
       return;
