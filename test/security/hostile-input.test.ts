@@ -31,7 +31,7 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
   const snapshot = async () => {
     const db = service.context.db;
     const count = async (table: string) => Number((await db(table).count<{ n: number }[]>({ n: '*' }))[0].n);
-    const [devices, profiles, logs, notifications, deliveries, keys, events, segments] = await Promise.all([
+    const [devices, profiles, logs, notifications, deliveries, keys, events, segments, campaigns, occurrences] = await Promise.all([
       db('devices').select('token', 'user_id', 'registered_at').orderBy('id'),
       db('profiles').select('user_id', 'attributes', 'updated_at').orderBy('user_id'),
       count('safari_logs'),
@@ -40,8 +40,10 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
       count('idempotency_keys'),
       count('events'),
       count('segments'),
+      db('campaigns').select('id', 'name', 'labels', 'message', 'audience', 'schedule', 'rules', 'status', 'next_at', 'updated_at').orderBy('id'),
+      count('campaign_occurrences'),
     ]);
-    return JSON.stringify({ devices, profiles, logs, notifications, deliveries, keys, events, segments });
+    return JSON.stringify({ devices, profiles, logs, notifications, deliveries, keys, events, segments, campaigns, occurrences });
   };
 
   /** The invariant: never a 5xx; a 4xx has a JSON error with a message and changed nothing. */
@@ -193,6 +195,54 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
           await expectRejectedCleanly(() => request(service.app).post('/api/v1/sdk/events').set('Origin', 'https://example.com').set('Content-Type', 'application/json').send(raw));
         }
         await expectRejectedCleanly(() => asJson(api().get(`/api/v1/users/${user}/export`)).send());
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test('when the campaign API gets any JSON, then no 5xx, and a rejected request changes nothing', async () => {
+    const nasty = fc.constantFrom('\ud800', 'a\u0000b', 'n'.repeat(300), '', 'FREQ=DAILY;INTERVAL=-1', 'FREQ=HOURLY;BYMONTH=0', '2026-02-30T09:00', '0050-01-01T09:00', '25:00', '-1d', 'Mars/Olympus');
+    const field = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ unit: 'binary', maxLength: 80 }), nasty, fc.constant(undefined));
+    const message = fc.oneof(field, fc.record({ title: fc.oneof(field, fc.constant('t')), body: fc.oneof(field, fc.constant('b')), urlArgs: fc.oneof(field, fc.constant(['a', 'b'])), expiration: field, url: field }, { requiredKeys: [] }));
+    const schedule = fc.oneof(
+      field,
+      fc.record(
+        {
+          type: fc.oneof(fc.constantFrom('now', 'at', 'dates', 'recurring', 'event', 'date-attribute'), field),
+          at: field,
+          dates: fc.oneof(field, fc.array(field, { maxLength: 3 })),
+          timezone: fc.oneof(field, fc.constant('Europe/Berlin')),
+          rrule: fc.oneof(field, fc.constantFrom('FREQ=WEEKLY;BYDAY=MO', 'FREQ=DAILY;BYHOUR=9;BYHOUR=10', 'FREQ=MONTHLY;BYDAY=+9MO', 'RRULE:FREQ=YEARLY;COUNT=0')),
+          start: field,
+          end: field,
+          localTime: field,
+          fallbackTimezone: field,
+          event: field,
+          where: fc.oneof(field, fc.array(fc.record({ property: field, op: field, value: field }, { requiredKeys: [] }), { maxLength: 2 })),
+          delay: field,
+          unless: fc.oneof(field, fc.record({ event: field, within: field }, { requiredKeys: [] })),
+          reentry: field,
+          attribute: field,
+          offset: field,
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const rules = fc.oneof(field, fc.record({ cutoff: field, quietHours: fc.oneof(field, fc.record({ from: field, to: field, policy: field }, { requiredKeys: [] })), frequencyCaps: field, throttlePerMinute: field }, { requiredKeys: [] }));
+    const campaign = fc.record({ name: fc.oneof(field, fc.constant('fuzz')), labels: fc.oneof(field, fc.array(field, { maxLength: 3 })), message, audience: fc.oneof(field, fc.constant({ all: true }), fc.record({ filter: filterPart })), schedule, rules }, { requiredKeys: [] });
+    const draft = (await request(service.app).post('/api/v1/campaigns').set('Authorization', bearer).send({ name: 'Draft', message: { title: 't', body: 'b', urlArgs: ['a', 'b'] }, audience: { all: true }, schedule: { type: 'at', at: '2030-01-01T09:00', timezone: 'UTC' } }).expect(201)).body.id as string;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(campaign.map((c) => JSON.stringify(c)), body), segment, headerValue.map(encodeURIComponent), async (payload, id, query) => {
+        apns.reset();
+        const asJson = (r: request.Test) => r.set('Authorization', bearer).set('Content-Type', 'application/json');
+        const created = await expectRejectedCleanly(() => asJson(request(service.app).post('/api/v1/campaigns')).send(payload));
+        if (created.status === 201) await request(service.app).post(`/api/v1/campaigns/${created.body.id}/cancel`).set('Authorization', bearer).expect(200);
+        await expectRejectedCleanly(() => asJson(request(service.app).patch(`/api/v1/campaigns/${draft}`)).send(payload));
+        await expectRejectedCleanly(() => asJson(request(service.app).post(`/api/v1/campaigns/${draft}/test`)).send(payload));
+        for (const action of ['launch', 'pause', 'resume', 'cancel', 'test']) await expectRejectedCleanly(() => asJson(request(service.app).post(`/api/v1/campaigns/${id}/${action}`)).send(payload));
+        await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns?status=${query}&label=${query}&cursor=${query}`).set('Authorization', bearer));
+        await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns/${id}/occurrences?cursor=${query}`).set('Authorization', bearer));
+        expect(apns.requests).toHaveLength(0);
       }),
       { numRuns: 40 },
     );
