@@ -15,6 +15,9 @@ import { buildSafariPayload, MAX_PAYLOAD_BYTES } from './payload';
 import { isPersonalized, personalizer, type PersonalFields } from './personalize';
 import type { Delivery, FinalCounts, NotificationRepository, OutcomeRecord, StoredNotification } from './repository';
 
+/** The service's clock when the sender has one (outcome times, planning, frequency-cap windows), else the system's. */
+export const nowOf = (deps: Pick<SenderDeps, 'clock'>) => deps.clock?.now() ?? Date.now();
+
 export interface SenderOptions {
   topic: string;
   maxAttempts: number;
@@ -89,6 +92,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export function startSendRun(notification: StoredNotification, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): SendRun {
   const { apns, webPush, notifications, devices, metrics, clickRefs } = deps;
   const log = deps.logger.child({ notificationId: notification.id });
+  const now = () => nowOf(deps);
   const safariMessage = (fields: Pick<PersonalFields, 'title' | 'body' | 'action' | 'urlArgs'>) =>
     apns.prepare({
       topic: options.topic,
@@ -106,7 +110,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   // A click opens the url field's page, else the site's urlFormatString filled with the url-args.
   const targetUrl = notification.webPush?.url ?? buildTargetUrl(options.urlFormatString, notification.urlArgs) ?? options.serviceUrl;
   const webPushBase: Omit<WebPushMessage, 'payload'> = {
-    ttl: ttlFor(notification.expiration, Math.floor(Date.now() / 1000), options.webPushTtlSeconds),
+    ttl: ttlFor(notification.expiration, Math.floor(now() / 1000), options.webPushTtlSeconds),
     urgency: urgencyFor(notification.priority),
     topic: topicFor(notification.collapseId),
   };
@@ -228,7 +232,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     let lastError: unknown;
     for (const attemptRecord of [one, { ...one, reason: POISON_REASON }]) {
       try {
-        written(await notifications.recordOutcomes([attemptRecord], Date.now()));
+        written(await notifications.recordOutcomes([attemptRecord], now()));
         if (attemptRecord !== one) log.warn({ err: lastError, deliveryId: one.deliveryId }, 'An outcome could not be stored as it was; stored with a plain reason');
         return undefined;
       } catch (error) {
@@ -245,7 +249,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     if (records.length === 0) return flushing;
     flushing = flushing.then(async () => {
       try {
-        written(await notifications.recordOutcomes(records, Date.now()));
+        written(await notifications.recordOutcomes(records, now()));
         writeError = undefined;
         return;
       } catch (error) {
@@ -308,7 +312,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
           await devices.removeToken(delivery.token, delivery.channel);
           return record(delivery, attemptNo, 'removed', result.status, result.reason);
         case 'remove-unless-reregistered': {
-          const removal = await devices.removeUnlessRegisteredAfter(delivery.token, ('timestamp' in result ? result.timestamp : undefined) ?? Date.now());
+          const removal = await devices.removeUnlessRegisteredAfter(delivery.token, ('timestamp' in result ? result.timestamp : undefined) ?? now());
           return removal === 'kept'
             ? record(delivery, attemptNo, 'failed', result.status, `${result.reason} (kept: registered again after APNs' timestamp)`)
             : record(delivery, attemptNo, 'removed', result.status, result.reason);
@@ -414,11 +418,11 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
  * Ends a send once every device has an outcome: when the credentials were refused, every device
  * still without one is failed as not sent; then the notification is completed or failed.
  */
-export async function concludeSend(id: string, deps: Pick<SenderDeps, 'notifications' | 'metrics'>): Promise<void> {
+export async function concludeSend(id: string, deps: Pick<SenderDeps, 'notifications' | 'metrics' | 'clock'>): Promise<void> {
   const reason = await deps.notifications.stopReason(id);
   if (reason) {
-    const notSent = await deps.notifications.failRemaining(id, `NotSent: ${reason.slice(0, 200)}`, Date.now());
+    const notSent = await deps.notifications.failRemaining(id, `NotSent: ${reason.slice(0, 200)}`, nowOf(deps));
     deps.metrics.delivery('failed', notSent);
   }
-  await deps.notifications.finishIfDone(id, Date.now());
+  await deps.notifications.finishIfDone(id, nowOf(deps));
 }

@@ -1,8 +1,6 @@
 import type { DeliveryRange } from './repository';
-import { concludeSend, startSendRun, type SendRun, type SenderDeps, type SenderOptions } from './sender';
+import { concludeSend, nowOf, startSendRun, type SendRun, type SenderDeps, type SenderOptions } from './sender';
 
-/** The service's clock when the sender has one (planning times, frequency-cap windows), else the system's. */
-const nowOf = (deps: SenderDeps) => deps.clock?.now() ?? Date.now();
 
 /** Feeds a run every pending delivery that exists already, in id order. */
 async function sendLeftovers(id: string, run: SendRun, deps: SenderDeps, options: SenderOptions): Promise<void> {

@@ -75,6 +75,12 @@ describe.each(BACKENDS)('campaigns in local time and around quiet hours (%s)', (
       expect((await tick()).fired).toBe(1);
       await settled(id);
       expect(reached()).toEqual(users);
+      // Every time the send records comes from the service's clock, which stands still here.
+      const send = (await occurrence(id)).sends.find((s) => s.dueAt === new Date(Date.parse(time)).toISOString());
+      const notification = (await get(`/notifications/${send?.notification?.id}`).expect(200)).body as { startedAt: string; finishedAt: string };
+      expect([notification.startedAt, notification.finishedAt]).toEqual([new Date(Date.parse(time)).toISOString(), new Date(Date.parse(time)).toISOString()]);
+      const deliveries = (await get(`/notifications/${send?.notification?.id}/deliveries`).expect(200)).body.items as Array<{ updatedAt: string }>;
+      expect(deliveries.map((d) => d.updatedAt)).toEqual([new Date(Date.parse(time)).toISOString()]);
     };
     await at('2026-12-10T00:00:00Z', ['tokyo']);
     await at('2026-12-10T08:00:00Z', ['berlin']);
