@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './app';
+import type { Clock } from './clock';
 import { ConfigError, loadConfig, type Config } from './config/load';
 import { closeContext, createContext, type AppContext } from './context';
 import { createLogger, writePlainLine, type Logger } from './logger';
@@ -17,9 +18,12 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Builds the context, resumes unfinished sends and listens. Resolves once the port is bound. */
-export async function start(config: Config, logger: Logger): Promise<RunningService> {
-  const context = await createContext(config, logger);
+/**
+ * Builds the context, resumes unfinished sends and listens. Resolves once the port is bound.
+ * `clock` is the real one in production; the benchmark drives a campaign's time with its own.
+ */
+export async function start(config: Config, logger: Logger, clock?: Clock): Promise<RunningService> {
+  const context = await createContext(config, logger, 'api', clock);
   const server = http.createServer(createApp(context));
   // Deliberate timeouts: slow clients must not hold sockets forever.
   server.headersTimeout = 15_000;

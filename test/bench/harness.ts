@@ -24,14 +24,15 @@ export interface Child {
 /**
  * Starts a compiled script (path under dist/) and waits for its output to match `ready`. After that
  * only the last few KB of output are kept, printed if the process dies before it is stopped.
+ * `stdin: true` leaves its standard input open for the caller (`child.stdin`).
  */
-export function start(script: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
+export function start(script: string, args: string[], env: Record<string, string>, ready: RegExp, options: { stdin?: boolean } = {}): Promise<Child> {
   // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every child: a way to profile them.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', script), ...args], {
     env: { ...process.env, ...env },
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let output = '';
   let started = false;

@@ -8,6 +8,7 @@ import { createAuthTokens } from '../../src/safari/auth-token';
 import webpush from 'web-push';
 import { buildWebPushPayload } from '../../src/webpush/payload';
 import { audienceBench, type Row } from './audience';
+import { campaignBench } from './campaigns';
 import { encryptOnlyRate, rsaSignRate, type bareHttp2Rate } from './baselines';
 import { FIXTURE_CA, freePort, load, providerKey, PUSH_ID, REPO_ROOT, seedDevices, seedSubscriptions, sleep, start, tempDir, waitForHttp, type Child } from './harness';
 
@@ -40,10 +41,11 @@ async function freshDatabase(dir: string, name: string): Promise<string> {
   return file;
 }
 
-async function service(dir: string, database: string, apnsPort: number, key: ReturnType<typeof providerKey>, extraEnv: Record<string, string> = {}): Promise<{ child: Child; base: string }> {
+/** The service as its own process; `clocked` runs test/bench/clocked-service.ts, whose clock the bench sets through its standard input. */
+async function service(dir: string, database: string, apnsPort: number, key: ReturnType<typeof providerKey>, extraEnv: Record<string, string> = {}, clocked = false): Promise<{ child: Child; base: string }> {
   const port = await freePort();
   const child = await start(
-    'src/server.js',
+    clocked ? 'test/bench/clocked-service.js' : 'src/server.js',
     [],
     {
       PORT: String(port),
@@ -65,6 +67,7 @@ async function service(dir: string, database: string, apnsPort: number, key: Ret
     },
     // The development-certificate warning is the first line at LOG_LEVEL=warn.
     /DEVELOPMENT SIGNING CERTIFICATES/,
+    { stdin: clocked },
   );
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/healthz`);
@@ -490,7 +493,7 @@ async function main(): Promise<void> {
   const apnsPort = Number(apns.match[1]);
   try {
     // BENCH_ONLY=signing,sends,broadcast runs a subset (for iterating on one figure; the report says which ran).
-    const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast,webpush,webpush-broadcast,subscriptions,reach,personalized,events').split(',');
+    const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast,webpush,webpush-broadcast,subscriptions,reach,personalized,events,campaigns').split(',');
     if (only.includes('signing')) await signingAndRegistrations(dir, apnsPort, key);
     if (only.includes('sends')) await sends(dir, apns, key);
     if (only.includes('broadcast')) await millionBroadcast(dir, apnsPort, key);
@@ -510,6 +513,9 @@ async function main(): Promise<void> {
       },
       only,
     );
+    if (only.includes('campaigns')) {
+      await campaignBench({ dir, rows, notes, log, fmt, api, service: (database) => service(dir, database, apnsPort, key, {}, true) });
+    }
   } finally {
     await apns.stop();
   }
