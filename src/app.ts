@@ -16,6 +16,7 @@ import { notificationRouter } from './notifications/routes';
 import { adminHealthRouter, adminPageRouter } from './admin/routes';
 import { clickRouter } from './clicks/routes';
 import { campaignRouter } from './campaigns/routes';
+import { campaignReport } from './results/report';
 import { safariRouter } from './safari/routes';
 import { sdkRouter } from './sdk/routes';
 import { webPushRouter } from './webpush/routes';
@@ -110,7 +111,7 @@ export function createApp(context: AppContext): Express {
     sdkRouter({ serviceUrl: context.website.webServiceURL, websitePushId: context.website.websitePushID, vapidPublicKey: context.vapid.publicKey, icon: context.icon }),
   );
   // Mounted even with CLICK_TRACKING off, so links already sent keep working.
-  app.use(clickRouter({ clickRefs: context.clickRefs, notifications: context.notifications, urlFormatString: context.website.urlFormatString, serviceUrl: context.website.webServiceURL, metrics: context.metrics, rateLimitPerMinute: config.rateLimitPerMinute }));
+  app.use(clickRouter({ clickRefs: context.clickRefs, notifications: context.notifications, urlFormatString: context.website.urlFormatString, serviceUrl: context.website.webServiceURL, metrics: context.metrics, rateLimitPerMinute: config.rateLimitPerMinute, clock: context.clock }));
   app.use(adminPageRouter());
   const apiKey = requireApiKey(context.apiKeys);
   app.use(
@@ -149,6 +150,7 @@ export function createApp(context: AppContext): Express {
       clock: context.clock,
     }),
     campaignRouter({
+      report: (campaignId, occurrenceId) => campaignReport(context.db, campaignId, occurrenceId),
       campaigns: context.campaigns,
       notifications: context.notifications,
       segments: context.segments,

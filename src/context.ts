@@ -15,6 +15,7 @@ import { createAudienceRepository, type AudienceRepository } from './audience/re
 import { createSegmentRepository, type SegmentRepository } from './audience/segments';
 import { createCampaignRepository, type CampaignRepository } from './campaigns/repository';
 import { startScheduler, type Scheduler } from './campaigns/scheduler';
+import { createAttribution } from './results/attribution';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createLogRepository, type LogRepository } from './logs/repository';
@@ -172,7 +173,8 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     urlFormatString: raw.website.urlFormatString,
     links: { clickTracking: config.clickTracking, serviceUrl: raw.website.webServiceURL },
     quietHours: config.quietHours,
-    leaseMs: config.schedulerLeaseMs, intervalMs: config.schedulerIntervalMs });
+    leaseMs: config.schedulerLeaseMs, intervalMs: config.schedulerIntervalMs,
+    attribution: createAttribution(db) });
   const housekeeping =
     role === 'api' ? startHousekeeping({ logs, idempotency, audience, notifications, frequencyCaps: config.frequencyCaps, clock, logger, logRetentionDays: config.logRetentionDays, eventRetentionDays: config.eventRetentionDays }) : undefined;
   return {

@@ -10,7 +10,7 @@ export function maskToken(token: string): string {
 /** Cuts device tokens and click references (which carry delivery ids and url-args) and leaves out user ids in a URL path. */
 export function maskUrl(url: string): string {
   // User ids are personal data: none of one is logged (short ones would survive a cut).
-  return url.replace(/\/(devices|click|users)\/([^/?]+)/g, (_match, kind: string, token: string) => `/${kind}/${kind === 'users' ? (token === 'batch' ? token : '…') : maskToken(token)}`);
+  return url.replace(/\/(devices|click|shown|users)\/([^/?]+)/g, (_match, kind: string, token: string) => `/${kind}/${kind === 'users' ? (token === 'batch' ? token : '…') : maskToken(token)}`);
 }
 
 /**

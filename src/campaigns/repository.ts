@@ -3,6 +3,7 @@ import { isPostgres, type Db } from '../db/connection';
 import { newestFirst, type Page } from '../db/pagination';
 import { boundedText, checkedText } from '../db/text';
 import type { Audience, Message } from '../notifications/routes';
+import type { CampaignResults } from '../results/goal';
 import type { Rules } from './rules';
 import { leadOf, type Schedule } from './schedule';
 import type { PlannedSend } from './zones';
@@ -26,6 +27,8 @@ export interface CampaignInput {
   audience: Audience;
   schedule: Schedule;
   rules: Rules;
+  /** Goal, control group, A/B variants and winner (docs/results.md); {} when none. */
+  results: CampaignResults;
 }
 
 export interface Campaign extends CampaignInput {
@@ -60,13 +63,16 @@ export interface OccurrenceSend {
   occurrenceId: number;
   campaignId: string;
   dueAt: number;
-  kind: 'send' | 'skip';
+  /** winner: an A/B test's second step, the best variant to the rest of the audience. */
+  kind: 'send' | 'skip' | 'winner';
   skipReason: string | null;
   zones: string[] | null;
   othersThan: string[] | null;
   slice: { count: number; index: number } | null;
   status: OccurrenceStatus;
   notificationId: string;
+  /** A winner send: the id of the send whose variant notifications it compares. */
+  testNotificationId: string | null;
   reason: string | null;
   firedAt: number | null;
 }
@@ -76,8 +82,9 @@ interface SendRow {
   occurrence_id: number | string;
   campaign_id: string;
   due_at: number | string;
-  kind: 'send' | 'skip';
+  kind: 'send' | 'skip' | 'winner';
   skip_reason: string | null;
+  test_notification_id?: string | null;
   zones: string | null;
   others_than: string | null;
   slice_count?: number | string;
@@ -100,6 +107,7 @@ const toSend = (row: SendRow): OccurrenceSend => ({
   slice: Number(row.slice_count ?? 1) > 1 ? { count: Number(row.slice_count), index: Number(row.slice_index) } : null,
   status: row.status,
   notificationId: row.notification_id,
+  testNotificationId: row.test_notification_id ?? null,
   reason: row.reason,
   firedAt: row.fired_at === null ? null : Number(row.fired_at),
 });
@@ -177,6 +185,7 @@ interface CampaignRow {
   audience: string;
   schedule: string;
   rules: string;
+  results?: string | null;
   status: CampaignStatus;
   next_at: number | string | null;
   launched_at: number | string | null;
@@ -207,6 +216,7 @@ const toCampaign = (row: CampaignRow): Campaign => ({
   audience: JSON.parse(row.audience) as Audience,
   schedule: JSON.parse(row.schedule) as Schedule,
   rules: JSON.parse(row.rules) as Rules,
+  results: row.results ? (JSON.parse(row.results) as CampaignResults) : {},
   status: row.status,
   leadMs: Number(row.lead_ms ?? 0),
   triggerAfter: row.trigger_after === null || row.trigger_after === undefined ? null : Number(row.trigger_after),
@@ -228,7 +238,7 @@ const toOccurrence = (row: OccurrenceRow): Occurrence => ({
 });
 
 /** The JSON columns are bounded here too: the routes bound each field, this bounds the whole. */
-const MAX_JSON = { labels: 4096, message: 65_536, audience: 1_048_576, schedule: 16_384, rules: 4096, zones: 65_536 };
+const MAX_JSON = { labels: 4096, message: 65_536, audience: 1_048_576, schedule: 16_384, rules: 4096, zones: 65_536, results: 393_216 };
 const MAX_REASON = 255;
 
 function jsonColumn(value: unknown, column: keyof typeof MAX_JSON): string {
@@ -248,6 +258,7 @@ function columnsOf(input: Partial<CampaignInput>): Partial<CampaignRow> {
     row.trigger_event = input.schedule.type === 'event' ? input.schedule.event : null;
   }
   if (input.rules !== undefined) row.rules = jsonColumn(input.rules, 'rules');
+  if (input.results !== undefined) row.results = jsonColumn(input.results, 'results');
   return row;
 }
 
@@ -294,6 +305,8 @@ export interface CampaignRepository {
   plan(occurrence: Occurrence, owner: string, sends: PlannedSend[], now: number): Promise<boolean>;
   /** The sends of some occurrences, in due order. */
   sendsOf(occurrenceIds: number[]): Promise<OccurrenceSend[]>;
+  /** Adds the winner send of an A/B test's send (once, however often it is asked). */
+  addWinnerSend(test: OccurrenceSend, dueAt: number, notificationId: string, now: number): Promise<void>;
   /** The time zones profiles and devices name now (at most 2,000). */
   knownZones(): Promise<string[]>;
   /** A user's zone: their profile's, else their newest device's, else undefined. */
@@ -343,7 +356,7 @@ export function createCampaignRepository(db: Db): CampaignRepository {
     async create(input, now) {
       const row: CampaignRow = {
         id: crypto.randomUUID(),
-        ...(columnsOf(input) as Required<Pick<CampaignRow, 'name' | 'labels' | 'message' | 'audience' | 'schedule' | 'rules'>>),
+        ...(columnsOf(input) as Required<Pick<CampaignRow, 'name' | 'labels' | 'message' | 'audience' | 'schedule' | 'rules' | 'results'>>),
         status: 'draft',
         lead_ms: leadOf(input.schedule),
         trigger_event: input.schedule.type === 'event' ? input.schedule.event : null,
@@ -444,6 +457,27 @@ export function createCampaignRepository(db: Db): CampaignRepository {
         for (let i = 0; i < rows.length; i += 100) await trx('occurrence_sends').insert(rows.slice(i, i + 100));
         return true;
       });
+    },
+    async addWinnerSend(test, dueAt, notificationId, now) {
+      await db('occurrence_sends')
+        .insert({
+          occurrence_id: test.occurrenceId,
+          campaign_id: test.campaignId,
+          due_at: dueAt,
+          kind: 'winner',
+          skip_reason: null,
+          zones: test.zones === null ? null : jsonColumn(test.zones, 'zones'),
+          others_than: test.othersThan ? jsonColumn(test.othersThan, 'zones') : null,
+          slice_count: test.slice?.count ?? 1,
+          slice_index: test.slice?.index ?? 0,
+          status: 'pending',
+          notification_id: notificationId,
+          test_notification_id: test.notificationId,
+          created_at: now,
+        })
+        // Any of its unique keys (its notification id, its place in the occurrence): it exists already.
+        .onConflict()
+        .ignore();
     },
     async sendsOf(occurrenceIds) {
       if (occurrenceIds.length === 0) return [];

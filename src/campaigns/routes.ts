@@ -15,6 +15,9 @@ import { CAMPAIGN_STATUSES, type Campaign, type CampaignInput, type CampaignRepo
 import { ruleCostProblem } from './rule-check';
 import { rulesSchema } from './rules';
 import { nextOccurrence, scheduleSchema, type Schedule } from './schedule';
+import { resultFields, type CampaignResults } from '../results/goal';
+import { variantMessage } from '../results/parts';
+import { reportCsv, type CampaignReport } from '../results/report';
 
 /** Letters, digits and ` _.:/-`: a label is matched exactly inside the stored JSON list. */
 const label = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N} _.:/-]{0,63}$/u, 'a label is 1 to 64 letters, digits, spaces and _.:/- (starting with a letter or digit)');
@@ -28,17 +31,38 @@ const campaignFields = {
   audience: audienceSchema,
   schedule: scheduleSchema,
   rules: rulesSchema,
+  ...resultFields,
 };
+const RESULT_KEYS = ['goal', 'controlGroupPercent', 'variants', 'winner'] as const;
 const createSchema = z.object({ ...campaignFields, labels: campaignFields.labels.default([]) }).strict();
 const patchSchema = z
-  .object({ ...campaignFields, rules: rulesSchema.removeDefault() })
+  .object({
+    ...campaignFields,
+    rules: rulesSchema.removeDefault(),
+    // null removes a result field.
+    goal: resultFields.goal.nullable(),
+    controlGroupPercent: resultFields.controlGroupPercent.nullable(),
+    variants: resultFields.variants.nullable(),
+    winner: resultFields.winner.nullable(),
+  })
   .partial()
   .strict()
   .refine((change) => Object.keys(change).length > 0, 'the change names at least one field');
 const listQuery = pageQuery.extend({ status: z.enum(CAMPAIGN_STATUSES).optional(), label: label.optional() });
 const testSchema = z
-  .object({ userIds: z.array(storedText().min(1).max(255)).min(1, 'userIds must not be empty').max(MAX_TEST_USERS, `at most ${MAX_TEST_USERS} userIds`).optional() })
+  .object({
+    userIds: z.array(storedText().min(1).max(255)).min(1, 'userIds must not be empty').max(MAX_TEST_USERS, `at most ${MAX_TEST_USERS} userIds`).optional(),
+    variant: z.string().max(64).optional(),
+  })
   .strict();
+
+/** The result fields of a create or a change, over what the campaign had (a field given as null is removed). */
+function resultsOf(body: Partial<Record<(typeof RESULT_KEYS)[number], unknown>>, before: CampaignResults = {}): CampaignResults {
+  const results: Record<string, unknown> = { ...before };
+  for (const key of RESULT_KEYS) if (key in body) results[key] = body[key];
+  for (const key of RESULT_KEYS) if (results[key] === undefined || results[key] === null) delete results[key];
+  return results as CampaignResults;
+}
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
@@ -52,6 +76,7 @@ function campaignView(campaign: Campaign) {
     audience: campaign.audience,
     schedule: campaign.schedule,
     rules: campaign.rules,
+    ...campaign.results,
     nextOccurrence: isoOrNull(campaign.nextAt),
     launchedAt: isoOrNull(campaign.launchedAt),
     createdAt: iso(campaign.createdAt),
@@ -64,6 +89,8 @@ const conflict = (campaign: Campaign, wanted: string) =>
 
 /** The campaign API; mounted behind the API key check. */
 export function campaignRouter(deps: {
+  /** A campaign's report (results/report.ts), or one occurrence's. */
+  report(campaignId: string, occurrenceId?: number): Promise<CampaignReport>;
   campaigns: CampaignRepository;
   notifications: NotificationRepository;
   segments: SegmentRepository;
@@ -82,12 +109,17 @@ export function campaignRouter(deps: {
   };
 
   /** 400 unless the message can be sent, the audience names something that exists and the schedule's rule is cheap to expand. */
-  const check = async (message: Message, audience: Audience, now: number, schedule?: Schedule) => {
+  const check = async (message: Message, audience: Audience, now: number, schedule?: Schedule, results: CampaignResults = {}) => {
     const costly = schedule ? await ruleCostProblem(schedule, now) : undefined;
     if (costly) throw badRequest(costly, 'costly_rrule');
     if ('filter' in audience) parseFilter(audience.filter, 'audience.filter');
     if ('segment' in audience && !(await deps.segments.get(audience.segment))) throw badRequest('audience.segment: no saved segment has that id', 'unknown_segment');
     checkNotification(notificationInput(message, { all: true }), deps.urlFormatString, now, deps.links);
+    // Every variant's message (the campaign's with the variant's fields over it) must be sendable too.
+    for (const [i, variant] of (results.variants ?? []).entries()) checkNotification(notificationInput(variantMessage(message, variant, i), { all: true }), deps.urlFormatString, now, deps.links);
+    if (results.winner && !results.variants) throw badRequest('winner needs variants to choose from', 'invalid_results');
+    if (results.winner?.metric === 'conversions' && !results.goal) throw badRequest('winner.metric "conversions" needs a goal', 'invalid_results');
+    if (results.winner && schedule?.type === 'event') throw badRequest('winner is for scheduled campaigns: a triggered campaign sends each user as their event comes, with no rest to send later', 'invalid_results');
   };
   /** Where the notification of a send or entry stands, once it exists. */
   const progressOf = async (notificationId: string) => {
@@ -106,8 +138,10 @@ export function campaignRouter(deps: {
   router.post('/campaigns', ...jsonBody('512kb'), deps.idempotency('POST /api/v1/campaigns'), async (req, res) => {
     const body = parseInput(createSchema, req.body, 'campaign');
     const now = clock.now();
-    await check(body.message, body.audience, now, body.schedule);
-    const created = await campaigns.create(body as CampaignInput, now);
+    const results = resultsOf(body);
+    await check(body.message, body.audience, now, body.schedule, results);
+    const { goal: _goal, controlGroupPercent: _control, variants: _variants, winner: _winner, ...fields } = body;
+    const created = await campaigns.create({ ...(fields as Omit<CampaignInput, 'results'>), results }, now);
     res.status(201).json(campaignView(created));
   });
 
@@ -122,11 +156,14 @@ export function campaignRouter(deps: {
 
   router.patch('/campaigns/:id', ...jsonBody('512kb'), async (req, res) => {
     const campaign = await load(String(req.params.id));
-    const change = parseInput(patchSchema, req.body, 'change') as Partial<CampaignInput>;
+    const parsed = parseInput(patchSchema, req.body, 'change');
+    const { goal: _goal, controlGroupPercent: _control, variants: _variants, winner: _winner, ...fields } = parsed;
+    const change: Partial<CampaignInput> = { ...(fields as Partial<CampaignInput>) };
+    if (RESULT_KEYS.some((key) => key in parsed)) change.results = resultsOf(parsed, campaign.results);
     const now = clock.now();
     const editable: CampaignStatus[] = ['draft', 'paused'];
     if (!editable.includes(campaign.status)) throw conflict(campaign, 'only a draft or a paused campaign can be changed (pause it first)');
-    await check(change.message ?? campaign.message, change.audience ?? campaign.audience, now, change.schedule);
+    await check(change.message ?? campaign.message, change.audience ?? campaign.audience, now, change.schedule ?? campaign.schedule, change.results ?? campaign.results);
     // A paused campaign's new schedule starts from now: what the old one had due is not made up
     // (its recorded occurrences are cancelled with the change). A draft's starts at its launch.
     const nextAt = change.schedule && campaign.status === 'paused' ? (firstFrom(change.schedule, now, campaign.launchedAt ?? now) ?? null) : undefined;
@@ -233,16 +270,41 @@ export function campaignRouter(deps: {
     res.json({ items: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor });
   });
 
+  const reportQuery = z
+    .object({
+      occurrence: z.string().regex(/^[1-9]\d{0,15}$/, 'occurrence must be the id of one of the campaign\'s occurrences').optional(),
+      format: z.enum(['json', 'csv'], { error: 'format must be json or csv' }).optional(),
+    })
+    .strict();
+  router.get('/campaigns/:id/report', async (req, res) => {
+    const campaign = await load(String(req.params.id));
+    const query = parseInput(reportQuery, req.query, 'query');
+    const report = await deps.report(campaign.id, query.occurrence === undefined ? undefined : Number(query.occurrence));
+    if (query.format === 'csv') {
+      res
+        .type('text/csv; charset=utf-8')
+        .set('Content-Disposition', `attachment; filename="campaign-${campaign.id}${query.occurrence ? `-occurrence-${query.occurrence}` : ''}.csv"`)
+        .send(reportCsv(report));
+      return;
+    }
+    res.json({ ...report, name: campaign.name, status: campaign.status });
+  });
+
   router.post('/campaigns/:id/test', ...jsonBody('64kb'), deps.idempotency('POST /api/v1/campaigns/test'), async (req, res) => {
     const campaign = await load(String(req.params.id));
     const body = parseInput(testSchema, req.body ?? {}, 'test');
     const now = clock.now();
     const users = body.userIds ? [...new Set(body.userIds)] : await campaigns.testUsers(MAX_TEST_USERS);
     if (users.length === 0) throw badRequest('No test profiles: mark profiles with "test": true (PATCH /api/v1/users/{userId}) or give userIds', 'no_test_profiles');
-    const input = notificationInput(campaign.message, await resolveTarget({ users }, deps.segments, now));
+    // A variant's message when one is named (a test send holds nobody back and measures nothing).
+    const variants = campaign.results.variants ?? [];
+    const index = body.variant === undefined ? -1 : variants.findIndex((v) => v.name === body.variant);
+    if (body.variant !== undefined && index < 0) throw badRequest(`test.variant: the campaign has no variant named ${JSON.stringify(body.variant)}`, 'unknown_variant');
+    const message = index >= 0 ? variantMessage(campaign.message, variants[index], index) : campaign.message;
+    const input = notificationInput(message, await resolveTarget({ users }, deps.segments, now));
     checkNotification(input, deps.urlFormatString, now, deps.links);
-    const created = await deps.notifications.create(input, now, { campaignId: campaign.id, test: true });
-    const accepted = { id: created.id, status: 'queued', test: true, users: users.length };
+    const created = await deps.notifications.create(input, now, { campaignId: campaign.id, test: true, ...(index >= 0 ? { variant: variants[index].name } : {}) });
+    const accepted = { id: created.id, status: 'queued', test: true, users: users.length, ...(index >= 0 ? { variant: variants[index].name } : {}) };
     await queueAccepted(res, deps, created.id, accepted);
     res.status(202).json(accepted);
   });

@@ -145,7 +145,7 @@ export function reminderDay(instant: number, zone: string, offset: string): { da
 }
 
 /** An event name as events take it: 1 to 64 characters of well-formed text without NUL. */
-const eventNameText = (field: string) =>
+export const eventNameText = (field: string) =>
   z
     .string()
     .min(1, `${field} must not be empty`)
@@ -153,7 +153,7 @@ const eventNameText = (field: string) =>
     .refine((name) => name.isWellFormed() && !name.includes('\u0000'), `${field} must be well-formed text without NUL`);
 
 /** A condition on a triggering event's properties. */
-const whereSchema = z
+export const whereSchema = z
   .object({
     property: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'where[].property is a property name ([A-Za-z0-9_], at most 64 characters)'),
     op: z.enum(['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'exists'], { error: 'where[].op must be eq, ne, gt, gte, lt, lte or exists' }),

@@ -5,6 +5,9 @@ import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { SegmentRepository } from '../audience/segments';
 import type { SendQueue } from '../notifications/queue';
+import type { Attribution } from '../results/attribution';
+import { partId, partLabel, partOfUser, splitKey, splitOf, type Part } from '../results/parts';
+import type { Message } from '../notifications/routes';
 import type { NotificationRepository } from '../notifications/repository';
 import { checkNotification, notificationInput, resolveTarget } from '../notifications/routes';
 import type { Metrics } from '../metrics/metrics';
@@ -35,6 +38,8 @@ export interface TickResult {
   fired: number;
   /** Occurrences and sends ended without a notification: missed, empty, failed or cancelled. */
   ended: number;
+  /** Conversions recorded from the events that arrived since the last round. */
+  converted: number;
 }
 
 /** How long a process may hold an occurrence while it fires it, before another may take over. */
@@ -75,6 +80,8 @@ export function startScheduler(deps: {
   leaseMs?: number;
   /** Milliseconds between rounds; 0: no timer (rounds only when tick() is called). */
   intervalMs: number;
+  /** Conversions toward goals, attributed each round (results/attribution.ts). */
+  attribution?: Attribution;
 }): Scheduler {
   const owner = `${os.hostname().slice(0, 40)}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
   const log = deps.logger.child({ component: 'scheduler' });
@@ -202,13 +209,16 @@ export function startScheduler(deps: {
     now: number,
     emptyReason: string,
     extra: Pick<NotificationInput, 'templateData'> = {},
+    part: { message?: Message; variant?: string; control?: boolean; occurrenceId?: number } = {},
   ): Promise<StoredNotification | { ended: 'empty' | 'failed'; reason: string }> => {
     try {
-      // Campaigns count toward FREQUENCY_CAPS and keep them unless their rules say "ignore".
-      const input = { ...notificationInput(campaign.message, await target()), respectCaps: campaign.rules.frequencyCaps !== 'ignore', ...extra };
+      // Campaigns count toward FREQUENCY_CAPS and keep them unless their rules say "ignore"; a goal is measured on each part.
+      const goal = campaign.results.goal;
+      const input = { ...notificationInput(part.message ?? campaign.message, await target()), respectCaps: campaign.rules.frequencyCaps !== 'ignore', ...extra, ...(goal ? { goal } : {}) };
       // Checked again: what was fine at launch may not be now (an expiration that has passed).
       checkNotification(input, deps.urlFormatString, now, deps.links);
-      return await deps.notifications.create(input, now, { id: notificationId, campaignId: campaign.id });
+      const options = { id: notificationId, campaignId: campaign.id, ...(part.variant !== undefined ? { variant: part.variant } : {}), ...(part.control ? { control: true } : {}), ...(part.occurrenceId !== undefined ? { occurrenceId: part.occurrenceId } : {}) };
+      return await deps.notifications.create(input, now, options);
     } catch (error) {
       if (error instanceof AppError && error.code === 'no_devices') return { ended: 'empty', reason: emptyReason };
       if (error instanceof AppError && error.status < 500) return { ended: 'failed', reason: error.message };
@@ -218,14 +228,73 @@ export function startScheduler(deps: {
       return made;
     }
   };
-  /** Queues a send's notification, or, with a skip reason, gives each of its devices the outcome skipped. */
+  /**
+   * Queues a send's notification, or, with a skip reason, gives each of its devices the outcome
+   * skipped (held_out, for a control group: reason "control_group").
+   */
   const conclude = async (notification: StoredNotification, skipReason: string | undefined, now: number): Promise<void> => {
-    if (skipReason === undefined) {
+    if (skipReason === undefined && !notification.control) {
       await deps.queue.enqueue(notification.id);
       return;
     }
-    deps.metrics?.delivery('skipped', await deps.notifications.failRemaining(notification.id, skipReason, now, 'skipped'));
+    const outcome = notification.control && skipReason === undefined ? 'held_out' : 'skipped';
+    deps.metrics?.delivery(outcome, await deps.notifications.failRemaining(notification.id, skipReason ?? 'control_group', now, outcome));
     await deps.notifications.finishIfDone(notification.id, now);
+  };
+
+  /**
+   * Fires the parts of a send whose campaign holds back a control group or tests variants: each
+   * part its own notification (its id derived from the send's), the control group's devices held
+   * out, the others queued; with a winner, its send is added for later. Returns how many were made.
+   */
+  const fireParts = async (campaign: Campaign, send: OccurrenceSend, parts: Part[], now: number): Promise<{ made: number; reason: string }> => {
+    let made = 0;
+    let reason = 'no registered device matched the audience';
+    for (const part of parts) {
+      const id = partId(send.notificationId, partLabel(part));
+      const target = async () => ({ ...(await targetOf(campaign, send, now)), split: { key: splitKey(campaign.id), from: part.from, to: part.to } });
+      const notification =
+        (await deps.notifications.get(id)) ??
+        (await createOnce(campaign, id, target, now, 'no registered device matched the audience', {}, { message: part.message, ...(part.name !== null && !part.control ? { variant: part.name } : {}), control: part.control, occurrenceId: send.occurrenceId }));
+      if ('ended' in notification) {
+        if (notification.ended === 'failed') reason = notification.reason;
+        continue;
+      }
+      made++;
+      // Found again after a crash: queued once more, as a single send is (the queue takes an id once).
+      await conclude(notification, undefined, now);
+    }
+    return { made, reason };
+  };
+
+  /** A winner send: the variant that did best in its test send goes to the rest of the audience. */
+  const fireWinner = async (campaign: Campaign, send: OccurrenceSend, now: number): Promise<StoredNotification | { ended: 'empty' | 'failed'; reason: string }> => {
+    const split = splitOf(campaign.message, campaign.results);
+    const winner = campaign.results.winner;
+    if (!split?.rest || !winner || send.testNotificationId === null) return { ended: 'failed', reason: 'the campaign no longer tests variants with a winner' };
+    let best: { part: Part; score: number } | undefined;
+    for (const part of split.parts) {
+      if (part.control) continue;
+      const tested = await deps.notifications.get(partId(send.testNotificationId, partLabel(part)));
+      const counts = tested ? await deps.notifications.counts(tested) : undefined;
+      const reached = winner.metric === 'clicks' ? (counts?.sent ?? 0) : (tested?.usersReached ?? counts?.sent ?? 0);
+      const score = reached > 0 ? (winner.metric === 'clicks' ? (counts?.clicked ?? 0) : (counts?.converted ?? 0)) / reached : 0;
+      // Ties go to the earlier variant.
+      if (!best || score > best.score) best = { part, score };
+    }
+    if (!best) return { ended: 'failed', reason: 'no variant to choose from' };
+    const rest = split.rest;
+    const chosen = best.part;
+    log.info({ campaignId: campaign.id, sendId: send.id, variant: chosen.name, score: best.score, metric: winner.metric }, 'A/B test decided: the best variant goes to the rest');
+    return createOnce(
+      campaign,
+      send.notificationId,
+      async () => ({ ...(await targetOf(campaign, send, now)), split: { key: splitKey(campaign.id), from: rest.from, to: rest.to } }),
+      now,
+      'no registered device matched the rest of the audience',
+      {},
+      { message: chosen.message, ...(chosen.name !== null ? { variant: chosen.name } : {}), occurrenceId: send.occurrenceId },
+    );
   };
 
   /** Fires one send this process holds: creates its notification (once) and queues it. */
@@ -250,7 +319,18 @@ export function startScheduler(deps: {
       }
       if (verdict === 'skip') skipReason = 'quiet_hours';
     }
-    const notification = (await deps.notifications.get(send.notificationId)) ?? (await createOnce(campaign, send.notificationId, () => targetOf(campaign, send, now), now, 'no registered device matched the audience'));
+    // A control group or variants: each part a notification of its own (a skipped send stays one).
+    const split = skipReason === undefined && send.kind === 'send' ? splitOf(campaign.message, campaign.results) : undefined;
+    if (split) {
+      const { made, reason } = await fireParts(campaign, send, split.parts, now);
+      if (split.rest && campaign.results.winner) await deps.campaigns.addWinnerSend(send, send.dueAt + durationMs(campaign.results.winner.after), partId(send.notificationId, 'winner'), now);
+      return made > 0 || split.rest ? settle('fired', null) : settle('empty', reason);
+    }
+    const notification =
+      (await deps.notifications.get(send.notificationId)) ??
+      (send.kind === 'winner'
+        ? await fireWinner(campaign, send, now)
+        : await createOnce(campaign, send.notificationId, () => targetOf(campaign, send, now), now, 'no registered device matched the audience', {}, { occurrenceId: send.occurrenceId }));
     if ('ended' in notification) return settle(notification.ended, notification.reason);
     await conclude(notification, skipReason, now);
     return settle('fired', null);
@@ -314,9 +394,18 @@ export function startScheduler(deps: {
         }
         if (verdict === 'skip') skipReason = 'quiet_hours';
       }
-      notification = await createOnce(campaign, entry.notificationId, () => resolveTarget({ users: [entry.userId] }, deps.segments, now), now, 'the user has no registered device', {
-        templateData: { event: { ...entry.event.properties, name: entry.event.name, time: new Date(entry.eventTime).toISOString() } },
-      });
+      // A control group or variants: the user's part decides the message, or holds it back.
+      const split = splitOf(campaign.message, campaign.results);
+      const part = split ? partOfUser(split, campaign.id, `u:${entry.userId}`) : undefined;
+      notification = await createOnce(
+        campaign,
+        entry.notificationId,
+        () => resolveTarget({ users: [entry.userId] }, deps.segments, now),
+        now,
+        'the user has no registered device',
+        { templateData: { event: { ...entry.event.properties, name: entry.event.name, time: new Date(entry.eventTime).toISOString() } } },
+        part ? { message: part.message, ...(part.name !== null && !part.control ? { variant: part.name } : {}), control: part.control } : {},
+      );
       if ('ended' in notification) return settle(notification.ended, notification.reason);
     }
     await conclude(notification, skipReason, now);
@@ -341,7 +430,7 @@ export function startScheduler(deps: {
 
   const round = async (): Promise<TickResult> => {
     const now = deps.clock.now();
-    const result: TickResult = { recorded: (await record(now)) + (await collect(now)), planned: 0, fired: 0, ended: 0 };
+    const result: TickResult = { recorded: (await record(now)) + (await collect(now)), planned: 0, fired: 0, ended: 0, converted: 0 };
     const planning: TickResult = { ...result, fired: 0, ended: 0 };
     await work(await deps.campaigns.claimable(now, BATCH), OCCURRENCES, now, (o) => planOccurrence(o, now), planning);
     result.planned = planning.fired;
@@ -349,6 +438,7 @@ export function startScheduler(deps: {
     await work(await deps.campaigns.claimableSends(now, BATCH), SENDS, now, (s) => fireSend(s, now), result);
     await work(await deps.campaigns.claimableTriggers(now, BATCH), TRIGGERS, now, (t) => fireTrigger(t, now), result);
     await deps.campaigns.completeFinished(now);
+    if (deps.attribution) result.converted = await deps.attribution.round(now);
     return result;
   };
 

@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import type { Clock } from '../clock';
 import { badRequest } from '../errors';
 import { perMinuteLimit } from '../http/rate-limit';
 import type { Metrics } from '../metrics/metrics';
@@ -8,7 +9,7 @@ import { buildTargetUrl } from './target-url';
 
 export interface ClickDeps {
   clickRefs: ClickRefs;
-  notifications: Pick<NotificationRepository, 'recordClick' | 'get'>;
+  notifications: Pick<NotificationRepository, 'recordClick' | 'recordShown' | 'get'>;
   /** The site's own urlFormatString: where Safari clicks (and Web Push ones without a url) lead. */
   urlFormatString: string;
   /** This service's public URL: where a Web Push click goes when nothing else fits (as the payload's navigate would). */
@@ -16,6 +17,7 @@ export interface ClickDeps {
   metrics: Pick<Metrics, 'click'>;
   /** Requests per minute per client address (RATE_LIMIT_PER_MINUTE); 0 = unlimited. */
   rateLimitPerMinute: number;
+  clock: Clock;
 }
 
 /**
@@ -35,7 +37,7 @@ export function clickRouter(deps: ClickDeps): Router {
   const count = async (ref: ClickRef, channel: 'safari' | 'webpush') => {
     // A Web Push link names what was clicked: 0 the notification, 1 and 2 its buttons.
     const action = ref.target !== undefined && ref.target > 0 ? ref.target - 1 : undefined;
-    if ((await deps.notifications.recordClick(ref.notificationId, ref.deliveryId, Date.now(), action)) === 'counted') deps.metrics.click(channel);
+    if ((await deps.notifications.recordClick(ref.notificationId, ref.deliveryId, deps.clock.now(), action)) === 'counted') deps.metrics.click(channel);
   };
   /** Where a click leads: for Web Push the page stored with the notification for what was clicked. */
   const destination = async (ref: ClickRef): Promise<string | undefined> => {
@@ -61,6 +63,14 @@ export function clickRouter(deps: ClickDeps): Router {
   router.post('/click/:ref', ...limit, async (req, res) => {
     await count(verified(req), 'webpush');
     // The service worker's report is cross-origin (no-cors): let it read nothing but the status.
+    res.set('Cross-Origin-Resource-Policy', 'cross-origin').status(204).end();
+  });
+  // The service worker reports that it showed a Web Push notification (results: "shown"), once
+  // per delivery; a repeat or an unknown delivery still answers 204 and counts nothing.
+  router.post('/shown/:ref', ...limit, async (req, res) => {
+    const ref = deps.clickRefs.verifyShown(String(req.params.ref));
+    if (!ref) throw badRequest('Not a shown link of this service (unsigned, altered or from a retired AUTH_TOKEN_SECRET)', 'invalid_shown_ref');
+    await deps.notifications.recordShown(ref.notificationId, ref.deliveryId, deps.clock.now());
     res.set('Cross-Origin-Resource-Policy', 'cross-origin').status(204).end();
   });
   return router;

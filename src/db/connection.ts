@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
@@ -27,7 +28,9 @@ export function openDatabase(url: string, schema?: string, logger?: Pick<Logger,
       // Errors must not carry bound values (device tokens, user ids, notification text) into logs.
       compileSqlOnError: false,
       pool: {
-        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        afterCreate(conn: { pragma(sql: string): unknown; function(name: string, options: { deterministic: boolean }, fn: (value: unknown) => number | null): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          // What PostgreSQL computes with md5() (bucketSql): the same bucket for the same key on both.
+          conn.function('sp_bucket', { deterministic: true }, (value) => (typeof value === 'string' ? bucketOf(value) : null));
           // WAL lets readers proceed during writes; busy_timeout waits instead of failing on a locked file.
           conn.pragma('journal_mode = WAL');
           conn.pragma('busy_timeout = 5000');
@@ -50,6 +53,22 @@ export function openDatabase(url: string, schema?: string, logger?: Pick<Logger,
 export async function migrate(db: Db, schema?: string): Promise<void> {
   if (schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   await db.migrate.latest({ migrationSource });
+}
+
+/** Buckets of a deterministic split (control groups, A/B variants): 0 to BUCKETS - 1. */
+export const BUCKETS = 10_000;
+
+/** The bucket of a key: the first 32 bits of its MD5, modulo BUCKETS (a split, not a secret). */
+export function bucketOf(key: string): number {
+  return Number.parseInt(crypto.createHash('md5').update(key, 'utf8').digest('hex').slice(0, 8), 16) % BUCKETS;
+}
+
+/**
+ * SQL for bucketOf(prefix || key), where `keySql` is an SQL text expression and the prefix a bound
+ * value: md5() on PostgreSQL, the sp_bucket function openDatabase registers on SQLite.
+ */
+export function bucketSql(db: Db, keySql: string): string {
+  return isPostgres(db) ? `((('x' || lpad(substr(md5(? || ${keySql}), 1, 8), 16, '0'))::bit(64)::bigint) % ${BUCKETS})` : `sp_bucket(? || ${keySql})`;
 }
 
 /** True when the client is PostgreSQL. */

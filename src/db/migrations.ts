@@ -515,6 +515,86 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Results: shown reports, conversions toward a goal, control groups and A/B variants. Each
+    // notification keeps its counters (shown, held out, converted, revenue) and an hourly rollup
+    // per channel (result_buckets), written with the outcomes themselves, so a campaign's report
+    // reads a few rows per notification and hour, never its deliveries.
+    name: '016_results',
+    async up(db) {
+      await db.schema.alterTable('notifications', (t) => {
+        t.integer('shown_count').notNullable().defaultTo(0);
+        t.integer('held_out_count').notNullable().defaultTo(0);
+        t.integer('converted_count').notNullable().defaultTo(0);
+        t.double('revenue').notNullable().defaultTo(0);
+        // JSON: {event, where?, within, revenueProperty?, after}
+        t.text('goal').nullable();
+        // A campaign's part: its A/B variant's name, or "control" for the held-out group.
+        t.string('variant', 64).nullable();
+        t.boolean('control').notNullable().defaultTo(false);
+        t.bigInteger('occurrence_id').nullable().index();
+        // Distinct users with a delivery sent (held out, for a control part), counted when it completes.
+        t.integer('users_reached').nullable();
+      });
+      await db.schema.alterTable('deliveries', (t) => {
+        t.bigInteger('shown_at').nullable();
+      });
+      await db.schema.createTable('result_buckets', (t) => {
+        t.string('notification_id', 36).notNullable();
+        t.string('channel', 16).notNullable();
+        t.bigInteger('hour').notNullable();
+        for (const column of ['sent', 'failed', 'removed', 'skipped', 'held_out', 'shown', 'clicked', 'converted']) t.integer(column).notNullable().defaultTo(0);
+        t.double('revenue').notNullable().defaultTo(0);
+        t.primary(['notification_id', 'channel', 'hour']);
+      });
+      await db.schema.createTable('conversions', (t) => {
+        t.bigIncrements('id').primary();
+        t.string('notification_id', 36).notNullable();
+        t.string('user_key', 300).notNullable();
+        t.bigInteger('event_id').notNullable();
+        t.bigInteger('delivery_id').nullable();
+        t.string('channel', 16).notNullable();
+        t.bigInteger('at').notNullable();
+        t.double('revenue').nullable();
+        t.bigInteger('created_at').notNullable();
+        t.unique(['notification_id', 'event_id']);
+        t.index(['notification_id', 'user_key']);
+      });
+      // The last event the conversion rounds have read; events before the upgrade are not read.
+      await db.schema.createTable('result_watermarks', (t) => {
+        t.string('name', 32).primary();
+        t.bigInteger('after').notNullable();
+      });
+      const [{ last }] = (await db('events').max({ last: 'id' })) as Array<{ last: number | string | null }>;
+      await db('result_watermarks').insert({ name: 'conversions', after: Number(last ?? 0) });
+      await db.schema.alterTable('campaigns', (t) => {
+        // JSON: {goal?, controlGroupPercent?, variants?, winner?}
+        t.text('results').nullable();
+      });
+      await db.schema.alterTable('occurrence_sends', (t) => {
+        // A winner send: the notification of its test part, whose variants it compares.
+        t.string('test_notification_id', 36).nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('occurrence_sends', (t) => {
+        t.dropColumn('test_notification_id');
+      });
+      await db.schema.alterTable('campaigns', (t) => {
+        t.dropColumn('results');
+      });
+      await db.schema.dropTable('result_watermarks');
+      await db.schema.dropTable('conversions');
+      await db.schema.dropTable('result_buckets');
+      await db.schema.alterTable('deliveries', (t) => {
+        t.dropColumn('shown_at');
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.dropIndex(['occurrence_id']);
+        for (const column of ['users_reached', 'occurrence_id', 'control', 'variant', 'goal', 'revenue', 'converted_count', 'held_out_count', 'shown_count']) t.dropColumn(column);
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -95,6 +95,10 @@ export function openApiDocument(websitePushID: string): object {
             audience: { type: 'object', description: '{all: true}, {segment}, {filter} or {users}' },
             schedule: { type: 'object', description: 'now, at, dates, recurring, event or date-attribute (docs/campaigns.md)' },
             rules: { type: 'object', properties: { cutoff: { type: 'string' }, quietHours: { description: '"off" or {from, to, policy}' }, frequencyCaps: { enum: ['respect', 'ignore'] }, throttlePerMinute: { type: 'integer' } } },
+            goal: { $ref: '#/components/schemas/Goal' },
+            controlGroupPercent: { type: 'number', minimum: 0, maximum: 50, description: 'Held out, deterministically by a hash of campaign and user (docs/results.md)' },
+            variants: { type: 'array', minItems: 2, maxItems: 5, items: { type: 'object', required: ['name', 'weight'], properties: { name: { type: 'string' }, weight: { type: 'integer', minimum: 1, maximum: 100 }, message: { type: 'object', description: 'Message fields that replace the campaign\'s' } } } },
+            winner: { type: 'object', properties: { metric: { enum: ['clicks', 'conversions'] }, after: { type: 'string', description: 'A duration such as "4h"' }, testPercent: { type: 'integer', minimum: 1, maximum: 99 } } },
             nextOccurrence: { type: ['string', 'null'] },
             launchedAt: { type: ['string', 'null'] },
             createdAt: { type: 'string' },
@@ -112,6 +116,31 @@ export function openApiDocument(websitePushID: string): object {
             counts: { type: 'object', description: 'The sum over its sends: targeted, sent, failed, removed, skipped, pending, clicked' },
             sends: { type: 'array', description: 'One per group of zones (local time, quiet hours), else one: {dueAt, kind, skipReason?, zones, otherZones?, status, reason, notification}' },
             notification: { type: ['object', 'null'], description: '{id, status, counts} when the occurrence is one send to everyone' },
+          },
+        },
+        Goal: {
+          type: 'object',
+          required: ['event', 'within'],
+          description: 'A conversion: the event within the window after a delivery was sent (or clicked)',
+          properties: { event: { type: 'string' }, where: { type: 'array', items: { type: 'object' } }, within: { type: 'string', description: 'At most 30d' }, revenueProperty: { type: 'string' }, after: { enum: ['sent', 'click'] } },
+        },
+        Totals: {
+          type: 'object',
+          properties: Object.fromEntries(
+            ['targeted', 'sent', 'failed', 'removed', 'skipped', 'heldOut', 'shown', 'clicked', 'converted', 'revenue', 'users', 'clickRate', 'conversionRate'].map((name) => [name, { type: ['number', 'null'] }]),
+          ),
+        },
+        Report: {
+          type: 'object',
+          properties: {
+            totals: { $ref: '#/components/schemas/Totals' },
+            control: { type: ['object', 'null'], properties: { users: { type: 'integer' }, converted: { type: 'integer' }, conversionRate: { type: ['number', 'null'] }, revenue: { type: 'number' } } },
+            lift: { type: ['object', 'null'], properties: { absolute: { type: 'number' }, relative: { type: ['number', 'null'] }, z: { type: ['number', 'null'] }, pValue: { type: ['number', 'null'] }, confidence95: { type: ['array', 'null'] }, treated: { type: 'object' }, control: { type: 'object' } } },
+            variants: { type: 'array', items: { $ref: '#/components/schemas/Totals' } },
+            byChannel: { type: 'object', properties: { safari: { $ref: '#/components/schemas/Totals' }, webpush: { $ref: '#/components/schemas/Totals' } } },
+            series: { type: 'array', items: { type: 'object', properties: { at: { type: 'string' }, sent: { type: 'integer' }, shown: { type: 'integer' }, clicked: { type: 'integer' }, converted: { type: 'integer' }, revenue: { type: 'number' } } } },
+            failures: { type: 'array', items: { type: 'object', properties: { outcome: { enum: ['failed', 'removed'] }, reason: { type: ['string', 'null'] }, count: { type: 'integer' } } } },
+            notes: { type: 'array', items: { type: 'string' } },
           },
         },
         Segment: {
@@ -168,6 +197,7 @@ export function openApiDocument(websitePushID: string): object {
             collapseId: { type: 'string', description: 'At most 64 bytes; Web Push Topic (hashed to 32 characters when longer) and tag' },
             channels: { type: 'array', items: { enum: ['safari', 'webpush'] }, minItems: 1, description: 'Restricts the target to these channels (default: all)' },
             icon: { type: 'string', format: 'uri', description: 'Web Push icon (https); default: the package icon at /icon.png' },
+            goal: { $ref: '#/components/schemas/Goal' },
           },
         },
         Notification: {
@@ -180,7 +210,19 @@ export function openApiDocument(websitePushID: string): object {
             to: { type: 'object' },
             counts: {
               type: 'object',
-              properties: { targeted: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' }, removed: { type: 'integer' }, skipped: { type: 'integer' }, pending: { type: 'integer' }, clicked: { type: 'integer' } },
+              properties: {
+                targeted: { type: 'integer' },
+                sent: { type: 'integer' },
+                failed: { type: 'integer' },
+                removed: { type: 'integer' },
+                skipped: { type: 'integer' },
+                heldOut: { type: 'integer', description: 'A control group\'s devices' },
+                pending: { type: 'integer' },
+                shown: { type: 'integer', description: 'Web Push only, with click tracking' },
+                clicked: { type: 'integer' },
+                converted: { type: 'integer', description: 'With a goal: users who converted' },
+                revenue: { type: 'number', description: 'With a goal that names a revenueProperty' },
+              },
             },
             error: { type: ['string', 'null'] },
             createdAt: { type: 'string', format: 'date-time' },
@@ -193,7 +235,7 @@ export function openApiDocument(websitePushID: string): object {
           properties: {
             token: { type: 'string' },
             channel: { enum: ['safari', 'webpush'] },
-            outcome: { enum: ['pending', 'sent', 'failed', 'removed', 'skipped'] },
+            outcome: { enum: ['pending', 'sent', 'failed', 'removed', 'skipped', 'held_out'] },
             status: { type: ['integer', 'null'] },
             reason: { type: ['string', 'null'] },
             attempts: { type: 'integer' },
@@ -277,6 +319,9 @@ export function openApiDocument(websitePushID: string): object {
       '/click/{ref}': {
         get: { summary: 'Safari click: counted, then redirected to the site', tags: ['Browser'], parameters: [clickRef], responses: { 302: { description: 'To the site\'s URL' }, ...errors(400) } },
         post: { summary: 'Web Push click reported by the service worker', tags: ['Browser'], parameters: [clickRef], responses: { 204: { description: 'Counted' }, ...errors(400) } },
+      },
+      '/shown/{ref}': {
+        post: { summary: 'Web Push notification shown, reported by the service worker (once per delivery)', tags: ['Browser'], parameters: [{ ...clickRef, description: 'The signed shown reference from the push message' }], responses: { 204: { description: 'Counted (or counted before)' }, ...errors(400, 429) } },
       },
       '/api/v1/webpush/public-key': {
         options: { summary: 'CORS preflight', tags: ['Browser'], responses: { 204: { description: 'Allowed origin' }, ...errors(403) } },
@@ -446,6 +491,15 @@ export function openApiDocument(websitePushID: string): object {
       '/api/v1/campaigns/{id}/occurrences': {
         get: { summary: 'Occurrences, latest first, each with its notification and counts', tags: ['Campaigns'], security: bearer, parameters: [CAMPAIGN, ...paging], responses: { 200: { description: 'A page', content: json(page('Occurrence')) }, ...errors(400, 401, 404) } },
       },
+      '/api/v1/campaigns/{id}/report': {
+        get: {
+          summary: 'Shown, clicked, converted and revenue, the control group\'s lift, variants, channels and an hourly series (?format=csv)',
+          tags: ['Campaigns'],
+          security: bearer,
+          parameters: [CAMPAIGN, { name: 'occurrence', in: 'query', schema: { type: 'string' } }, { name: 'format', in: 'query', schema: { enum: ['json', 'csv'] } }],
+          responses: { 200: { description: 'The report', content: { ...json({ $ref: '#/components/schemas/Report' }), 'text/csv': { schema: { type: 'string' } } } }, ...errors(400, 401, 404) },
+        },
+      },
       '/api/v1/campaigns/{id}/test': {
         post: {
           summary: 'Send the message now to the test profiles (or userIds), marked as a test',
@@ -470,7 +524,7 @@ export function openApiDocument(websitePushID: string): object {
           summary: 'One record per targeted device',
           tags: ['Send'],
           security: bearer,
-          parameters: [pathParam('id', 'Notification id'), ...paging, { name: 'outcome', in: 'query', schema: { enum: ['pending', 'sent', 'failed', 'removed', 'skipped'] } }],
+          parameters: [pathParam('id', 'Notification id'), ...paging, { name: 'outcome', in: 'query', schema: { enum: ['pending', 'sent', 'failed', 'removed', 'skipped', 'held_out'] } }],
           responses: { 200: { description: 'A page', content: json(page('Delivery')) }, ...errors(400, 401, 404) },
         },
       },

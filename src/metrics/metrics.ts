@@ -23,7 +23,7 @@ export interface Metrics {
   safariLogMessages(count: number): void;
   apnsResponse(status: number | null, reason: string | null): void;
   webPushResponse(status: number | null): void;
-  delivery(outcome: 'sent' | 'failed' | 'removed' | 'skipped', count?: number): void;
+  delivery(outcome: 'sent' | 'failed' | 'removed' | 'skipped' | 'held_out', count?: number): void;
   observeQueue(stats: () => Promise<QueueStats>): void;
 }
 

@@ -5,6 +5,8 @@ import type { NotificationInput } from './repository';
 
 /** A Web Push click reference for the largest delivery id and button (signatures have one length). */
 const LONGEST_WEB_PUSH_REF = createClickRefs(['length only']).sign({ notificationId: '0'.repeat(36), deliveryId: Number.MAX_SAFE_INTEGER, urlArgs: [], target: MAX_CLICK_TARGET });
+/** The longest shown reference (the service worker's report that it showed the notification). */
+const LONGEST_SHOWN_REF = createClickRefs(['length only']).signShown({ notificationId: '0'.repeat(36), deliveryId: Number.MAX_SAFE_INTEGER });
 
 /** APNs refuses larger payloads with 413 PayloadTooLarge. */
 export const MAX_PAYLOAD_BYTES = 4096;
@@ -38,6 +40,7 @@ export function payloadProblems(input: NotificationInput, urlFormatString: strin
       targetUrl: input.webPush?.url ?? 'x'.repeat(urlFormatString.length + input.urlArgs.reduce((n, arg) => n + encodeURIComponent(arg).length, 0)),
       serviceUrl: links.serviceUrl,
       clicks: links.clickTracking ? Array.from({ length: 1 + (input.webPush?.actions?.length ?? 0) }, () => longestLink) : undefined,
+      shown: links.clickTracking ? `${links.serviceUrl}/shown/${LONGEST_SHOWN_REF}` : undefined,
     }),
   );
   if (webPushSize > MAX_WEB_PUSH_PAYLOAD_BYTES) problems.push(`Web Push payload is ${webPushSize} bytes, push services accept at most ${MAX_WEB_PUSH_PAYLOAD_BYTES}`);

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import { isPostgres } from '../db/connection';
+import { bucketSql, isPostgres } from '../db/connection';
+import { addToBucket } from '../results/buckets';
+import type { Goal } from '../results/goal';
 import { newestFirst, type Page } from '../db/pagination';
 import { boundedText, checkedText } from '../db/text';
 import type { Channel, PushSubscription } from '../devices/repository';
@@ -26,6 +28,12 @@ export type Target = ({ tokens: string[] } | { users: string[] } | { all: true }
    * date-time within [from, to) (the day in their zone, as UTC ISO times).
    */
   dateAttribute?: { name: string; day: string; from: string; to: string };
+  /**
+   * A campaign's part (control group, A/B variant, winner): the devices whose user's bucket,
+   * bucketOf(`key` + user key), is in [from, to). The user key is `u:<user id>`, or `d:<device id>`
+   * for a device without a user, so all of a user's devices fall in one part.
+   */
+  split?: { key: string; from: number; to: number };
 };
 /**
  * A campaign's send in local time or around quiet hours takes the devices of some time zones: a
@@ -37,8 +45,12 @@ export interface ZoneSlice {
   fallback: string;
   othersThan?: string[];
 }
-/** skipped: the device was meant to get no message (quiet hours, a frequency cap, a cutoff); `reason` says which. */
-export type Outcome = 'pending' | 'sent' | 'failed' | 'removed' | 'skipped';
+/**
+ * skipped: the device was meant to get no message (quiet hours, a frequency cap, a cutoff); `reason`
+ * says which. held_out: its user is in a campaign's control group, kept from the message on purpose.
+ */
+export type Outcome = 'pending' | 'sent' | 'failed' | 'removed' | 'skipped' | 'held_out';
+export const OUTCOMES: Outcome[] = ['pending', 'sent', 'failed', 'removed', 'skipped', 'held_out'];
 
 /** What a backend asked to send. */
 export interface NotificationInput {
@@ -58,6 +70,8 @@ export interface NotificationInput {
   respectCaps?: boolean;
   /** More data its templates see besides user and device: a triggered campaign's `event`. */
   templateData?: Record<string, unknown>;
+  /** What counts as a conversion (results/goal.ts): measured for this notification's users. */
+  goal?: Goal;
 }
 
 /** One frequency cap: at most `count` capped notifications per user in any `windowMs`. */
@@ -97,6 +111,14 @@ export interface StoredNotification extends NotificationInput {
   campaignId: string | null;
   /** A test send: to test profiles, outside caps and quiet hours. */
   test: boolean;
+  /** The campaign's A/B variant this notification carries; null when the campaign has none. */
+  variant: string | null;
+  /** The campaign's control group: every device held out, none sent. */
+  control: boolean;
+  /** The scheduled occurrence it belongs to (null: the send API, a test send, a trigger entry). */
+  occurrenceId: number | null;
+  /** Distinct users it reached (sent; held out, for a control group): counted when it completes, for notifications with a goal. */
+  usersReached: number | null;
   status: NotificationStatus;
   targeted: number;
   error: string | null;
@@ -106,7 +128,7 @@ export interface StoredNotification extends NotificationInput {
 }
 
 /** `clickedActions[i]`: clicks on the notification's button i (a delivery's first click counts). */
-export type OutcomeCounts = Record<Outcome, number> & { clicked: number; clickedActions: number[] };
+export type OutcomeCounts = Record<Outcome, number> & { clicked: number; clickedActions: number[]; shown: number; converted: number; revenue: number };
 /** How many deliveries got each final outcome. */
 export type FinalCounts = Record<Exclude<Outcome, 'pending'>, number>;
 
@@ -126,6 +148,8 @@ export interface Delivery {
   clickedAt: number | null;
   /** Which button the click came from (0-based); null for the notification itself or no click. */
   clickedAction: number | null;
+  /** Web Push: when its service worker reported the notification shown. */
+  shownAt: number | null;
   /** Personalized sends: who the device belongs to (read when the delivery is handed to the sender). */
   recipient?: Recipient;
 }
@@ -134,6 +158,7 @@ export interface Delivery {
 export interface OutcomeRecord {
   notificationId: string;
   deliveryId: number;
+  channel: Channel;
   outcome: Exclude<Outcome, 'pending'>;
   status: number | null;
   reason: string | null;
@@ -171,6 +196,15 @@ interface NotificationRow {
   test: boolean | number;
   respect_caps?: boolean | number;
   template_data?: string | null;
+  goal?: string | null;
+  variant?: string | null;
+  control?: boolean | number;
+  occurrence_id?: number | null;
+  users_reached?: number | null;
+  shown_count?: number;
+  held_out_count?: number;
+  converted_count?: number;
+  revenue?: number;
 }
 
 interface DeliveryRow {
@@ -186,6 +220,7 @@ interface DeliveryRow {
   channel: Channel;
   clicked_at: number | null;
   clicked_action?: number | null;
+  shown_at?: number | null;
   endpoint?: string | null;
   p256dh?: string | null;
   auth?: string | null;
@@ -225,6 +260,11 @@ const toNotification = (row: NotificationRow): StoredNotification => ({
   ...(row.web_push ? { webPush: JSON.parse(row.web_push) as WebPushOptions } : {}),
   ...(row.respect_caps ? { respectCaps: true } : {}),
   ...(row.template_data ? { templateData: JSON.parse(row.template_data) as Record<string, unknown> } : {}),
+  ...(row.goal ? { goal: JSON.parse(row.goal) as Goal } : {}),
+  variant: row.variant ?? null,
+  control: Boolean(row.control),
+  occurrenceId: row.occurrence_id === null || row.occurrence_id === undefined ? null : Number(row.occurrence_id),
+  usersReached: row.users_reached === null || row.users_reached === undefined ? null : Number(row.users_reached),
   targeted: row.targeted,
   error: row.error,
   createdAt: Number(row.created_at),
@@ -246,6 +286,7 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   updatedAt: Number(row.updated_at),
   clickedAt: row.clicked_at === null || row.clicked_at === undefined ? null : Number(row.clicked_at),
   clickedAction: row.clicked_action === null || row.clicked_action === undefined ? null : Number(row.clicked_action),
+  shownAt: row.shown_at === null || row.shown_at === undefined ? null : Number(row.shown_at),
 });
 
 /** A slice of a send: the deliveries of devices with `from < device id <= to`. */
@@ -259,6 +300,9 @@ export interface CreateOptions {
   id?: string;
   campaignId?: string;
   test?: boolean;
+  variant?: string;
+  control?: boolean;
+  occurrenceId?: number;
 }
 
 export interface NotificationRepository {
@@ -291,7 +335,7 @@ export interface NotificationRepository {
   /** The reason a send was stopped, if it was. */
   stopReason(id: string): Promise<string | null>;
   /** Gives every device that has no outcome yet, planned or not, a failed (or skipped) outcome with `reason`. */
-  failRemaining(id: string, reason: string, now: number, outcome?: 'failed' | 'skipped'): Promise<number>;
+  failRemaining(id: string, reason: string, now: number, outcome?: 'failed' | 'skipped' | 'held_out'): Promise<number>;
   markSending(id: string, now: number): Promise<void>;
   /** Completes (or fails, when stopped) the notification once every device has an outcome. True when it did. */
   finishIfDone(id: string, now: number): Promise<boolean>;
@@ -302,6 +346,8 @@ export interface NotificationRepository {
    * it was counted before, 'unknown' when no such delivery exists.
    */
   recordClick(notificationId: string, deliveryId: number, now: number, action?: number): Promise<'counted' | 'repeat' | 'unknown'>;
+  /** Counts a Web Push delivery as shown, once: 'counted', 'repeat', or 'unknown' (no such Web Push delivery). */
+  recordShown(notificationId: string, deliveryId: number, now: number): Promise<'counted' | 'repeat' | 'unknown'>;
   deliveries(notificationId: string, request: { limit: number; cursor?: string; outcome?: Outcome }): Promise<Page<Delivery>>;
   /** What personalization needs of each device: its user's profile and its own facts. */
   recipients(deviceIds: number[]): Promise<Map<number, Recipient>>;
@@ -332,7 +378,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
       .andWhere('dl.outcome', 'pending')
       .andWhere('dl.device_id', '>', from)
       .andWhere('dl.device_id', '<=', to)
-      .select('dl.id', 'dv.user_id', 'dv.id as device')) as Array<{ id: number; user_id: string | null; device: number }>;
+      .select('dl.id', 'dv.user_id', 'dv.id as device', 'dl.channel')) as Array<{ id: number; user_id: string | null; device: number; channel: Channel }>;
     // Users and anonymous devices in separate name spaces: a user id "device:7" is not device 7.
     const keyOf = (row: { user_id: string | null; device: number }) => (row.user_id === null ? `d:${row.device}` : `u:${row.user_id}`);
     const keys = [...new Set(rows.map(keyOf))];
@@ -346,9 +392,14 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
       }
     }
     const capped = new Set(keys.filter((key) => !already.has(key) && caps.some((cap) => (seen.get(key) ?? []).filter((at) => at > now - cap.windowMs).length >= cap.count)));
-    const skipIds = rows.filter((row) => capped.has(keyOf(row))).map((row) => row.id);
     let skipped = 0;
-    for (const ids of chunks(skipIds)) skipped += await trx('deliveries').whereIn('id', ids).andWhere({ outcome: 'pending' }).update({ outcome: 'skipped', reason: CAP_REASON, updated_at: now });
+    for (const channel of ['safari', 'webpush'] as const) {
+      const skipIds = rows.filter((row) => row.channel === channel && capped.has(keyOf(row))).map((row) => row.id);
+      let inChannel = 0;
+      for (const ids of chunks(skipIds)) inChannel += await trx('deliveries').whereIn('id', ids).andWhere({ outcome: 'pending' }).update({ outcome: 'skipped', reason: CAP_REASON, updated_at: now });
+      await addToBucket(trx, id, channel, now, { skipped: inChannel });
+      skipped += inChannel;
+    }
     const counted = keys.filter((key) => !capped.has(key) && !already.has(key)).map((key) => ({ user_key: checkedText(key, 300, 'user key'), notification_id: id, at: now }));
     for (let i = 0; i < counted.length; i += 500) await trx('frequency_ledger').insert(counted.slice(i, i + 500)).onConflict(['user_key', 'notification_id']).ignore();
     return skipped;
@@ -369,6 +420,10 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
       query.whereRaw(`(${value} = ? or (length(${value}) > 10 and ${value} >= ? and ${value} < ?))`, [name, day, name, name, from, name, to]);
     }
     if (target.slice && target.slice.count > 1) query.whereRaw('devices.id % ? = ?', [target.slice.count, target.slice.index]);
+    if (target.split) {
+      const bucket = bucketSql(trx, "coalesce('u:' || devices.user_id, 'd:' || devices.id)");
+      query.whereRaw(`${bucket} >= ? and ${bucket} < ?`, [target.split.key, target.split.from, target.split.key, target.split.to]);
+    }
     if (target.zones) {
       // A subquery, not a join: a filter may have joined profiles already.
       const zone = 'coalesce((select zp.timezone from profiles zp where zp.user_id = devices.user_id), devices.timezone, ?)';
@@ -382,7 +437,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
   };
   /** Adds to the counters in the same transaction as the outcomes, so they never disagree. */
   const addCounts = async (trx: Knex, id: string, added: FinalCounts) => {
-    if (added.sent + added.failed + added.removed + added.skipped === 0) return;
+    if (added.sent + added.failed + added.removed + added.skipped + added.held_out === 0) return;
     await trx('notifications')
       .where({ id })
       .update({
@@ -390,8 +445,10 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         failed_count: trx.raw('failed_count + ?', [added.failed]),
         removed_count: trx.raw('removed_count + ?', [added.removed]),
         ...(added.skipped > 0 ? { skipped_count: trx.raw('skipped_count + ?', [added.skipped]) } : {}),
+        ...(added.held_out > 0 ? { held_out_count: trx.raw('held_out_count + ?', [added.held_out]) } : {}),
       });
   };
+  const noCounts = (): FinalCounts => ({ sent: 0, failed: 0, removed: 0, skipped: 0, held_out: 0 });
 
   // Web Push deliveries need the subscription's keys, read from the device when handed out (a
   // subscription that was removed meanwhile has none and ends as failed, not sent blind). A second
@@ -451,6 +508,16 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         respect_caps: input.respectCaps === true,
         // An event's properties: bounded when they were stored (4 KB of JSON), the name and time besides.
         template_data: input.templateData ? checkedText(JSON.stringify(input.templateData), 16_384, 'templateData') : null,
+        // Bounded by its schema (results/goal.ts): names, ten conditions of at most 1 KB each.
+        goal: input.goal ? checkedText(JSON.stringify(input.goal), 16_384, 'goal') : null,
+        variant: checkedText(options.variant, 64, 'variant'),
+        control: options.control ?? false,
+        occurrence_id: options.occurrenceId ?? null,
+        users_reached: null,
+        shown_count: 0,
+        held_out_count: 0,
+        converted_count: 0,
+        revenue: 0,
       };
       await db('notifications').insert(row);
       return toNotification(row);
@@ -472,8 +539,8 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
     async counts(notification) {
       const row = (await db('notifications')
         .where({ id: notification.id })
-        .first('targeted', 'sent_count', 'failed_count', 'removed_count', 'skipped_count', 'clicked_count', 'action1_clicked_count', 'action2_clicked_count')) as
-        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'skipped_count' | 'clicked_count' | 'action1_clicked_count' | 'action2_clicked_count'>
+        .first('targeted', 'sent_count', 'failed_count', 'removed_count', 'skipped_count', 'clicked_count', 'action1_clicked_count', 'action2_clicked_count', 'held_out_count', 'shown_count', 'converted_count', 'revenue')) as
+        | Pick<NotificationRow, 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'skipped_count' | 'clicked_count' | 'action1_clicked_count' | 'action2_clicked_count' | 'held_out_count' | 'shown_count' | 'converted_count' | 'revenue'>
         | undefined;
       const actionCounts = [Number(row?.action1_clicked_count ?? 0), Number(row?.action2_clicked_count ?? 0)].slice(0, notification.webPush?.actions?.length ?? 0);
       const sent = Number(row?.sent_count ?? 0);
@@ -481,7 +548,20 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
       const removed = Number(row?.removed_count ?? 0);
       const skipped = Number(row?.skipped_count ?? 0);
       const clicked = Number(row?.clicked_count ?? 0);
-      return { sent, failed, removed, skipped, clicked, clickedActions: actionCounts, pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed - skipped) };
+      const heldOut = Number(row?.held_out_count ?? 0);
+      return {
+        sent,
+        failed,
+        removed,
+        skipped,
+        held_out: heldOut,
+        clicked,
+        clickedActions: actionCounts,
+        shown: Number(row?.shown_count ?? 0),
+        converted: Number(row?.converted_count ?? 0),
+        revenue: Number(row?.revenue ?? 0),
+        pending: Math.max(0, Number(row?.targeted ?? notification.targeted) - sent - failed - removed - skipped - heldOut),
+      };
     },
     async planNext(id, pageSize, now) {
       return db.transaction(async (trx) => {
@@ -513,7 +593,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         if (updated !== 1) throw new Error(`Notification ${id} was planned concurrently`);
         if (row.respect_caps && caps.length > 0 && count > 0) {
           const skipped = await applyCaps(trx, id, from, to, now);
-          await addCounts(trx, id, { sent: 0, failed: 0, removed: 0, skipped });
+          await addCounts(trx, id, { ...noCounts(), skipped });
         }
         if (to === maxId) {
           const [{ total }] = await trx('deliveries').where({ notification_id: id }).count<{ total: number }[]>({ total: '*' });
@@ -537,12 +617,12 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
       return withSubscriptions(rows as DeliveryRow[]);
     },
     async recordOutcomes(records, now) {
-      const added: FinalCounts = { sent: 0, failed: 0, removed: 0, skipped: 0 };
+      const added: FinalCounts = noCounts();
       if (records.length === 0) return added;
       const notificationId = records[0].notificationId;
       // Most outcomes are alike (sent, 200, first attempt): one UPDATE per distinct outcome. A record
       // is compared with the group of the one before it first: runs of alike records are the rule.
-      const alike = (a: OutcomeRecord, b: OutcomeRecord) => a.outcome === b.outcome && a.status === b.status && a.attempts === b.attempts && a.reason === b.reason;
+      const alike = (a: OutcomeRecord, b: OutcomeRecord) => a.outcome === b.outcome && a.status === b.status && a.attempts === b.attempts && a.reason === b.reason && a.channel === b.channel;
       const groups: Array<{ record: OutcomeRecord; ids: number[] }> = [];
       let group: { record: OutcomeRecord; ids: number[] } | undefined;
       for (const record of records) {
@@ -553,15 +633,19 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         group.ids.push(record.deliveryId);
       }
       await db.transaction(async (trx) => {
+        const byChannel = { safari: noCounts(), webpush: noCounts() };
         for (const { record, ids } of groups) {
           for (const chunk of chunks(ids)) {
-            added[record.outcome] += await trx('deliveries')
+            const changed = await trx('deliveries')
               .whereIn('id', chunk)
               .andWhere({ outcome: 'pending' })
               .update({ outcome: record.outcome, status: record.status, reason: boundedText(record.reason, MAX_REASON), attempts: record.attempts, updated_at: now });
+            added[record.outcome] += changed;
+            byChannel[record.channel][record.outcome] += changed;
           }
         }
         await addCounts(trx, notificationId, added);
+        for (const channel of ['safari', 'webpush'] as const) await addToBucket(trx, notificationId, channel, now, byChannel[channel]);
       });
       return added;
     },
@@ -581,24 +665,34 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         >;
         const from = Number(row.planned_through);
         const maxId = Number(row.target_max_id);
-        const total = async () => Number((await trx('deliveries').where({ notification_id: id }).count<{ n: number }[]>({ n: '*' }))[0].n);
-        let created = 0;
-        if (from < maxId) {
-          const before = await total();
-          const rest = targetQuery(trx, JSON.parse(row.target) as Target)
-            .where('devices.id', '>', from)
-            .andWhere('devices.id', '<=', maxId)
-            .select(trx.raw('? as notification_id', [id]), 'devices.id', 'devices.token', 'devices.channel', trx.raw('? as outcome', [outcome]), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
-          await trx
-            .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'channel', 'outcome', 'reason', 'attempts', 'updated_at']))
-            .insert(rest);
-          const after = await total();
-          await trx('notifications').where({ id }).update({ planned_through: maxId, targeted: after });
-          created = after - before;
+        const total = async (channel?: Channel) => {
+          const query = trx('deliveries').where({ notification_id: id });
+          if (channel) query.andWhere({ channel });
+          return Number((await query.count<{ n: number }[]>({ n: '*' }))[0].n);
+        };
+        let all = 0;
+        // Channel by channel, for the hourly rollup of each.
+        for (const channel of ['safari', 'webpush'] as const) {
+          let created = 0;
+          if (from < maxId) {
+            const before = await total(channel);
+            const rest = targetQuery(trx, JSON.parse(row.target) as Target)
+              .where('devices.id', '>', from)
+              .andWhere('devices.id', '<=', maxId)
+              .andWhere('devices.channel', channel)
+              .select(trx.raw('? as notification_id', [id]), 'devices.id', 'devices.token', 'devices.channel', trx.raw('? as outcome', [outcome]), trx.raw('? as reason', [reason]), trx.raw('0 as attempts'), trx.raw('? as updated_at', [now]));
+            await trx
+              .into(trx.raw('?? (??, ??, ??, ??, ??, ??, ??, ??)', ['deliveries', 'notification_id', 'device_id', 'token', 'channel', 'outcome', 'reason', 'attempts', 'updated_at']))
+              .insert(rest);
+            created = (await total(channel)) - before;
+          }
+          const failed = await trx('deliveries').where({ notification_id: id, outcome: 'pending', channel }).update({ outcome, reason, updated_at: now });
+          await addToBucket(trx, id, channel, now, { [outcome]: created + failed });
+          all += created + failed;
         }
-        const failed = await trx('deliveries').where({ notification_id: id, outcome: 'pending' }).update({ outcome, reason, updated_at: now });
-        await addCounts(trx, id, { sent: 0, failed: 0, removed: 0, skipped: 0, [outcome]: created + failed });
-        return created + failed;
+        if (from < maxId) await trx('notifications').where({ id }).update({ planned_through: maxId, targeted: await total() });
+        await addCounts(trx, id, { ...noCounts(), [outcome]: all });
+        return all;
       });
     },
     async markSending(id, now) {
@@ -607,17 +701,26 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
     async finishIfDone(id, now) {
       const row = (await db('notifications')
         .where({ id })
-        .first('status', 'target_max_id', 'planned_through', 'error', 'targeted', 'sent_count', 'failed_count', 'removed_count', 'skipped_count')) as
-        | Pick<NotificationRow, 'status' | 'target_max_id' | 'planned_through' | 'error' | 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'skipped_count'>
+        .first('status', 'target_max_id', 'planned_through', 'error', 'targeted', 'sent_count', 'failed_count', 'removed_count', 'skipped_count', 'held_out_count', 'goal')) as
+        | Pick<NotificationRow, 'status' | 'target_max_id' | 'planned_through' | 'error' | 'targeted' | 'sent_count' | 'failed_count' | 'removed_count' | 'skipped_count' | 'held_out_count' | 'goal'>
         | undefined;
       if (!row || row.status === 'completed' || row.status === 'failed') return false;
       if (Number(row.planned_through) < Number(row.target_max_id)) return false;
       // Planning is complete, so `targeted` is exact, and the counters move with the outcomes.
-      if (Number(row.sent_count) + Number(row.failed_count) + Number(row.removed_count) + Number(row.skipped_count ?? 0) < Number(row.targeted)) return false;
+      if (Number(row.sent_count) + Number(row.failed_count) + Number(row.removed_count) + Number(row.skipped_count ?? 0) + Number(row.held_out_count ?? 0) < Number(row.targeted)) return false;
       const updated = await db('notifications')
         .where({ id })
         .whereIn('status', ['queued', 'sending'])
         .update({ status: row.error ? 'failed' : 'completed', finished_at: now });
+      if (updated === 1 && row.goal) {
+        // Conversion rates are per user: the users it reached (a user's devices count once).
+        const [{ n }] = (await db('deliveries as dl')
+          .leftJoin('devices as dv', 'dv.id', 'dl.device_id')
+          .where('dl.notification_id', id)
+          .whereIn('dl.outcome', ['sent', 'held_out'])
+          .select(db.raw("count(distinct coalesce('u:' || dv.user_id, 'd:' || dl.device_id, 'x:' || dl.id)) as n"))) as Array<{ n: number | string }>;
+        await db('notifications').where({ id }).update({ users_reached: Number(n) });
+      }
       return updated === 1;
     },
     async unfinished() {
@@ -634,9 +737,22 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
           await trx('notifications')
             .where({ id: notificationId })
             .update({ clicked_count: trx.raw('clicked_count + 1'), ...(counter ? { [counter]: trx.raw('?? + 1', [counter]) } : {}) });
+          const { channel } = (await trx('deliveries').where({ id: deliveryId }).first('channel')) as { channel: Channel };
+          await addToBucket(trx, notificationId, channel, now, { clicked: 1 });
           return 'counted';
         }
         return (await trx('deliveries').where({ id: deliveryId, notification_id: notificationId }).first('id')) ? 'repeat' : 'unknown';
+      });
+    },
+    async recordShown(notificationId, deliveryId, now) {
+      return db.transaction(async (trx) => {
+        const updated = await trx('deliveries').where({ id: deliveryId, notification_id: notificationId, channel: 'webpush' }).whereNull('shown_at').update({ shown_at: now });
+        if (updated === 1) {
+          await trx('notifications').where({ id: notificationId }).update({ shown_count: trx.raw('shown_count + 1') });
+          await addToBucket(trx, notificationId, 'webpush', now, { shown: 1 });
+          return 'counted';
+        }
+        return (await trx('deliveries').where({ id: deliveryId, notification_id: notificationId, channel: 'webpush' }).first('id')) ? 'repeat' : 'unknown';
       });
     },
     async deliveries(notificationId, request) {

@@ -19,6 +19,7 @@ import { buildSafariPayload, MAX_PAYLOAD_BYTES } from './payload';
 import { buildWebPushPayload, MAX_WEB_PUSH_PAYLOAD_BYTES } from '../webpush/payload';
 import { buildTargetUrl } from '../clicks/target-url';
 import type { SegmentRepository } from '../audience/segments';
+import { goalSchema } from '../results/goal';
 
 const MAX_TARGETS = 10_000;
 /** The largest 32-bit UNIX time: APNs answers BadExpirationDate beyond it. */
@@ -74,7 +75,7 @@ const actionSchema = z
   })
   .strict();
 
-const sendFields = z
+export const sendFields = z
   .object({
     title: storedText().min(1).max(1024),
     body: storedText().min(1).max(4096),
@@ -129,16 +130,17 @@ const sendFields = z
     actions: z.array(actionSchema).max(2, 'actions takes at most 2 buttons (what browsers show)').optional(),
     appBadge: z.number().int().min(0).max(2_147_483_647).optional(),
     respectCaps: z.boolean({ error: 'respectCaps must be true or false' }).optional(),
+    goal: goalSchema.optional(),
   })
   .strict();
 const renotifyNeedsTag = (value: { renotify?: boolean; collapseId?: string }) => !value.renotify || value.collapseId !== undefined;
 const renotifyProblem = { message: 'renotify needs collapseId (the tag of the notification it replaces)', path: ['renotify'] };
 const sendSchema = sendFields.refine(renotifyNeedsTag, renotifyProblem);
 /** What a campaign sends: the send API's fields without `to`. */
-export const messageSchema = sendFields.omit({ to: true, respectCaps: true }).refine(renotifyNeedsTag, renotifyProblem);
+export const messageSchema = sendFields.omit({ to: true, respectCaps: true, goal: true }).refine(renotifyNeedsTag, renotifyProblem);
 export type Message = z.infer<typeof messageSchema>;
 /** A preview: the notification as it would be sent, for one user (`to` is not needed). */
-const previewSchema = sendFields.omit({ to: true, respectCaps: true }).extend({ userId: storedText().min(1).max(255), to: targetSchema.optional() }).refine(renotifyNeedsTag, renotifyProblem);
+const previewSchema = sendFields.omit({ to: true, respectCaps: true, goal: true }).extend({ userId: storedText().min(1).max(255), to: targetSchema.optional() }).refine(renotifyNeedsTag, renotifyProblem);
 
 /** The fields of a send that may be Liquid templates. */
 const personalFields = (input: NotificationInput): PersonalFields => ({ title: input.title, body: input.body, action: input.action, url: input.webPush?.url, urlArgs: input.urlArgs });
@@ -206,7 +208,7 @@ export function checkNotification(input: NotificationInput, urlFormatString: str
   if (isPersonalized(input)) checkTemplates(personalFields(input));
 }
 
-const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed', 'skipped']).optional() });
+const deliveriesQuery = pageQuery.extend({ outcome: z.enum(['pending', 'sent', 'failed', 'removed', 'skipped', 'held_out']).optional() });
 
 const waitQuery = z.object({ wait: z.enum(['true', 'false']).optional() });
 
@@ -228,9 +230,15 @@ async function summary(notifications: NotificationRepository, notification: Stor
       removed: counts.removed,
       skipped: counts.skipped,
       pending: counts.pending,
+      ...(notification.control || counts.held_out > 0 ? { heldOut: counts.held_out } : {}),
+      shown: counts.shown,
       clicked: counts.clicked,
       ...(notification.webPush?.actions ? { clickedActions: counts.clickedActions } : {}),
+      ...(notification.goal ? { converted: counts.converted, revenue: counts.revenue } : {}),
     },
+    ...(notification.goal ? { goal: notification.goal, usersReached: notification.usersReached } : {}),
+    ...(notification.variant !== null ? { variant: notification.variant } : {}),
+    ...(notification.control ? { control: true } : {}),
     error: notification.error,
     createdAt: iso(notification.createdAt),
     startedAt: notification.startedAt === null ? null : iso(notification.startedAt),
@@ -262,7 +270,7 @@ export function notificationRouter(deps: {
     const { wait } = parseInput(waitQuery, req.query, 'query');
     const body = parseInput(sendSchema, req.body, 'notification');
     const now = deps.clock.now();
-    const input = { ...notificationInput(body, await resolveTarget(body.to, deps.segments, now)), ...(body.respectCaps ? { respectCaps: true } : {}) };
+    const input = { ...notificationInput(body, await resolveTarget(body.to, deps.segments, now)), ...(body.respectCaps ? { respectCaps: true } : {}), ...(body.goal ? { goal: body.goal } : {}) };
     checkNotification(input, deps.urlFormatString, now, deps.links);
     const created = await notifications.create(input, now);
     const accepted = { id: created.id, status: 'queued' };
@@ -339,6 +347,7 @@ export function notificationRouter(deps: {
         updatedAt: iso(d.updatedAt),
         clickedAt: d.clickedAt === null ? null : iso(d.clickedAt),
         clickedAction: d.clickedAction,
+        shownAt: d.shownAt === null ? null : iso(d.shownAt),
       })),
       nextCursor: page.nextCursor,
     });

@@ -124,8 +124,9 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
       { length: clickTargets },
       (_, target) => `${options.serviceUrl}/click/${clickRefs?.sign({ notificationId: notification.id, deliveryId: delivery.id, urlArgs: [], target, ...(target === 0 && page !== undefined ? { url: page } : {}) })}`,
     );
+  const shownLink = (delivery: Delivery) => (clickRefs ? `${options.serviceUrl}/shown/${clickRefs.signShown({ notificationId: notification.id, deliveryId: delivery.id })}` : undefined);
   const webPushMessage = (delivery: Delivery): WebPushMessage =>
-    sharedWebPushMessage ?? { ...webPushBase, payload: buildWebPushPayload(notification, { ...links, clicks: clickLinks(delivery) }) };
+    sharedWebPushMessage ?? { ...webPushBase, payload: buildWebPushPayload(notification, { ...links, clicks: clickLinks(delivery), shown: shownLink(delivery) }) };
 
   // Personalized sends render their templates per device (parsed once, here) and check each
   // payload's size: a device whose payload cannot be built fails alone, with the reason.
@@ -150,7 +151,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
     const { title, body, url, urlArgs } = rendered.fields;
     if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url)) return { ok: false, reason: `TemplateError: url renders to ${JSON.stringify(url.slice(0, 100))}, not an http(s) URL` };
     const page = url ?? buildTargetUrl(options.urlFormatString, urlArgs) ?? options.serviceUrl;
-    const payload = buildWebPushPayload({ ...notification, title, body }, { targetUrl: page, serviceUrl: options.serviceUrl, clicks: clickRefs ? clickLinks(delivery, page) : undefined });
+    const payload = buildWebPushPayload({ ...notification, title, body }, { targetUrl: page, serviceUrl: options.serviceUrl, clicks: clickRefs ? clickLinks(delivery, page) : undefined, shown: shownLink(delivery) });
     const size = Buffer.byteLength(payload);
     if (size > MAX_WEB_PUSH_PAYLOAD_BYTES) return { ok: false, reason: `PayloadTooLarge: the personalized payload is ${size} bytes, push services accept at most ${MAX_WEB_PUSH_PAYLOAD_BYTES}` };
     return { ok: true, message: { ...webPushBase, payload } };
@@ -284,6 +285,7 @@ export function startSendRun(notification: StoredNotification, deps: SenderDeps,
   const record = (delivery: Delivery, attempts: number, outcome: OutcomeRecord['outcome'], status: number | null, reason: string | null): OutcomeRecord => ({
     notificationId: notification.id,
     deliveryId: delivery.id,
+    channel: delivery.channel,
     outcome,
     status,
     reason,

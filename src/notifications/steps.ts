@@ -1,6 +1,17 @@
-import type { DeliveryRange } from './repository';
+import type { DeliveryRange, StoredNotification } from './repository';
 import { concludeSend, nowOf, startSendRun, type SendRun, type SenderDeps, type SenderOptions } from './sender';
 
+
+/**
+ * A control group's notification is never sent: should one reach a sender (a restart picked it up
+ * before its campaign's scheduler held it out), its devices are held out here. True when it was one.
+ */
+async function heldOut(notification: StoredNotification, deps: SenderDeps): Promise<boolean> {
+  if (!notification.control) return false;
+  deps.metrics.delivery('held_out', await deps.notifications.failRemaining(notification.id, 'control_group', nowOf(deps), 'held_out'));
+  await deps.notifications.finishIfDone(notification.id, nowOf(deps));
+  return true;
+}
 
 /** Feeds a run every pending delivery that exists already, in id order. */
 async function sendLeftovers(id: string, run: SendRun, deps: SenderDeps, options: SenderOptions): Promise<void> {
@@ -29,7 +40,7 @@ async function feedRange(id: string, range: DeliveryRange, run: SendRun, deps: S
  */
 export async function sendWhole(id: string, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
   const notification = await deps.notifications.get(id);
-  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  if (!notification || notification.status === 'completed' || notification.status === 'failed' || (await heldOut(notification, deps))) return;
   await deps.notifications.markSending(id, nowOf(deps));
   const run = startSendRun(notification, deps, options, signal);
   try {
@@ -59,7 +70,7 @@ export async function planSend(
   enqueue: { batch(range: DeliveryRange): Promise<void>; sweep(): Promise<void> },
 ): Promise<void> {
   const notification = await deps.notifications.get(id);
-  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  if (!notification || notification.status === 'completed' || notification.status === 'failed' || (await heldOut(notification, deps))) return;
   await deps.notifications.markSending(id, nowOf(deps));
   for (;;) {
     const range = await deps.notifications.planNext(id, options.pageSize, nowOf(deps));
@@ -75,7 +86,7 @@ export async function planSend(
 /** The distributed batch job: sends the pending deliveries of one range, then ends the send if it was the last. */
 export async function sendBatch(id: string, range: DeliveryRange, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
   const notification = await deps.notifications.get(id);
-  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  if (!notification || notification.status === 'completed' || notification.status === 'failed' || (await heldOut(notification, deps))) return;
   const run = startSendRun(notification, deps, options, signal);
   try {
     await feedRange(id, range, run, deps, options);
@@ -93,7 +104,7 @@ export async function sendBatch(id: string, range: DeliveryRange, deps: SenderDe
  */
 export async function sweepSend(id: string, deps: SenderDeps, options: SenderOptions, signal: AbortSignal): Promise<void> {
   const notification = await deps.notifications.get(id);
-  if (!notification || notification.status === 'completed' || notification.status === 'failed') return;
+  if (!notification || notification.status === 'completed' || notification.status === 'failed' || (await heldOut(notification, deps))) return;
   const run = startSendRun(notification, deps, options, signal);
   try {
     await sendLeftovers(id, run, deps, options);

@@ -41,6 +41,8 @@ export interface DeclarativePushMessage {
   };
   mutable: true;
   app_badge?: number;
+  /** This service's own fields, read by /sw.js; browsers showing the message themselves ignore them. */
+  safari_push?: { shown: string };
 }
 
 /** Action identifiers in the payload: what `notificationclick`'s `event.action` then says. */
@@ -73,6 +75,8 @@ export interface PayloadLinks {
   serviceUrl: string;
   /** With click tracking: the signed click link for the notification, then one per button. */
   clicks?: string[];
+  /** With click tracking: the signed link /sw.js posts to once it has shown the notification. */
+  shown?: string;
 }
 
 /** The declarative push message of one delivery, as JSON. */
@@ -110,6 +114,7 @@ export function buildWebPushPayload(
     },
     mutable: true,
     ...(rich.appBadge !== undefined ? { app_badge: rich.appBadge } : {}),
+    ...(links.shown !== undefined ? { safari_push: { shown: links.shown } } : {}),
   };
   return JSON.stringify(message);
 }

@@ -186,6 +186,15 @@ describe('browser SDK and service worker in Chromium', () => {
       expect(notifications[0]).toMatchObject({ title: 'Gate change', body: 'A998 now boards at gate 4', icon: `${api.origin}/icon.png` });
       // With click tracking the notification opens this service's click link, which leads to the page.
       expect(notifications[0].data.safariPush.navigate.startsWith(`${api.origin}/click/`)).toBe(true);
+      // The worker reported it shown, through the message's signed shown link: counted once.
+      expect((JSON.parse(delivered.payload as string) as { safari_push: { shown: string } }).safari_push.shown.startsWith(`${api.origin}/shown/`)).toBe(true);
+      const counts = async () => (await request(service.app).get(`/api/v1/notifications/${sent.body.id}`).set('Authorization', `Bearer ${API_KEY}`)).body.counts as { shown: number };
+      await waitFor(async () => (await counts()).shown === 1, 'the service worker\'s shown report');
+      const deliveries = (await request(service.app).get(`/api/v1/notifications/${sent.body.id}/deliveries`).set('Authorization', `Bearer ${API_KEY}`)).body.items as Array<{ shownAt: string | null }>;
+      expect(deliveries[0].shownAt).not.toBeNull();
+      // Reported again (a second display, a replayed link): still once.
+      await request(service.app).post(new URL((JSON.parse(delivered.payload as string) as { safari_push: { shown: string } }).safari_push.shown).pathname).expect(204);
+      expect((await counts()).shown).toBe(1);
 
       const click = await clickInWorker(context);
       expect(click.closed).toBe(1);

@@ -12,10 +12,12 @@ const bearer = `Bearer ${API_KEY}`;
  * scheduler rounds only by hand (tick) and no timed housekeeping; with the API calls they use.
  */
 export function useCampaignService(backend: BackendName, clock: Clock, env: Record<string, string> = {}) {
+  // With click tracking a Safari payload carries one url-arg (the click reference), not the site's two.
+  const urlArgsCount = env.CLICK_TRACKING === 'true' ? 1 : 2;
   const key = createProviderKey();
   const state: { apns?: ApnsStandIn; database?: TestDatabase; service?: TestService } = {};
   beforeAll(async () => {
-    state.apns = await standIn({ providerKeys: [key], topics: [PUSH_ID], urlArgsCount: 2 });
+    state.apns = await standIn({ providerKeys: [key], topics: [PUSH_ID], urlArgsCount });
     state.database = createTestDatabase(backend);
     state.service = await buildService(state.database, { ...apnsEnv(state.apns, key), SCHEDULER_INTERVAL_MS: '0', ...env }, { clock });
     await state.service.context.housekeeping?.stop();

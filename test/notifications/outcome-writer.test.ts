@@ -89,7 +89,7 @@ describe.each(BACKENDS)('recording outcomes that the database would refuse (%s)'
     const [{ id }] = await service.context.db('deliveries').orderBy('id', 'desc').limit(1).select('id');
     const notification = (await service.context.db('deliveries').where({ id }).first('notification_id')) as { notification_id: string };
     await service.context.db('deliveries').where({ id }).update({ outcome: 'pending' });
-    await service.context.notifications.recordOutcomes([{ notificationId: notification.notification_id, deliveryId: id, outcome: 'failed', status: null, reason: `x\u0000${'\ud800'}${'y'.repeat(600)}`, attempts: 1 }], Date.now());
+    await service.context.notifications.recordOutcomes([{ notificationId: notification.notification_id, deliveryId: id, channel: 'safari', outcome: 'failed', status: null, reason: `x\u0000${'\ud800'}${'y'.repeat(600)}`, attempts: 1 }], Date.now());
     const row = (await service.context.db('deliveries').where({ id }).first('reason')) as { reason: string };
     expect(row.reason.length).toBe(255);
     expect(row.reason.startsWith('x\uFFFD\uFFFDy')).toBe(true);

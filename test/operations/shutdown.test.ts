@@ -51,7 +51,7 @@ describe('graceful shutdown of the real process', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
         summary = (await request(base2).get(`/api/v1/notifications/${accepted.body.id}`).set('Authorization', `Bearer ${API_KEY}`).expect(200)).body;
       } while (summary.status !== 'completed');
-      expect(summary.counts).toEqual({ targeted: 40, sent: 40, failed: 0, removed: 0, skipped: 0, pending: 0, clicked: 0 });
+      expect(summary.counts).toEqual({ targeted: 40, sent: 40, failed: 0, removed: 0, skipped: 0, pending: 0, shown: 0, clicked: 0 });
       // A graceful stop records what was in flight: no device got the notification twice.
       expect(apns.requests.map((r) => r.token).sort()).toEqual([...tokens].sort());
       expect(second.output()).toContain('Resuming unfinished sends');

@@ -31,7 +31,7 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
   const snapshot = async () => {
     const db = service.context.db;
     const count = async (table: string) => Number((await db(table).count<{ n: number }[]>({ n: '*' }))[0].n);
-    const [devices, profiles, logs, notifications, deliveries, keys, events, segments, campaigns, occurrences] = await Promise.all([
+    const [devices, profiles, logs, notifications, deliveries, keys, events, segments, campaigns, occurrences, buckets, conversions, shown] = await Promise.all([
       db('devices').select('token', 'user_id', 'registered_at').orderBy('id'),
       db('profiles').select('user_id', 'attributes', 'updated_at').orderBy('user_id'),
       count('safari_logs'),
@@ -40,10 +40,13 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
       count('idempotency_keys'),
       count('events'),
       count('segments'),
-      db('campaigns').select('id', 'name', 'labels', 'message', 'audience', 'schedule', 'rules', 'status', 'next_at', 'updated_at').orderBy('id'),
+      db('campaigns').select('id', 'name', 'labels', 'message', 'audience', 'schedule', 'rules', 'results', 'status', 'next_at', 'updated_at').orderBy('id'),
       count('campaign_occurrences'),
+      db('result_buckets').select('*').orderBy(['notification_id', 'channel', 'hour']),
+      count('conversions'),
+      db('deliveries').whereNotNull('shown_at').count<{ n: number }[]>({ n: '*' }),
     ]);
-    return JSON.stringify({ devices, profiles, logs, notifications, deliveries, keys, events, segments, campaigns, occurrences });
+    return JSON.stringify({ devices, profiles, logs, notifications, deliveries, keys, events, segments, campaigns, occurrences, buckets, conversions, shown });
   };
 
   /** The invariant: never a 5xx; a 4xx has a JSON error with a message and changed nothing. */
@@ -229,7 +232,14 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
       ),
     );
     const rules = fc.oneof(field, fc.record({ cutoff: field, quietHours: fc.oneof(field, fc.record({ from: field, to: field, policy: field }, { requiredKeys: [] })), frequencyCaps: field, throttlePerMinute: field }, { requiredKeys: [] }));
-    const campaign = fc.record({ name: fc.oneof(field, fc.constant('fuzz')), labels: fc.oneof(field, fc.array(field, { maxLength: 3 })), message, audience: fc.oneof(field, fc.constant({ all: true }), fc.record({ filter: filterPart })), schedule, rules }, { requiredKeys: [] });
+    const variant = fc.record({ name: fc.oneof(field, fc.constantFrom('A', 'B', 'control')), weight: fc.oneof(field, fc.integer({ min: -1, max: 101 })), message: fc.oneof(field, message) }, { requiredKeys: [] });
+    const results = {
+      goal: fc.oneof(field, fc.record({ event: field, where: field, within: fc.oneof(field, fc.constantFrom('1d', '31d', '0s')), revenueProperty: field, after: fc.oneof(field, fc.constantFrom('sent', 'click')) }, { requiredKeys: [] })),
+      controlGroupPercent: fc.oneof(field, fc.double({ min: -10, max: 110, noNaN: false })),
+      variants: fc.oneof(field, fc.array(variant, { maxLength: 6 })),
+      winner: fc.oneof(field, fc.record({ metric: field, after: field, testPercent: field }, { requiredKeys: [] })),
+    };
+    const campaign = fc.record({ name: fc.oneof(field, fc.constant('fuzz')), labels: fc.oneof(field, fc.array(field, { maxLength: 3 })), message, audience: fc.oneof(field, fc.constant({ all: true }), fc.record({ filter: filterPart })), schedule, rules, ...results }, { requiredKeys: [] });
     const draft = (await request(service.app).post('/api/v1/campaigns').set('Authorization', bearer).send({ name: 'Draft', message: { title: 't', body: 'b', urlArgs: ['a', 'b'] }, audience: { all: true }, schedule: { type: 'at', at: '2030-01-01T09:00', timezone: 'UTC' } }).expect(201)).body.id as string;
     await fc.assert(
       fc.asyncProperty(fc.oneof(campaign.map((c) => JSON.stringify(c)), body), segment, headerValue.map(encodeURIComponent), async (payload, id, query) => {
@@ -242,6 +252,7 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
         for (const action of ['launch', 'pause', 'resume', 'cancel', 'test']) await expectRejectedCleanly(() => asJson(request(service.app).post(`/api/v1/campaigns/${id}/${action}`)).send(payload));
         await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns?status=${query}&label=${query}&cursor=${query}`).set('Authorization', bearer));
         await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns/${id}/occurrences?cursor=${query}`).set('Authorization', bearer));
+        for (const which of [id, draft]) await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns/${which}/report?occurrence=${query}&format=${query}`).set('Authorization', bearer));
         expect(apns.requests).toHaveLength(0);
       }),
       { numRuns: 40 },
@@ -267,6 +278,8 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(segment, tampered), fc.boolean(), async (value, post) => {
         await expectRejectedCleanly(() => (post ? request(service.app).post(`/click/${value}`) : request(service.app).get(`/click/${value}`)));
+        // A click reference is no shown reference (keys of their own), nor is anything else.
+        await expectRejectedCleanly(() => request(service.app).post(`/shown/${value}`));
       }),
       RUNS,
     );

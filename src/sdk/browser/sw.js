@@ -9,7 +9,8 @@
  * worker as event.notification; here the worker leaves it to them. Elsewhere (Chromium) this
  * worker shows the same JSON: title, body, icon, image, badge, actions, tag, ... and on a click
  * opens the notification's `navigate` URL, or the clicked button's. With click tracking those are
- * this service's click links, which count the click and redirect to the page.
+ * this service's click links, which count the click and redirect to the page, and the message
+ * carries a "shown" link (safari_push.shown) this worker posts to once the notification is shown.
  */
 'use strict';
 
@@ -44,17 +45,36 @@ function toShow(message) {
   return { title: n.title || '', options: options, appBadge: message.app_badge };
 }
 
+/** The service's "shown" link of a message (with click tracking), or null. */
+function shownLink(message) {
+  var own = message && message.safari_push;
+  return own && typeof own.shown === 'string' && /^https?:\/\//.test(own.shown) ? own.shown : null;
+}
+
+/** Tells the service the notification is on screen (no-cors; kept alive if the worker stops). */
+function reportShown(link) {
+  return fetch(link, { method: 'POST', mode: 'no-cors', keepalive: true, credentials: 'omit' }).catch(function () {});
+}
+
 self.addEventListener('push', function (event) {
-  // Declarative push: the browser shows event.notification itself unless this worker shows another.
-  if (event.notification) return;
   var message;
   try {
     message = event.data ? event.data.json() : {};
   } catch (error) {
     message = { title: '', body: event.data ? event.data.text() : '' };
   }
+  var link = shownLink(message);
+  // Declarative push: the browser shows event.notification itself unless this worker shows another.
+  if (event.notification) {
+    if (link) event.waitUntil(reportShown(link));
+    return;
+  }
   var shown = toShow(message);
-  var work = [self.registration.showNotification(shown.title, shown.options)];
+  var work = [
+    self.registration.showNotification(shown.title, shown.options).then(function () {
+      if (link) return reportShown(link);
+    }),
+  ];
   if (typeof shown.appBadge === 'number' && self.navigator && self.navigator.setAppBadge) {
     work.push((shown.appBadge > 0 ? self.navigator.setAppBadge(shown.appBadge) : self.navigator.clearAppBadge()).catch(function () {}));
   }

@@ -1,0 +1,205 @@
+import type { Knex } from 'knex';
+import type { Channel } from '../devices/repository';
+import { twoProportionTest, type ProportionTest } from './stats';
+
+/** The counts of a group of deliveries (a campaign, a variant, a channel). */
+export interface Totals {
+  targeted: number;
+  sent: number;
+  failed: number;
+  removed: number;
+  skipped: number;
+  heldOut: number;
+  /** Web Push only: legacy Safari cannot report it (null in byChannel.safari). */
+  shown: number | null;
+  clicked: number;
+  /** Users who converted (each once per notification). */
+  converted: number;
+  revenue: number;
+  /** Distinct users reached (sent), the denominator of conversionRate. */
+  users: number;
+  clickRate: number | null;
+  conversionRate: number | null;
+}
+
+export interface CampaignReport {
+  campaignId: string;
+  occurrence: string | null;
+  goal: boolean;
+  totals: Totals;
+  control: { users: number; converted: number; conversionRate: number | null; revenue: number } | null;
+  lift: (ProportionTest & { treated: { users: number; converted: number }; control: { users: number; converted: number } }) | null;
+  variants: Array<{ name: string } & Totals>;
+  byChannel: Record<Channel, Totals>;
+  series: Array<{ at: string; sent: number; shown: number; clicked: number; converted: number; revenue: number }>;
+  failures: Array<{ outcome: 'failed' | 'removed'; reason: string | null; count: number }>;
+  notes: string[];
+}
+
+interface BucketRow {
+  channel: Channel;
+  hour: number | string;
+  variant: string | null;
+  control: boolean | number;
+  sent: number | string | null;
+  failed: number | string | null;
+  removed: number | string | null;
+  skipped: number | string | null;
+  held_out: number | string | null;
+  shown: number | string | null;
+  clicked: number | string | null;
+  converted: number | string | null;
+  revenue: number | string | null;
+}
+
+const COUNTED = ['sent', 'failed', 'removed', 'skipped', 'held_out', 'shown', 'clicked', 'converted', 'revenue'] as const;
+
+const empty = (): Totals => ({ targeted: 0, sent: 0, failed: 0, removed: 0, skipped: 0, heldOut: 0, shown: 0, clicked: 0, converted: 0, revenue: 0, users: 0, clickRate: null, conversionRate: null });
+const rate = (part: number, whole: number) => (whole > 0 ? part / whole : null);
+function finish(t: Totals): Totals {
+  return { ...t, revenue: Math.round(t.revenue * 1e6) / 1e6, clickRate: rate(t.clicked, t.sent), conversionRate: rate(t.converted, t.users) };
+}
+function addBucket(t: Totals, row: BucketRow) {
+  t.sent += Number(row.sent ?? 0);
+  t.failed += Number(row.failed ?? 0);
+  t.removed += Number(row.removed ?? 0);
+  t.skipped += Number(row.skipped ?? 0);
+  t.heldOut += Number(row.held_out ?? 0);
+  t.shown = (t.shown ?? 0) + Number(row.shown ?? 0);
+  t.clicked += Number(row.clicked ?? 0);
+}
+
+/**
+ * A campaign's report (or one occurrence's), from the counters kept as outcomes, clicks, shown
+ * reports and conversions arrived: one grouped read of the hourly rollup and one of the
+ * notifications, so its cost grows with notifications and hours, not with deliveries.
+ */
+export async function campaignReport(db: Knex, campaignId: string, occurrenceId?: number): Promise<CampaignReport> {
+  const scope = (query: Knex.QueryBuilder, alias: string) => {
+    query.where(`${alias}.campaign_id`, campaignId).andWhere(`${alias}.test`, false);
+    if (occurrenceId !== undefined) query.andWhere(`${alias}.occurrence_id`, occurrenceId);
+    return query;
+  };
+  const notifications = (await scope(db('notifications as n'), 'n').select('n.id', 'n.variant', 'n.control', 'n.targeted', 'n.users_reached', 'n.sent_count', 'n.held_out_count', 'n.converted_count', 'n.revenue', 'n.goal')) as Array<{
+    id: string;
+    variant: string | null;
+    control: boolean | number;
+    targeted: number | string;
+    users_reached: number | string | null;
+    sent_count: number | string;
+    held_out_count: number | string;
+    converted_count: number | string;
+    revenue: number | string;
+    goal: string | null;
+  }>;
+  const buckets = (await scope(db('result_buckets as b').join('notifications as n', 'n.id', 'b.notification_id'), 'n')
+    .groupBy('b.channel', 'b.hour', 'n.variant', 'n.control')
+    .select('b.channel', 'b.hour', 'n.variant', 'n.control', ...COUNTED.map((c) => db.raw('sum(??) as ??', [`b.${c}`, c])))) as BucketRow[];
+
+  const totals = empty();
+  const control = { users: 0, converted: 0, revenue: 0, conversionRate: null as number | null };
+  const variants = new Map<string, Totals>();
+  const byChannel: Record<Channel, Totals> = { safari: empty(), webpush: empty() };
+  const series = new Map<number, { sent: number; shown: number; clicked: number; converted: number; revenue: number }>();
+  let hasControl = false;
+  for (const n of notifications) {
+    // A user reached counts once per notification; without the count (no goal), its devices sent.
+    const users = Number(n.users_reached ?? (n.control ? n.held_out_count : n.sent_count));
+    if (n.control) {
+      hasControl = true;
+      control.users += users;
+      control.converted += Number(n.converted_count);
+      control.revenue += Number(n.revenue);
+      totals.targeted += Number(n.targeted);
+      continue;
+    }
+    for (const t of [totals, ...(n.variant !== null ? [variants.get(n.variant) ?? variants.set(n.variant, empty()).get(n.variant) as Totals] : [])]) {
+      t.targeted += Number(n.targeted);
+      t.users += users;
+      t.converted += Number(n.converted_count);
+      t.revenue += Number(n.revenue);
+    }
+  }
+  for (const row of buckets) {
+    const inControl = Boolean(row.control);
+    addBucket(byChannel[row.channel], row);
+    byChannel[row.channel].converted += Number(row.converted ?? 0);
+    byChannel[row.channel].revenue += Number(row.revenue ?? 0);
+    if (inControl) {
+      totals.heldOut += Number(row.held_out ?? 0);
+      continue;
+    }
+    addBucket(totals, row);
+    if (row.variant !== null) addBucket(variants.get(row.variant) ?? variants.set(row.variant, empty()).get(row.variant) as Totals, row);
+    const hour = Number(row.hour);
+    const point = series.get(hour) ?? { sent: 0, shown: 0, clicked: 0, converted: 0, revenue: 0 };
+    point.sent += Number(row.sent ?? 0);
+    point.shown += Number(row.shown ?? 0);
+    point.clicked += Number(row.clicked ?? 0);
+    point.converted += Number(row.converted ?? 0);
+    point.revenue += Number(row.revenue ?? 0);
+    series.set(hour, point);
+  }
+  // Failures by reason: read through the partial indexes of failed and removed deliveries (literal outcomes, so SQLite can use them).
+  const failures: CampaignReport['failures'] = [];
+  for (const outcome of ['failed', 'removed'] as const) {
+    const rows = (await db('deliveries')
+      .whereIn('notification_id', scope(db('notifications as n'), 'n').select('n.id'))
+      .whereRaw(`outcome = '${outcome}'`)
+      .groupBy('reason')
+      .select('reason', db.raw('count(*) as n'))
+      .orderBy('n', 'desc')
+      .limit(20)) as Array<{ reason: string | null; n: number | string }>;
+    for (const row of rows) failures.push({ outcome, reason: row.reason, count: Number(row.n) });
+  }
+  failures.sort((a, b) => b.count - a.count);
+
+  const goal = notifications.some((n) => n.goal !== null);
+  const treated = finish(totals);
+  const controlView = hasControl ? { ...control, revenue: Math.round(control.revenue * 1e6) / 1e6, conversionRate: rate(control.converted, control.users) } : null;
+  const lift =
+    controlView && goal && treated.users > 0 && controlView.users > 0
+      ? { ...twoProportionTest(treated.converted, treated.users, controlView.converted, controlView.users), treated: { users: treated.users, converted: treated.converted }, control: { users: controlView.users, converted: controlView.converted } }
+      : null;
+  const safari = finish(byChannel.safari);
+  const notes = [
+    'shown counts Web Push notifications whose service worker reported them (with CLICK_TRACKING=true); legacy Safari cannot report it, so byChannel.safari.shown is null, and a browser that shows a declarative message without a service worker does not report it either.',
+  ];
+  if (!goal) notes.push('No goal: converted, revenue and lift are not measured.');
+  if (hasControl && !goal) notes.push('A control group without a goal: there is nothing to compare it on.');
+  return {
+    campaignId,
+    occurrence: occurrenceId === undefined ? null : String(occurrenceId),
+    goal,
+    totals: treated,
+    control: controlView,
+    lift,
+    variants: [...variants.entries()].map(([name, t]) => ({ name, ...finish(t) })),
+    byChannel: { safari: { ...safari, shown: null }, webpush: finish(byChannel.webpush) },
+    series: [...series.entries()].sort(([a], [b]) => a - b).map(([at, p]) => ({ at: new Date(at).toISOString(), ...p, revenue: Math.round(p.revenue * 1e6) / 1e6 })),
+    failures: failures.slice(0, 20),
+    notes,
+  };
+}
+
+const CSV_COLUMNS = ['section', 'name', 'targeted', 'sent', 'failed', 'removed', 'skipped', 'heldOut', 'shown', 'clicked', 'converted', 'revenue', 'users', 'clickRate', 'conversionRate'] as const;
+
+/** A CSV cell: quoted when it holds a comma, quote or line break; text that a spreadsheet would run as a formula is prefixed with '. */
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let text = String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The report as CSV: one row for the totals, the control group, each variant and channel, then one per hour. */
+export function reportCsv(report: CampaignReport): string {
+  const rows: unknown[][] = [[...CSV_COLUMNS]];
+  const line = (section: string, name: string, t: Partial<Totals>) => rows.push([section, name, ...CSV_COLUMNS.slice(2).map((c) => t[c as keyof Totals])]);
+  line('total', 'all', report.totals);
+  if (report.control) line('control', 'control', { users: report.control.users, converted: report.control.converted, revenue: report.control.revenue, conversionRate: report.control.conversionRate ?? null });
+  for (const v of report.variants) line('variant', v.name, v);
+  for (const [channel, t] of Object.entries(report.byChannel)) line('channel', channel, t);
+  for (const p of report.series) line('hour', p.at, { sent: p.sent, shown: p.shown, clicked: p.clicked, converted: p.converted, revenue: p.revenue });
+  return `${rows.map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`;
+}
