@@ -547,6 +547,14 @@ const migrations: Migration[] = [
         t.double('revenue').notNullable().defaultTo(0);
         t.primary(['notification_id', 'channel', 'hour']);
       });
+      // Failed and removed deliveries by reason, counted as they are recorded (the report's failures).
+      await db.schema.createTable('result_reasons', (t) => {
+        t.string('notification_id', 36).notNullable();
+        t.string('outcome', 16).notNullable();
+        t.string('reason', 255).notNullable();
+        t.integer('count').notNullable().defaultTo(0);
+        t.primary(['notification_id', 'outcome', 'reason']);
+      });
       await db.schema.createTable('conversions', (t) => {
         t.bigIncrements('id').primary();
         t.string('notification_id', 36).notNullable();
@@ -585,6 +593,7 @@ const migrations: Migration[] = [
       });
       await db.schema.dropTable('result_watermarks');
       await db.schema.dropTable('conversions');
+      await db.schema.dropTable('result_reasons');
       await db.schema.dropTable('result_buckets');
       await db.schema.alterTable('deliveries', (t) => {
         t.dropColumn('shown_at');

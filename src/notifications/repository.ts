@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { bucketSql, isPostgres } from '../db/connection';
-import { addToBucket } from '../results/buckets';
+import { addReason, addToBucket } from '../results/buckets';
 import type { Goal } from '../results/goal';
 import { newestFirst, type Page } from '../db/pagination';
 import { boundedText, checkedText } from '../db/text';
@@ -642,6 +642,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
               .update({ outcome: record.outcome, status: record.status, reason: boundedText(record.reason, MAX_REASON), attempts: record.attempts, updated_at: now });
             added[record.outcome] += changed;
             byChannel[record.channel][record.outcome] += changed;
+            if (record.outcome === 'failed' || record.outcome === 'removed') await addReason(trx, notificationId, record.outcome, boundedText(record.reason, MAX_REASON), changed);
           }
         }
         await addCounts(trx, notificationId, added);
@@ -690,6 +691,7 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
           await addToBucket(trx, id, channel, now, { [outcome]: created + failed });
           all += created + failed;
         }
+        if (outcome === 'failed') await addReason(trx, id, 'failed', reason, all);
         if (from < maxId) await trx('notifications').where({ id }).update({ planned_through: maxId, targeted: await total() });
         await addCounts(trx, id, { ...noCounts(), [outcome]: all });
         return all;

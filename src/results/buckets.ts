@@ -9,6 +9,15 @@ export type BucketCounts = Partial<Record<BucketColumn, number>>;
 export const HOUR_MS = 3_600_000;
 export const hourOf = (at: number) => Math.floor(at / HOUR_MS) * HOUR_MS;
 
+/** Adds `count` failed or removed deliveries with `reason` to a notification's failures by reason, in the caller's transaction. */
+export async function addReason(trx: Knex, notificationId: string, outcome: 'failed' | 'removed', reason: string | null, count: number): Promise<void> {
+  if (count === 0) return;
+  await trx('result_reasons')
+    .insert({ notification_id: notificationId, outcome, reason: reason ?? '', count })
+    .onConflict(['notification_id', 'outcome', 'reason'])
+    .merge({ count: trx.raw('?? + ?', ['result_reasons.count', count]) });
+}
+
 /**
  * Adds to a notification's hourly rollup (result_buckets), in the caller's transaction: the
  * reports read these rows instead of the deliveries. One upsert; nothing when every count is 0.

@@ -140,19 +140,14 @@ export async function campaignReport(db: Knex, campaignId: string, occurrenceId?
     point.revenue += Number(row.revenue ?? 0);
     series.set(hour, point);
   }
-  // Failures by reason: read through the partial indexes of failed and removed deliveries (literal outcomes, so SQLite can use them).
-  const failures: CampaignReport['failures'] = [];
-  for (const outcome of ['failed', 'removed'] as const) {
-    const rows = (await db('deliveries')
-      .whereIn('notification_id', scope(db('notifications as n'), 'n').select('n.id'))
-      .whereRaw(`outcome = '${outcome}'`)
-      .groupBy('reason')
-      .select('reason', db.raw('count(*) as n'))
+  // Failures by reason, counted as they were recorded.
+  const failures = (
+    (await scope(db('result_reasons as r').join('notifications as n', 'n.id', 'r.notification_id'), 'n')
+      .groupBy('r.outcome', 'r.reason')
+      .select('r.outcome', 'r.reason', db.raw('sum(r.count) as n'))
       .orderBy('n', 'desc')
-      .limit(20)) as Array<{ reason: string | null; n: number | string }>;
-    for (const row of rows) failures.push({ outcome, reason: row.reason, count: Number(row.n) });
-  }
-  failures.sort((a, b) => b.count - a.count);
+      .limit(20)) as Array<{ outcome: 'failed' | 'removed'; reason: string; n: number | string }>
+  ).map((row) => ({ outcome: row.outcome, reason: row.reason === '' ? null : row.reason, count: Number(row.n) }));
 
   const goal = notifications.some((n) => n.goal !== null);
   const treated = finish(totals);

@@ -9,6 +9,7 @@ import webpush from 'web-push';
 import { buildWebPushPayload } from '../../src/webpush/payload';
 import { audienceBench, type Row } from './audience';
 import { campaignBench } from './campaigns';
+import { reportBench } from './results';
 import { encryptOnlyRate, rsaSignRate, type bareHttp2Rate } from './baselines';
 import { FIXTURE_CA, freePort, load, providerKey, PUSH_ID, REPO_ROOT, seedDevices, seedSubscriptions, sleep, start, tempDir, waitForHttp, type Child } from './harness';
 
@@ -75,10 +76,17 @@ async function service(dir: string, database: string, apnsPort: number, key: Ret
 }
 
 async function api(base: string, method: string, route: string, body?: object): Promise<Record<string, unknown>> {
-  const res = await fetch(`${base}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
+  const call = () =>
+    fetch(`${base}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  // A GET after a long pause (seeding) may go out on a kept-alive socket the service has just
+  // closed (its keep-alive timeout is 5 s): fetch fails without an answer, and one retry is safe.
+  const res = await call().catch((error: unknown) => {
+    if (method !== 'GET') throw error;
+    return call();
   });
   if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
   return (await res.json()) as Record<string, unknown>;
@@ -493,29 +501,28 @@ async function main(): Promise<void> {
   const apnsPort = Number(apns.match[1]);
   try {
     // BENCH_ONLY=signing,sends,broadcast runs a subset (for iterating on one figure; the report says which ran).
-    const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast,webpush,webpush-broadcast,subscriptions,reach,personalized,events,campaigns').split(',');
+    const only = (process.env.BENCH_ONLY ?? 'signing,sends,broadcast,webpush,webpush-broadcast,subscriptions,reach,personalized,events,campaigns,report').split(',');
     if (only.includes('signing')) await signingAndRegistrations(dir, apnsPort, key);
     if (only.includes('sends')) await sends(dir, apns, key);
     if (only.includes('broadcast')) await millionBroadcast(dir, apnsPort, key);
     if (only.some((part) => part.startsWith('webpush') || part === 'subscriptions')) await webPushBench(dir, apnsPort, key, only);
-    await audienceBench(
-      {
-        dir,
-        apns,
-        rows,
-        notes,
-        apiKey: API_KEY,
-        log,
-        fmt,
-        service: (database, extraEnv) => service(dir, database, apnsPort, key, extraEnv),
-        api,
-        bare: (where, tokens) => bareInOwnProcess(where, { port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD, leanBind: false }),
-      },
-      only,
-    );
+    const audienceContext = {
+      dir,
+      apns,
+      rows,
+      notes,
+      apiKey: API_KEY,
+      log,
+      fmt,
+      service: (database: string, extraEnv?: Record<string, string>) => service(dir, database, apnsPort, key, extraEnv),
+      api,
+      bare: (where: string, tokens: string[]) => bareInOwnProcess(where, { port: apnsPort, tokens, connections: 2, window: 100, key, payload: PAYLOAD, leanBind: false }),
+    };
+    await audienceBench(audienceContext, only);
     if (only.includes('campaigns')) {
       await campaignBench({ dir, rows, notes, log, fmt, api, service: (database) => service(dir, database, apnsPort, key, {}, true) });
     }
+    if (only.includes('report')) await reportBench(audienceContext);
   } finally {
     await apns.stop();
   }

@@ -209,6 +209,18 @@ describe.each(BACKENDS)('results: conversions, control groups, A/B variants and 
     expect(report.control).toMatchObject({ users: held.length, converted: 0 });
   });
 
+  test('when devices are gone, then the report groups its failures by reason, counted as they were recorded', async () => {
+    clock.set(START + 400 * HOUR);
+    ctx.apns.scriptPrefix('dead', { status: 410, reason: 'Unregistered' });
+    for (const user of ['gone1', 'gone2']) await ctx.service.context.devices.register({ token: `dead${crypto.randomBytes(30).toString('hex')}`, websitePushId: PUSH_ID, userId: user, now: clock.now() });
+    const id = await launch({ audience: { users: ['gone1', 'gone2', 'u1'] } });
+    expect(await tick()).toMatchObject({ fired: 1 });
+    await settleAll(id);
+    const report = (await get(`/campaigns/${id}/report`).expect(200)).body;
+    expect(report.totals).toMatchObject({ targeted: 3, sent: 1, removed: 2 });
+    expect(report.failures).toEqual([{ outcome: 'removed', reason: 'Unregistered', count: 2 }]);
+  });
+
   test('when a shown link is forged, is a click link, or names a Safari delivery, then nothing is counted', async () => {
     const [delivery] = (await ctx.service.context.db('deliveries').where({ channel: 'safari' }).limit(1).select('id', 'notification_id')) as Array<{ id: number; notification_id: string }>;
     const refs = ctx.service.context.clickRefs;
