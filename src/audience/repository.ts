@@ -56,6 +56,8 @@ export interface StoredEvent extends EventInput {
 
 /** Everything held about one user (GET /users/{id}/export). */
 export interface UserExport {
+  /** Goal events credited to notifications (results): which, when, and the revenue counted. */
+  conversions: Array<{ notificationId: string; eventId: number; at: number; channel: Channel; revenue: number | null }>;
   profile: Profile | null;
   devices: Array<ProfileDevice & { endpoint?: string }>;
   events: StoredEvent[];
@@ -94,6 +96,11 @@ export interface AudienceRepository {
   exportUser(userId: string): Promise<UserExport>;
   addEvents(events: EventInput[], now: number): Promise<number>;
   events(userId: string, request: { limit: number; cursor?: string }): Promise<Page<StoredEvent>>;
+  /**
+   * What the data holds, for tools that build filters and templates: the attribute names (and
+   * their types) of the newest `sample` profiles, and up to `maxEvents` event names.
+   */
+  fields(sample: number, maxEvents: number): Promise<{ attributes: Array<{ name: string; type: string }>; events: string[] }>;
   /** Deletes events older than `before` (retention), in slices; how many went. */
   pruneEvents(before: number): Promise<number>;
   /**
@@ -281,6 +288,32 @@ export function createAudienceRepository(db: Knex, websitePushId: string, option
       const row = await profiles().where({ user_id: userId }).first();
       return row ? toProfile(row as ProfileRow) : undefined;
     },
+    async fields(sample, maxEvents) {
+      const rows = (await profiles().orderBy('created_at', 'desc').limit(sample).select('attributes')) as Array<Pick<ProfileRow, 'attributes'>>;
+      const types = new Map<string, Set<string>>();
+      const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+      for (const row of rows) {
+        const attributes = typeof row.attributes === 'string' ? (JSON.parse(row.attributes) as Record<string, AttributeValue>) : row.attributes;
+        for (const [name, value] of Object.entries(attributes)) {
+          const type = Array.isArray(value) ? 'list' : typeof value === 'string' && ISO_DATE.test(value) ? 'date' : typeof value;
+          (types.get(name) ?? types.set(name, new Set()).get(name) ?? new Set()).add(type);
+        }
+      }
+      // Event names by skipping through the (name, time, user_id) index: one seek per name.
+      const events: string[] = [];
+      for (let after: string | undefined; events.length < maxEvents; ) {
+        const query = db('events').orderBy('name').limit(1).select('name');
+        if (after !== undefined) query.where('name', '>', after);
+        const row = (await query.first()) as { name: string } | undefined;
+        if (!row) break;
+        events.push(row.name);
+        after = row.name;
+      }
+      return {
+        attributes: [...types.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, seen]) => ({ name, type: seen.size === 1 ? [...seen][0] : 'mixed' })),
+        events,
+      };
+    },
     async devicesOf(userId) {
       const rows = (await db('devices').where({ user_id: userId, website_push_id: websitePushId }).orderBy('registered_at', 'desc').limit(1000).select(DEVICE_FACTS)) as DeviceFactsRow[];
       return rows.map(toProfileDevice);
@@ -297,6 +330,8 @@ export function createAudienceRepository(db: Knex, websitePushId: string, option
           await trx('devices').whereIn('id', ids).delete();
         }
         held = (await trx('events').where({ user_id: userId }).delete()) > 0 || held;
+        // Conversions name the user (or the device): they go; the counts they made stay.
+        await trx('conversions').whereIn('user_key', [`u:${userId}`, ...deviceIds.map((id) => `d:${id}`)]).delete();
         held = (await trx('profiles').where({ user_id: userId }).delete()) > 0 || held;
         return held;
       });
@@ -350,6 +385,12 @@ export function createAudienceRepository(db: Knex, websitePushId: string, option
             };
           })
           .sort((a, b) => a.createdAt - b.createdAt),
+        conversions: (
+          (await db('conversions')
+            .whereIn('user_key', [`u:${userId}`, ...deviceIds.slice(0, 500).map((id) => `d:${id}`)])
+            .orderBy('id')
+            .select('notification_id', 'event_id', 'at', 'channel', 'revenue')) as Array<{ notification_id: string; event_id: number | string; at: number | string; channel: Channel; revenue: number | string | null }>
+        ).map((row) => ({ notificationId: row.notification_id, eventId: Number(row.event_id), at: Number(row.at), channel: row.channel, revenue: row.revenue === null ? null : Number(row.revenue) })),
       };
     },
     async addEvents(events, now) {
@@ -385,6 +426,11 @@ export function createAudienceRepository(db: Knex, websitePushId: string, option
       for (;;) {
         const deleted = await db('events').whereIn('id', db('events').where('time', '<', before).limit(5000).select('id')).delete();
         total += deleted;
+        if (deleted < 5000) break;
+      }
+      // Conversions are kept no longer than the events they came from (the counters stay).
+      for (;;) {
+        const deleted = await db('conversions').whereIn('id', db('conversions').where('at', '<', before).limit(5000).select('id')).delete();
         if (deleted < 5000) return total;
       }
     },

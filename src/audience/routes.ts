@@ -8,7 +8,7 @@ import { iso, pageQuery } from '../http/paging';
 import { jsonBody } from '../http/json-body';
 import { storedText } from '../http/text';
 import { parseInput } from '../http/validate';
-import { parseFilter } from './filter';
+import { DEVICE_FACTS, parseFilter } from './filter';
 import type { AudienceRepository, EventInput, Profile, ProfileDevice, StoredEvent } from './repository';
 import type { SegmentRepository } from './segments';
 import { attributesSchema, languageSchema, propertiesSchema, timezoneSchema, userIdSchema } from './values';
@@ -189,6 +189,7 @@ export function audienceRouter(deps: {
         clickedAt: n.clickedAt === null ? null : iso(n.clickedAt),
         clickedAction: n.clickedAction,
       })),
+      conversions: held.conversions.map((c) => ({ notificationId: c.notificationId, eventId: String(c.eventId), at: iso(c.at), channel: c.channel, revenue: c.revenue })),
     });
   });
 
@@ -246,6 +247,12 @@ export function audienceRouter(deps: {
     if (!segment) throw notFound('No segment with that id');
     return segment;
   };
+
+  // For filter builders and template editors (the console's studio): names, not values.
+  router.get('/audience/fields', async (_req, res) => {
+    const found = await audience.fields(1000, 200);
+    res.json({ ...found, deviceFacts: DEVICE_FACTS });
+  });
 
   router.post('/segments/estimate', ...jsonBody('256kb'), async (req, res) => {
     const body = parseInput(estimateSchema, req.body, 'estimate');

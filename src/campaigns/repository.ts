@@ -305,6 +305,8 @@ export interface CampaignRepository {
   plan(occurrence: Occurrence, owner: string, sends: PlannedSend[], now: number): Promise<boolean>;
   /** The sends of some occurrences, in due order. */
   sendsOf(occurrenceIds: number[]): Promise<OccurrenceSend[]>;
+  /** True while a send of the campaign is being fired, or a winner send waits: its parts are fixed. */
+  hasOpenSplit(campaignId: string): Promise<boolean>;
   /** Adds the winner send of an A/B test's send (once, however often it is asked). */
   addWinnerSend(test: OccurrenceSend, dueAt: number, notificationId: string, now: number): Promise<void>;
   /** The time zones profiles and devices name now (at most 2,000). */
@@ -457,6 +459,13 @@ export function createCampaignRepository(db: Db): CampaignRepository {
         for (let i = 0; i < rows.length; i += 100) await trx('occurrence_sends').insert(rows.slice(i, i + 100));
         return true;
       });
+    },
+    async hasOpenSplit(campaignId) {
+      const open = await db('occurrence_sends')
+        .where({ campaign_id: campaignId })
+        .andWhere((q) => q.where({ status: 'firing' }).orWhere((w) => w.where({ kind: 'winner' }).whereIn('status', ['pending', 'firing'])))
+        .first('id');
+      return open !== undefined;
     },
     async addWinnerSend(test, dueAt, notificationId, now) {
       await db('occurrence_sends')

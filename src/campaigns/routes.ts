@@ -16,7 +16,7 @@ import { ruleCostProblem } from './rule-check';
 import { rulesSchema } from './rules';
 import { nextOccurrence, scheduleSchema, type Schedule } from './schedule';
 import { resultFields, type CampaignResults } from '../results/goal';
-import { variantMessage } from '../results/parts';
+import { partId, partLabel, splitOf, variantMessage } from '../results/parts';
 import { reportCsv, type CampaignReport } from '../results/report';
 
 /** Letters, digits and ` _.:/-`: a label is matched exactly inside the stored JSON list. */
@@ -119,6 +119,7 @@ export function campaignRouter(deps: {
     for (const [i, variant] of (results.variants ?? []).entries()) checkNotification(notificationInput(variantMessage(message, variant, i), { all: true }), deps.urlFormatString, now, deps.links);
     if (results.winner && !results.variants) throw badRequest('winner needs variants to choose from', 'invalid_results');
     if (results.winner?.metric === 'conversions' && !results.goal) throw badRequest('winner.metric "conversions" needs a goal', 'invalid_results');
+    if (results.winner?.metric === 'clicks' && !deps.links.clickTracking) throw badRequest('winner.metric "clicks" needs CLICK_TRACKING=true (without it no click is counted)', 'invalid_results');
     if (results.winner && schedule?.type === 'event') throw badRequest('winner is for scheduled campaigns: a triggered campaign sends each user as their event comes, with no rest to send later', 'invalid_results');
   };
   /** Where the notification of a send or entry stands, once it exists. */
@@ -129,7 +130,9 @@ export function campaignRouter(deps: {
     return {
       id: notification.id,
       status: notification.status,
-      counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, skipped: counts.skipped, pending: counts.pending, clicked: counts.clicked },
+      ...(notification.variant !== null ? { variant: notification.variant } : {}),
+      ...(notification.control ? { control: true } : {}),
+      counts: { targeted: notification.targeted, sent: counts.sent, failed: counts.failed, removed: counts.removed, skipped: counts.skipped, heldOut: counts.held_out, pending: counts.pending, clicked: counts.clicked },
     };
   };
   /** The first occurrence at or after `now`, for a launch or a changed schedule. */
@@ -163,6 +166,8 @@ export function campaignRouter(deps: {
     const now = clock.now();
     const editable: CampaignStatus[] = ['draft', 'paused'];
     if (!editable.includes(campaign.status)) throw conflict(campaign, 'only a draft or a paused campaign can be changed (pause it first)');
+    // A test send's winner (or a send being fired) holds its split: changing it then would send the rest to the wrong users.
+    if (change.results && (await campaigns.hasOpenSplit(campaign.id))) throw new AppError(409, 'results_locked', 'A winner send (or a send being fired) is still open: the control group, variants and winner cannot change until it has gone out (or cancel the campaign)');
     await check(change.message ?? campaign.message, change.audience ?? campaign.audience, now, change.schedule ?? campaign.schedule, change.results ?? campaign.results);
     // A paused campaign's new schedule starts from now: what the old one had due is not made up
     // (its recorded occurrences are cancelled with the change). A draft's starts at its launch.
@@ -240,21 +245,32 @@ export function campaignRouter(deps: {
     }
     const page = await campaigns.occurrences(campaign.id, parseInput(pageQuery, req.query, 'query'));
     const sends = await campaigns.sendsOf(page.items.map((o) => o.id));
-    const sendView = async (send: OccurrenceSend) => ({
-      dueAt: iso(send.dueAt),
-      kind: send.kind,
-      ...(send.skipReason ? { skipReason: send.skipReason } : {}),
-      zones: send.zones,
-      ...(send.othersThan ? { otherZones: true } : {}),
-      ...(send.slice ? { slice: { index: send.slice.index, of: send.slice.count } } : {}),
-      status: send.status,
-      reason: send.reason,
-      notification: await progressOf(send.notificationId),
-    });
+    // A send with a control group or variants made one notification per part (ids derived from the send's).
+    const split = splitOf(campaign.message, campaign.results);
+    const sendView = async (send: OccurrenceSend) => {
+      const own = await progressOf(send.notificationId);
+      const parts =
+        !own && split && send.kind === 'send'
+          ? (await Promise.all(split.parts.map(async (part) => ({ name: part.name, control: part.control, notification: await progressOf(partId(send.notificationId, partLabel(part))) })))).filter((p) => p.notification !== null)
+          : undefined;
+      return {
+        dueAt: iso(send.dueAt),
+        kind: send.kind,
+        ...(send.skipReason ? { skipReason: send.skipReason } : {}),
+        zones: send.zones,
+        ...(send.othersThan ? { otherZones: true } : {}),
+        ...(send.slice ? { slice: { index: send.slice.index, of: send.slice.count } } : {}),
+        status: send.status,
+        reason: send.reason,
+        notification: own,
+        ...(parts && parts.length > 0 ? { parts } : {}),
+      };
+    };
     const view = async (occurrence: Occurrence) => {
       const its = await Promise.all(sends.filter((send) => send.occurrenceId === occurrence.id).map(sendView));
-      const counts = { targeted: 0, sent: 0, failed: 0, removed: 0, skipped: 0, pending: 0, clicked: 0 };
-      for (const send of its) if (send.notification) for (const key of Object.keys(counts) as Array<keyof typeof counts>) counts[key] += send.notification.counts[key];
+      const counts = { targeted: 0, sent: 0, failed: 0, removed: 0, skipped: 0, heldOut: 0, pending: 0, clicked: 0 };
+      const notificationsOf = (send: (typeof its)[number]) => (send.notification ? [send.notification] : 'parts' in send && send.parts ? send.parts.map((p) => p.notification).filter((n) => n !== null) : []);
+      for (const send of its) for (const n of notificationsOf(send)) for (const key of Object.keys(counts) as Array<keyof typeof counts>) counts[key] += n.counts[key];
       return {
         id: String(occurrence.id),
         dueAt: iso(occurrence.dueAt),
@@ -268,6 +284,19 @@ export function campaignRouter(deps: {
       };
     };
     res.json({ items: await Promise.all(page.items.map(view)), nextCursor: page.nextCursor });
+  });
+
+  // The next occurrences a schedule would have if launched now: what the console lists in words.
+  const schedulePreview = z.object({ schedule: scheduleSchema, count: z.number().int().min(1).max(10).default(5) }).strict();
+  router.post('/schedules/preview', ...jsonBody('32kb'), async (req, res) => {
+    const { schedule, count } = parseInput(schedulePreview, req.body, 'preview');
+    const now = clock.now();
+    const costly = await ruleCostProblem(schedule, now);
+    if (costly) throw badRequest(costly, 'costly_rrule');
+    const occurrences: string[] = [];
+    for (let at = firstFrom(schedule, now, now); at !== undefined && occurrences.length < count; at = nextOccurrence(schedule, at, now)) occurrences.push(iso(at));
+    const zone = 'timezone' in schedule ? schedule.timezone : 'UTC';
+    res.json({ occurrences, timezone: zone, localTime: 'localTime' in schedule && schedule.localTime === true, triggered: schedule.type === 'event' });
   });
 
   const reportQuery = z
@@ -298,7 +327,7 @@ export function campaignRouter(deps: {
     if (users.length === 0) throw badRequest('No test profiles: mark profiles with "test": true (PATCH /api/v1/users/{userId}) or give userIds', 'no_test_profiles');
     // A variant's message when one is named (a test send holds nobody back and measures nothing).
     const variants = campaign.results.variants ?? [];
-    const index = body.variant === undefined ? -1 : variants.findIndex((v) => v.name === body.variant);
+    const index = body.variant === undefined ? -1 : variants.findIndex((v) => v.name.toLowerCase() === body.variant?.toLowerCase());
     if (body.variant !== undefined && index < 0) throw badRequest(`test.variant: the campaign has no variant named ${JSON.stringify(body.variant)}`, 'unknown_variant');
     const message = index >= 0 ? variantMessage(campaign.message, variants[index], index) : campaign.message;
     const input = notificationInput(message, await resolveTarget({ users }, deps.segments, now));

@@ -209,7 +209,7 @@ export function startScheduler(deps: {
     now: number,
     emptyReason: string,
     extra: Pick<NotificationInput, 'templateData'> = {},
-    part: { message?: Message; variant?: string; control?: boolean; occurrenceId?: number } = {},
+    part: { message?: Message; variant?: string; control?: boolean; winner?: boolean; occurrenceId?: number } = {},
   ): Promise<StoredNotification | { ended: 'empty' | 'failed'; reason: string }> => {
     try {
       // Campaigns count toward FREQUENCY_CAPS and keep them unless their rules say "ignore"; a goal is measured on each part.
@@ -217,7 +217,14 @@ export function startScheduler(deps: {
       const input = { ...notificationInput(part.message ?? campaign.message, await target()), respectCaps: campaign.rules.frequencyCaps !== 'ignore', ...extra, ...(goal ? { goal } : {}) };
       // Checked again: what was fine at launch may not be now (an expiration that has passed).
       checkNotification(input, deps.urlFormatString, now, deps.links);
-      const options = { id: notificationId, campaignId: campaign.id, ...(part.variant !== undefined ? { variant: part.variant } : {}), ...(part.control ? { control: true } : {}), ...(part.occurrenceId !== undefined ? { occurrenceId: part.occurrenceId } : {}) };
+      const options = {
+        id: notificationId,
+        campaignId: campaign.id,
+        ...(part.variant !== undefined ? { variant: part.variant } : {}),
+        ...(part.control ? { control: true } : {}),
+        ...(part.winner ? { winner: true } : {}),
+        ...(part.occurrenceId !== undefined ? { occurrenceId: part.occurrenceId } : {}),
+      };
       return await deps.notifications.create(input, now, options);
     } catch (error) {
       if (error instanceof AppError && error.code === 'no_devices') return { ended: 'empty', reason: emptyReason };
@@ -293,7 +300,7 @@ export function startScheduler(deps: {
       now,
       'no registered device matched the rest of the audience',
       {},
-      { message: chosen.message, ...(chosen.name !== null ? { variant: chosen.name } : {}), occurrenceId: send.occurrenceId },
+      { message: chosen.message, ...(chosen.name !== null ? { variant: chosen.name } : {}), winner: true, occurrenceId: send.occurrenceId },
     );
   };
 

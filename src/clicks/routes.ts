@@ -67,7 +67,9 @@ export function clickRouter(deps: ClickDeps): Router {
   });
   // The service worker reports that it showed a Web Push notification (results: "shown"), once
   // per delivery; a repeat or an unknown delivery still answers 204 and counts nothing.
-  router.post('/shown/:ref', ...limit, async (req, res) => {
+  // A budget of its own: a broadcast's automatic reports from many browsers behind one address must not use up their clicks'.
+  const shownLimit = perMinuteLimit(deps.rateLimitPerMinute);
+  router.post('/shown/:ref', ...shownLimit, async (req, res) => {
     const ref = deps.clickRefs.verifyShown(String(req.params.ref));
     if (!ref) throw badRequest('Not a shown link of this service (unsigned, altered or from a retired AUTH_TOKEN_SECRET)', 'invalid_shown_ref');
     await deps.notifications.recordShown(ref.notificationId, ref.deliveryId, deps.clock.now());

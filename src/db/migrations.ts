@@ -527,14 +527,20 @@ const migrations: Migration[] = [
         t.integer('held_out_count').notNullable().defaultTo(0);
         t.integer('converted_count').notNullable().defaultTo(0);
         t.double('revenue').notNullable().defaultTo(0);
-        // JSON: {event, where?, within, revenueProperty?, after}
+        // JSON: {event, where?, within, revenueProperty?, after}; its event name apart, for the conversion rounds.
         t.text('goal').nullable();
+        t.string('goal_event', 64).nullable();
         // A campaign's part: its A/B variant's name, or "control" for the held-out group.
         t.string('variant', 64).nullable();
         t.boolean('control').notNullable().defaultTo(false);
+        // A winner send's notification: the chosen variant to the rest (kept apart from the test in reports).
+        t.boolean('winner').notNullable().defaultTo(false);
         t.bigInteger('occurrence_id').nullable().index();
         // Distinct users with a delivery sent (held out, for a control part), counted when it completes.
         t.integer('users_reached').nullable();
+      });
+      await db.schema.alterTable('notifications', (t) => {
+        t.index(['goal_event', 'created_at'], 'notifications_goal_event_index', { predicate: db.whereNotNull('goal_event') });
       });
       await db.schema.alterTable('deliveries', (t) => {
         t.bigInteger('shown_at').nullable();
@@ -567,6 +573,9 @@ const migrations: Migration[] = [
         t.bigInteger('created_at').notNullable();
         t.unique(['notification_id', 'event_id']);
         t.index(['notification_id', 'user_key']);
+        // Erasure finds a user's rows, retention the old ones.
+        t.index(['user_key']);
+        t.index(['at']);
       });
       // The last event the conversion rounds have read; events before the upgrade are not read.
       await db.schema.createTable('result_watermarks', (t) => {
@@ -599,8 +608,9 @@ const migrations: Migration[] = [
         t.dropColumn('shown_at');
       });
       await db.schema.alterTable('notifications', (t) => {
+        t.dropIndex(['goal_event', 'created_at'], 'notifications_goal_event_index');
         t.dropIndex(['occurrence_id']);
-        for (const column of ['users_reached', 'occurrence_id', 'control', 'variant', 'goal', 'revenue', 'converted_count', 'held_out_count', 'shown_count']) t.dropColumn(column);
+        for (const column of ['users_reached', 'occurrence_id', 'winner', 'control', 'variant', 'goal_event', 'goal', 'revenue', 'converted_count', 'held_out_count', 'shown_count']) t.dropColumn(column);
       });
     },
   },

@@ -454,6 +454,23 @@ export function openApiDocument(websitePushID: string): object {
         post: { summary: 'Save a segment', tags: ['Audience'], security: bearer, parameters: [IDEMPOTENCY], requestBody: { required: true, content: json({ type: 'object', required: ['name', 'filter'], properties: { name: { type: 'string' }, filter: { $ref: '#/components/schemas/Filter' } } }) }, responses: { 201: { description: 'Saved', content: json({ $ref: '#/components/schemas/Segment' }) }, ...errors(400, 401, 409, 413, 415, 422) } },
         get: { summary: 'Saved segments, newest first', tags: ['Audience'], security: bearer, parameters: paging, responses: { 200: { description: 'A page', content: json(page('Segment')) }, ...errors(400, 401) } },
       },
+      '/api/v1/audience/fields': {
+        get: {
+          summary: 'Attribute names and types (from the newest 1,000 profiles), device facts and event names: for filter and template editors',
+          tags: ['Audience'],
+          security: bearer,
+          responses: { 200: { description: '{attributes: [{name, type}], deviceFacts: [...], events: [...]}' }, ...errors(401) },
+        },
+      },
+      '/api/v1/schedules/preview': {
+        post: {
+          summary: 'The next occurrences a schedule would have if launched now',
+          tags: ['Campaigns'],
+          security: bearer,
+          requestBody: { required: true, content: json({ type: 'object', required: ['schedule'], properties: { schedule: { type: 'object' }, count: { type: 'integer', minimum: 1, maximum: 10, default: 5 } } }) },
+          responses: { 200: { description: '{occurrences: [ISO times], timezone, localTime, triggered}' }, ...errors(400, 401, 413, 415) },
+        },
+      },
       '/api/v1/segments/estimate': {
         post: { summary: 'Exact reach of a filter or a saved segment', tags: ['Audience'], security: bearer, requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: { description: '{users, devices: {safari, webpush, all}}' }, ...errors(400, 401, 404) } },
       },

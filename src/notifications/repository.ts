@@ -115,6 +115,8 @@ export interface StoredNotification extends NotificationInput {
   variant: string | null;
   /** The campaign's control group: every device held out, none sent. */
   control: boolean;
+  /** A winner send: the variant that did best, to the rest of the audience. */
+  winner: boolean;
   /** The scheduled occurrence it belongs to (null: the send API, a test send, a trigger entry). */
   occurrenceId: number | null;
   /** Distinct users it reached (sent; held out, for a control group): counted when it completes, for notifications with a goal. */
@@ -197,8 +199,10 @@ interface NotificationRow {
   respect_caps?: boolean | number;
   template_data?: string | null;
   goal?: string | null;
+  goal_event?: string | null;
   variant?: string | null;
   control?: boolean | number;
+  winner?: boolean | number;
   occurrence_id?: number | null;
   users_reached?: number | null;
   shown_count?: number;
@@ -263,6 +267,7 @@ const toNotification = (row: NotificationRow): StoredNotification => ({
   ...(row.goal ? { goal: JSON.parse(row.goal) as Goal } : {}),
   variant: row.variant ?? null,
   control: Boolean(row.control),
+  winner: Boolean(row.winner),
   occurrenceId: row.occurrence_id === null || row.occurrence_id === undefined ? null : Number(row.occurrence_id),
   usersReached: row.users_reached === null || row.users_reached === undefined ? null : Number(row.users_reached),
   targeted: row.targeted,
@@ -302,6 +307,7 @@ export interface CreateOptions {
   test?: boolean;
   variant?: string;
   control?: boolean;
+  winner?: boolean;
   occurrenceId?: number;
 }
 
@@ -510,8 +516,10 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         template_data: input.templateData ? checkedText(JSON.stringify(input.templateData), 16_384, 'templateData') : null,
         // Bounded by its schema (results/goal.ts): names, ten conditions of at most 1 KB each.
         goal: input.goal ? checkedText(JSON.stringify(input.goal), 16_384, 'goal') : null,
+        goal_event: input.goal ? checkedText(input.goal.event, 64, 'goal.event') : null,
         variant: checkedText(options.variant, 64, 'variant'),
         control: options.control ?? false,
+        winner: options.winner ?? false,
         occurrence_id: options.occurrenceId ?? null,
         users_reached: null,
         shown_count: 0,

@@ -321,7 +321,9 @@ export function notificationRouter(deps: {
       const limit = channel === 'safari' ? MAX_PAYLOAD_BYTES : MAX_WEB_PUSH_PAYLOAD_BYTES;
       channels[channel] = { payload: JSON.parse(payload) as unknown, bytes, ...(bytes > limit ? { error: `PayloadTooLarge: ${bytes} bytes, at most ${limit}` } : {}), devices: devices.filter((d) => d.channel === channel).length };
     }
-    res.json({ userId: body.userId, profile: profile !== undefined, channels });
+    // What a send of these fields would be refused for (url-args against urlFormatString, sizes with click links): the same check as the send API's.
+    const problems = payloadProblems({ ...input, target: { all: true }, priority: 10, ...(body.expiration !== undefined ? { expiration: body.expiration } : {}) }, deps.urlFormatString, Math.floor(deps.clock.now() / 1000), deps.links);
+    res.json({ userId: body.userId, profile: profile !== undefined, channels, problems });
   });
 
   router.get('/notifications', async (req, res) => {

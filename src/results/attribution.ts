@@ -9,7 +9,10 @@ import { MAX_GOAL_WINDOW_MS, type Goal } from './goal';
 /** Events read per batch, and batches per round at most (a busy stream is caught up over rounds). */
 const BATCH = 5000;
 const BATCHES_PER_ROUND = 20;
-const DAY_MS = 86_400_000;
+/** Notification ids per IN list (both databases take far more; this keeps statements small). */
+const ID_CHUNK = 500;
+/** One goal event's revenue is kept within ±1e9: a sum of them stays finite on both databases. */
+export const MAX_EVENT_REVENUE = 1e9;
 
 export interface Attribution {
   /** Reads the events that arrived since the last round and records the conversions among them; returns how many. */
@@ -40,7 +43,8 @@ function revenueOf(goal: Goal, properties: Record<string, unknown> | null): numb
   if (!goal.revenueProperty || !properties || !Object.hasOwn(properties, goal.revenueProperty)) return null;
   const value = properties[goal.revenueProperty];
   const amount = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-  return Number.isFinite(amount) ? amount : null;
+  // Events come from pages too (SafariPush.track): an absurd amount cannot overflow the sums.
+  return Number.isFinite(amount) ? Math.max(-MAX_EVENT_REVENUE, Math.min(MAX_EVENT_REVENUE, amount)) : null;
 }
 
 /**
@@ -58,21 +62,33 @@ function revenueOf(goal: Goal, properties: Record<string, unknown> | null): numb
 export function createAttribution(db: Knex): Attribution {
   const lag = isPostgres(db) ? TRIGGER_LAG_MS : 0;
 
-  const goals = async (now: number): Promise<GoalNotification[]> => {
+  /**
+   * The notifications with a goal of one of `names`, created in [from, to]: through the partial
+   * (goal_event, created_at) index, grouped by event name.
+   */
+  const goals = async (names: string[], from: number, to: number): Promise<Map<string, GoalNotification[]>> => {
+    const byName = new Map<string, GoalNotification[]>();
+    if (names.length === 0) return byName;
     const rows = (await db('notifications')
-      .whereNotNull('goal')
+      .whereIn('goal_event', names)
+      .andWhere('created_at', '>=', from)
+      .andWhere('created_at', '<=', to)
       .andWhere('test', false)
-      .andWhere('created_at', '>=', now - MAX_GOAL_WINDOW_MS - DAY_MS)
       .select('id', 'campaign_id', 'goal', 'created_at')) as Array<{ id: string; campaign_id: string | null; goal: string; created_at: number | string }>;
-    return rows.map((row) => {
+    for (const row of rows) {
       const goal = JSON.parse(row.goal) as Goal;
-      return { id: row.id, group: row.campaign_id ?? row.id, goal, withinMs: durationMs(goal.within), createdAt: Number(row.created_at) };
-    });
+      const list = byName.get(goal.event) ?? byName.set(goal.event, []).get(goal.event) ?? [];
+      list.push({ id: row.id, group: row.campaign_id ?? row.id, goal, withinMs: durationMs(goal.within), createdAt: Number(row.created_at) });
+    }
+    return byName;
   };
 
   /** The conversions among the events in (after, through]. */
-  const attribute = async (after: number, through: number, candidates: GoalNotification[]): Promise<Conversion[]> => {
-    const names = [...new Set(candidates.map((c) => c.goal.event))];
+  const attribute = async (after: number, through: number, now: number): Promise<Conversion[]> => {
+    // Only names some notification of the last 31 days has as its goal are read at all.
+    const recent = (await db('notifications').whereNotNull('goal_event').andWhere('created_at', '>=', now - MAX_GOAL_WINDOW_MS - 86_400_000).distinct('goal_event')) as Array<{ goal_event: string }>;
+    const names = recent.map((row) => row.goal_event);
+    if (names.length === 0) return [];
     const events = (await db('events').whereIn('name', names).andWhere('id', '>', after).andWhere('id', '<=', through).orderBy('id').select('id', 'name', 'user_id', 'device_id', 'time', 'properties')) as Array<{
       id: number | string;
       name: string;
@@ -81,24 +97,26 @@ export function createAttribution(db: Knex): Attribution {
       time: number | string;
       properties: string | Record<string, unknown> | null;
     }>;
+    if (events.length === 0) return [];
+    // The notifications those events could convert for: created up to 30 days before the earliest.
+    const times = events.map((event) => Number(event.time));
+    const candidates = await goals([...new Set(events.map((event) => event.name))], Math.min(...times) - MAX_GOAL_WINDOW_MS, Math.max(...times));
     const conversions: Conversion[] = [];
+    type Touched = { id: number | string; notification_id: string; outcome: 'sent' | 'held_out'; updated_at: number | string; clicked_at: number | string | null; channel: Channel };
     for (const event of events) {
       const time = Number(event.time);
       const properties = typeof event.properties === 'string' ? (JSON.parse(event.properties) as Record<string, unknown>) : event.properties;
-      const matching = candidates.filter((c) => c.goal.event === event.name && c.createdAt <= time && eventMatches(c.goal.where, properties));
+      const matching = (candidates.get(event.name) ?? []).filter((c) => c.createdAt <= time && time - c.createdAt <= MAX_GOAL_WINDOW_MS + c.withinMs && eventMatches(c.goal.where, properties));
       if (matching.length === 0 || (event.user_id === null && event.device_id === null)) continue;
       const byId = new Map(matching.map((c) => [c.id, c]));
-      const query = db('deliveries as dl').whereIn('dl.notification_id', [...byId.keys()]).whereIn('dl.outcome', ['sent', 'held_out']);
-      if (event.user_id !== null) query.join('devices as dv', 'dv.id', 'dl.device_id').where('dv.user_id', event.user_id);
-      else query.where('dl.device_id', event.device_id);
-      const touched = (await query.select('dl.id', 'dl.notification_id', 'dl.outcome', 'dl.updated_at', 'dl.clicked_at', 'dl.channel')) as Array<{
-        id: number | string;
-        notification_id: string;
-        outcome: 'sent' | 'held_out';
-        updated_at: number | string;
-        clicked_at: number | string | null;
-        channel: Channel;
-      }>;
+      const ids = [...byId.keys()];
+      const touched: Touched[] = [];
+      for (let i = 0; i < ids.length; i += ID_CHUNK) {
+        const query = db('deliveries as dl').whereIn('dl.notification_id', ids.slice(i, i + ID_CHUNK)).whereIn('dl.outcome', ['sent', 'held_out']);
+        if (event.user_id !== null) query.join('devices as dv', 'dv.id', 'dl.device_id').where('dv.user_id', event.user_id);
+        else query.where('dl.device_id', event.device_id);
+        touched.push(...((await query.select('dl.id', 'dl.notification_id', 'dl.outcome', 'dl.updated_at', 'dl.clicked_at', 'dl.channel')) as Touched[]));
+      }
       // The latest touch within the window, per campaign.
       const latest = new Map<string, { touch: number; row: (typeof touched)[number]; goal: GoalNotification }>();
       for (const row of touched) {
@@ -156,8 +174,7 @@ export function createAttribution(db: Knex): Attribution {
           through = Number(event.id);
         }
         if (through === after) return recorded;
-        const candidates = await goals(now);
-        const conversions = candidates.length > 0 ? await attribute(after, through, candidates) : [];
+        const conversions = await attribute(after, through, now);
         if (await record(after, through, conversions, now)) recorded += conversions.length;
         if (scanned.length < BATCH) return recorded;
       }

@@ -3,7 +3,7 @@ import { manualClock } from '../../src/clock';
 import { deviceToken } from '../helpers/apns';
 import { useCampaignService } from '../helpers/campaigns';
 import { BACKENDS } from '../helpers/databases';
-import { PUSH_ID } from '../helpers/service';
+import { API_KEY, PUSH_ID } from '../helpers/service';
 
 const START = Date.parse('2026-12-07T09:00:00Z');
 const HOUR = 3_600_000;
@@ -115,9 +115,12 @@ describe.each(BACKENDS)('results: conversions, control groups, A/B variants and 
 
     const csv = (await get(`/campaigns/${id}/report?format=csv`).expect(200).expect('content-type', /text\/csv/)).text;
     const lines = csv.trim().split('\r\n');
-    expect(lines[0]).toBe('section,name,targeted,sent,failed,removed,skipped,heldOut,shown,clicked,converted,revenue,users,clickRate,conversionRate');
+    expect(lines[0]).toBe('section,name,targeted,sent,failed,removed,skipped,heldOut,shown,clicked,converted,revenue,users,clickRate,conversionRate,liftAbsolute,liftRelative,pValue,ci95Low,ci95High');
     expect(lines[1].startsWith(`total,all,${USERS},${treated.length},0,0,0,${control.size},`)).toBe(true);
-    expect(lines.some((line) => line.startsWith(`control,control,`))).toBe(true);
+    // The control row carries the lift, its p-value and interval, as the JSON has them.
+    const controlRow = lines.find((line) => line.startsWith('control,control,'))?.split(',') ?? [];
+    expect(Number(controlRow[17])).toBeCloseTo(report.lift.pValue, 12);
+    expect(Number(controlRow[15])).toBeCloseTo(p1 - p2, 12);
 
     // A round again finds nothing new: each event counted once.
     expect((await later(10_000)).converted).toBe(0);
@@ -146,6 +149,10 @@ describe.each(BACKENDS)('results: conversions, control groups, A/B variants and 
     }
     ctx.apns.reset();
     expect((await later(HOUR)).fired).toBe(0);
+    // While the winner waits, the split is fixed: no change to the control group or variants.
+    await post(`/campaigns/${id}/pause`).expect(200);
+    expect((await ctx.patch(`/campaigns/${id}`, { controlGroupPercent: 10 }).expect(409)).body.error.code).toBe('results_locked');
+    await post(`/campaigns/${id}/resume`).expect(200);
     expect((await later(HOUR)).fired).toBe(1);
     await settleAll(id);
     const rest = [...tokens.keys()].filter((user) => bucket(id, user) >= 4000);
@@ -153,13 +160,22 @@ describe.each(BACKENDS)('results: conversions, control groups, A/B variants and 
     expect(new Set(ctx.apns.requests.map((r) => (r.payload as { aps: { alert: { title: string } } }).aps.alert.title))).toEqual(new Set(['Only today: 20% off']));
     const report = (await get(`/campaigns/${id}/report`).expect(200)).body;
     const byName = Object.fromEntries(report.variants.map((v: { name: string }) => [v.name, v]));
+    // The variants compare their test sends; the winner's sends to the rest are apart.
     expect(byName.A).toMatchObject({ sent: testShare.length - inB.size, clicked: 0 });
-    expect(byName.B).toMatchObject({ sent: inB.size + rest.length, clicked: inB.size });
+    expect(byName.B).toMatchObject({ sent: inB.size, clicked: inB.size, clickRate: 1 });
+    expect(report.winner).toMatchObject({ name: 'B', sent: rest.length, clicked: 0 });
     expect(report.totals).toMatchObject({ targeted: USERS, sent: USERS, clicked: inB.size });
     expect(report.control).toBeNull();
     expect(report.lift).toBeNull();
     const occurrences = (await get(`/campaigns/${id}/occurrences`).expect(200)).body.items;
     expect(occurrences[0].sends.map((s: { kind: string }) => s.kind)).toEqual(['send', 'winner']);
+    expect(occurrences[0].sends[0].parts.map((p: { name: string; notification: { counts: { sent: number } } }) => [p.name, p.notification.counts.sent])).toEqual([
+      ['A', testShare.length - inB.size],
+      ['B', inB.size],
+    ]);
+    expect(occurrences[0].sends[1].notification).toMatchObject({ variant: 'B', counts: { sent: rest.length } });
+    expect(occurrences[0].counts).toMatchObject({ targeted: USERS, sent: USERS });
+    expect((await get(`/campaigns/${id}/report?occurrence=999999`).expect(404)).body.error.code).toBe('not_found');
     // One occurrence's report is the same here.
     expect((await get(`/campaigns/${id}/report?occurrence=${occurrences[0].id}`).expect(200)).body.totals).toEqual(report.totals);
   });
@@ -182,6 +198,24 @@ describe.each(BACKENDS)('results: conversions, control groups, A/B variants and 
     expect(view.goal).toMatchObject({ event: 'signup', after: 'click' });
   });
 
+  test('when a goal event carries an absurd amount (as a page could send), then its revenue is bounded and counting goes on', async () => {
+    clock.set(START + 500 * HOUR);
+    const { id } = (await post('/notifications', { ...message, to: { users: ['u7', 'u8'] }, goal: { event: 'order', within: '1d', revenueProperty: 'amount' } }).expect(202)).body as { id: string };
+    await ctx.service.context.queue.settled(id);
+    const at = new Date(clock.now() + 60_000).toISOString();
+    clock.advance(120_000);
+    await post('/events', { events: [{ name: 'order', userId: 'u7', time: at, properties: { amount: 1e308 } }, { name: 'order', userId: 'u7', time: at, properties: { amount: 1e308 } }] }).expect(202);
+    expect((await later(10_000)).converted).toBe(2);
+    await post('/events', { events: [{ name: 'order', userId: 'u8', time: at, properties: { amount: '12.5' } }] }).expect(202);
+    expect((await later(10_000)).converted).toBe(1);
+    expect((await get(`/notifications/${id}`).expect(200)).body.counts).toMatchObject({ converted: 2, revenue: 2e9 + 12.5 });
+    // The export shows a user's conversions; erasure takes them (the counts they made stay).
+    expect((await get('/users/u8/export').expect(200)).body.conversions).toContainEqual(expect.objectContaining({ notificationId: id, revenue: 12.5 }));
+    await ctx.api().delete('/api/v1/users/u8').set('Authorization', `Bearer ${API_KEY}`).expect(204);
+    expect(await ctx.service.context.db('conversions').where({ user_key: 'u:u8' }).count<{ n: number }[]>({ n: '*' })).toEqual([{ n: 0 }]);
+    expect((await get(`/notifications/${id}`).expect(200)).body.counts).toMatchObject({ converted: 2 });
+  });
+
   test('when a triggered campaign holds back half, then each user\'s entry follows their bucket: the control half is held out, the rest get the variant of their bucket', async () => {
     clock.set(START + 300 * HOUR);
     const id = await launch({
@@ -193,7 +227,7 @@ describe.each(BACKENDS)('results: conversions, control groups, A/B variants and 
       ],
       goal: { event: 'purchased', within: '1d' },
     });
-    const users = [...tokens.keys()].slice(0, 40);
+    const users = [...tokens.keys()].slice(10, 50);
     await post('/events', { events: users.map((userId) => ({ name: 'added_to_cart', userId, time: new Date(clock.now()).toISOString() })) }).expect(202);
     await later(10_000);
     expect((await later(10 * 60_000)).fired).toBe(users.length);
