@@ -14,6 +14,7 @@ import { requestLog } from './http/request-log';
 import { logAdminRouter } from './logs/admin-routes';
 import { notificationRouter } from './notifications/routes';
 import { adminHealthRouter, adminPageRouter } from './admin/routes';
+import { studioRouter } from './admin/studio';
 import { clickRouter } from './clicks/routes';
 import { campaignRouter } from './campaigns/routes';
 import { campaignReport } from './results/report';
@@ -113,6 +114,7 @@ export function createApp(context: AppContext): Express {
   // Mounted even with CLICK_TRACKING off, so links already sent keep working.
   app.use(clickRouter({ clickRefs: context.clickRefs, notifications: context.notifications, urlFormatString: context.website.urlFormatString, serviceUrl: context.website.webServiceURL, metrics: context.metrics, rateLimitPerMinute: config.rateLimitPerMinute, clock: context.clock }));
   app.use(adminPageRouter());
+  app.use(studioRouter());
   const apiKey = requireApiKey(context.apiKeys);
   app.use(
     operationsRouter({

@@ -291,7 +291,8 @@ export function campaignRouter(deps: {
   router.post('/schedules/preview', ...jsonBody('32kb'), async (req, res) => {
     const { schedule, count } = parseInput(schedulePreview, req.body, 'preview');
     const now = clock.now();
-    const costly = await ruleCostProblem(schedule, now);
+    // Every occurrence listed is found in the checking thread first, within its deadline.
+    const costly = await ruleCostProblem(schedule, now, count);
     if (costly) throw badRequest(costly, 'costly_rrule');
     const occurrences: string[] = [];
     for (let at = firstFrom(schedule, now, now); at !== undefined && occurrences.length < count; at = nextOccurrence(schedule, at, now)) occurrences.push(iso(at));

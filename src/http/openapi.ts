@@ -355,6 +355,12 @@ export function openApiDocument(websitePushID: string): object {
       '/admin/{file}': {
         get: { summary: "The console's script and style", tags: ['Admin'], parameters: [pathParam('file', 'admin.js or admin.css')], responses: { 200: { description: 'Asset' }, 404: { description: 'No such file' } } },
       },
+      '/studio': {
+        get: { summary: 'The campaign studio (/studio redirects to /studio/); 503 when it was not built', tags: ['Admin'], responses: { 200: { description: 'HTML page' }, 301: { description: 'To /studio/' }, 503: { description: 'Not built' } } },
+      },
+      '/studio/assets/{file}': {
+        get: { summary: "The studio's built script and style (content-hashed names)", tags: ['Admin'], parameters: [pathParam('file', 'A file of the build')], responses: { 200: { description: 'Asset' }, 404: { description: 'No such file' } } },
+      },
       '/api/v1/admin/health': {
         get: { summary: 'Certificate expiry, last APNs and Web Push answers, settings (no secrets)', tags: ['Admin'], security: bearer, responses: { 200: { description: 'Health' }, ...errors(401) } },
       },

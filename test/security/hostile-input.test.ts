@@ -253,6 +253,7 @@ describe.each(BACKENDS)('hostile and malformed input (%s)', (backend) => {
         await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns?status=${query}&label=${query}&cursor=${query}`).set('Authorization', bearer));
         await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns/${id}/occurrences?cursor=${query}`).set('Authorization', bearer));
         for (const which of [id, draft]) await expectRejectedCleanly(() => request(service.app).get(`/api/v1/campaigns/${which}/report?occurrence=${query}&format=${query}`).set('Authorization', bearer));
+        await expectRejectedCleanly(() => asJson(request(service.app).post('/api/v1/schedules/preview')).send(payload));
         expect(apns.requests).toHaveLength(0);
       }),
       { numRuns: 40 },
