@@ -152,7 +152,7 @@ export function createApp(context: AppContext): Express {
       clock: context.clock,
     }),
     campaignRouter({
-      report: (campaignId, occurrenceId) => campaignReport(context.db, campaignId, occurrenceId),
+      report: (campaignId, occurrenceId, options) => campaignReport(context.db, campaignId, occurrenceId, options),
       campaigns: context.campaigns,
       notifications: context.notifications,
       segments: context.segments,

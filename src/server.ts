@@ -70,7 +70,7 @@ export function readyLine(address: AddressInfo, context: Pick<AppContext, 'gener
   const key = file
     ? `the admin key is in ${file} (node -p "require('./${file.split(path.sep).join('/')}').apiKey")`
     : 'log in with one of API_KEYS';
-  return `safari-push is ready: ${base} · admin console ${base}/admin · ${key}`;
+  return `safari-push is ready: ${base} · admin console ${base}/admin · campaign studio ${base}/studio/ · ${key}`;
 }
 
 async function main(): Promise<void> {

@@ -90,7 +90,7 @@ const conflict = (campaign: Campaign, wanted: string) =>
 /** The campaign API; mounted behind the API key check. */
 export function campaignRouter(deps: {
   /** A campaign's report (results/report.ts), or one occurrence's. */
-  report(campaignId: string, occurrenceId?: number): Promise<CampaignReport>;
+  report(campaignId: string, occurrenceId?: number, options?: { controlGroup?: boolean }): Promise<CampaignReport>;
   campaigns: CampaignRepository;
   notifications: NotificationRepository;
   segments: SegmentRepository;
@@ -309,7 +309,7 @@ export function campaignRouter(deps: {
   router.get('/campaigns/:id/report', async (req, res) => {
     const campaign = await load(String(req.params.id));
     const query = parseInput(reportQuery, req.query, 'query');
-    const report = await deps.report(campaign.id, query.occurrence === undefined ? undefined : Number(query.occurrence));
+    const report = await deps.report(campaign.id, query.occurrence === undefined ? undefined : Number(query.occurrence), { controlGroup: (campaign.results.controlGroupPercent ?? 0) > 0 });
     if (query.format === 'csv') {
       res
         .type('text/csv; charset=utf-8')

@@ -79,7 +79,7 @@ function addBucket(t: Totals, row: BucketRow) {
  * reports and conversions arrived: one grouped read of the hourly rollup and one of the
  * notifications, so its cost grows with notifications and hours, not with deliveries.
  */
-export async function campaignReport(db: Knex, campaignId: string, occurrenceId?: number): Promise<CampaignReport> {
+export async function campaignReport(db: Knex, campaignId: string, occurrenceId?: number, options: { controlGroup?: boolean } = {}): Promise<CampaignReport> {
   if (occurrenceId !== undefined && !(await db('campaign_occurrences').where({ id: occurrenceId, campaign_id: campaignId }).first('id'))) throw notFound('The campaign has no occurrence with that id');
   const scope = (query: Knex.QueryBuilder, alias: string) => {
     query.where(`${alias}.campaign_id`, campaignId).andWhere(`${alias}.test`, false);
@@ -125,7 +125,8 @@ export async function campaignReport(db: Knex, campaignId: string, occurrenceId?
     return variants.get(n.variant) ?? variants.set(n.variant, empty()).get(n.variant);
   };
   const series = new Map<number, { sent: number; shown: number; clicked: number; converted: number; revenue: number }>();
-  let hasControl = false;
+  // A campaign with a control group reports it even before (or without) anyone held out in it.
+  let hasControl = options.controlGroup === true;
   for (const n of notifications) {
     const users = Number(n.users ?? 0);
     if (n.control) {

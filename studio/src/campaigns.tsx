@@ -9,21 +9,32 @@ export function CampaignList() {
   const [items, setItems] = useState<Array<{ campaign: Campaign; report?: Report }>>([]);
   const [error, setError] = useState('');
   const [loading, setLoading] = useState(true);
+  const [next, setNext] = useState<string | null>(null);
+  /** A page of 25, newest first, each with its report's headline numbers; `cursor` continues the list. */
+  const load = async (cursor: string | null, isStale: () => boolean = () => false) => {
+    const query = new URLSearchParams({ limit: '25', ...(status ? { status } : {}), ...(label ? { label } : {}), ...(cursor ? { cursor } : {}) });
+    setLoading(true);
+    try {
+      const page = await api<{ items: Campaign[]; nextCursor: string | null }>(`/campaigns?${query}`);
+      const reports = await Promise.all(page.items.map((c) => api<Report>(`/campaigns/${c.id}/report`).catch(() => undefined)));
+      if (isStale()) return;
+      const rows = page.items.map((campaign, i) => ({ campaign, report: reports[i] }));
+      setItems((before) => (cursor ? [...before, ...rows] : rows));
+      setNext(page.nextCursor);
+      setError('');
+    } catch (caught) {
+      if (!isStale()) setError((caught as Error).message);
+    } finally {
+      if (!isStale()) setLoading(false);
+    }
+  };
   useEffect(() => {
     let stale = false;
-    const query = new URLSearchParams({ limit: '25', ...(status ? { status } : {}), ...(label ? { label } : {}) });
-    setLoading(true);
-    api<{ items: Campaign[] }>(`/campaigns?${query}`)
-      .then(async ({ items: campaigns }) => {
-        const reports = await Promise.all(campaigns.map((c) => api<Report>(`/campaigns/${c.id}/report`).catch(() => undefined)));
-        if (!stale) setItems(campaigns.map((campaign, i) => ({ campaign, report: reports[i] })));
-        setError('');
-      })
-      .catch((caught: Error) => !stale && setError(caught.message))
-      .finally(() => !stale && setLoading(false));
+    void load(null, () => stale);
     return () => {
       stale = true;
     };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [status, label]);
   return (
     <section class="card" aria-labelledby="list-title">
@@ -67,6 +78,7 @@ export function CampaignList() {
           </tbody>
         </table>
       </div>
+      {next && <button type="button" onClick={() => void load(next)} disabled={loading}>More</button>}
       {!loading && items.length === 0 && !error && <p>No campaigns yet. <a href="#/campaigns/new">Create the first one</a>.</p>}
     </section>
   );

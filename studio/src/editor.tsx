@@ -1,11 +1,12 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Campaign, type Message } from './api';
 import { FilterBuilder, fromFilter, newCondition, toFilter, type Condition, type Fields } from './filter';
 import { ChromeNotification, SafariNotification, type ChannelPreview } from './preview';
 import { Field, Problems, Section, inWords, inputValue, useDebounced } from './ui';
 
 type Kind = 'all' | 'segment' | 'filter' | 'users' | 'json';
-type ScheduleType = 'now' | 'at' | 'dates' | 'recurring' | 'event';
+/** json: any schedule the form has no fields for (a date reminder, a rule's start and end), as the API takes it. */
+type ScheduleType = 'now' | 'at' | 'dates' | 'recurring' | 'event' | 'json';
 
 interface Draft {
   name: string;
@@ -25,6 +26,7 @@ interface Draft {
     unlessEvent: string;
     unlessWithin: string;
     reentry: string;
+    json: string;
   };
   rules: { quiet: 'default' | 'off' | 'custom'; from: string; to: string; policy: 'delay' | 'discard'; caps: 'respect' | 'ignore'; throttle: string; cutoff: string };
   measure: {
@@ -48,7 +50,7 @@ const emptyDraft = (): Draft => ({
   labels: '',
   message: { title: '', body: '', urlArgs: '', action: '', url: '', image: '', icon: '', requireInteraction: false, buttons: [] },
   audience: { kind: 'all', segment: '', users: '', match: 'all', conditions: [newCondition()], json: '' },
-  schedule: { type: 'at', at: '', dates: '', rrule: 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0', timezone: browserZone(), localTime: false, fallbackTimezone: '', event: '', delay: '10m', unlessEvent: '', unlessWithin: '10m', reentry: 'once' },
+  schedule: { type: 'at', at: '', dates: '', rrule: 'FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0', timezone: browserZone(), localTime: false, fallbackTimezone: '', event: '', delay: '10m', unlessEvent: '', unlessWithin: '10m', reentry: 'once', json: '' },
   rules: { quiet: 'default', from: '21:00', to: '09:00', policy: 'delay', caps: 'respect', throttle: '', cutoff: '' },
   measure: { control: '', goalEvent: '', goalWithin: '1d', revenueProperty: '', goalAfter: 'sent', variants: [], winner: false, winnerMetric: 'clicks', winnerAfter: '4h', testPercent: '20' },
 });
@@ -80,6 +82,13 @@ function audienceOf(a: Draft['audience'], fields: Fields): Record<string, unknow
 }
 
 function scheduleOf(s: Draft['schedule']): Record<string, unknown> {
+  if (s.type === 'json') {
+    try {
+      return JSON.parse(s.json || 'null') as Record<string, unknown>;
+    } catch {
+      return { type: 'invalid JSON' };
+    }
+  }
   const local = s.localTime ? { localTime: true, ...(s.fallbackTimezone ? { fallbackTimezone: s.fallbackTimezone } : {}) } : {};
   switch (s.type) {
     case 'now':
@@ -106,7 +115,7 @@ function rulesOf(r: Draft['rules']): Record<string, unknown> {
     ...(r.quiet === 'off' ? { quietHours: 'off' } : r.quiet === 'custom' ? { quietHours: { from: r.from, to: r.to, policy: r.policy } } : {}),
     frequencyCaps: r.caps,
     ...(r.throttle ? { throttlePerMinute: Number(r.throttle) } : {}),
-    ...(r.cutoff ? { cutoff: new Date(r.cutoff).toISOString() } : {}),
+    ...(r.cutoff.trim() ? { cutoff: r.cutoff.trim() } : {}),
   };
 }
 
@@ -154,9 +163,12 @@ function draftOf(c: Campaign): Draft {
     d.audience = rows ? { ...d.audience, kind: 'filter', ...rows } : { ...d.audience, kind: 'json', json: JSON.stringify(a.filter, null, 2) };
   }
   const s = c.schedule as Record<string, unknown>;
+  // A schedule with parts the form has no fields for is kept whole, as JSON, rather than changed.
+  const fits = ['now', 'at', 'dates', 'recurring', 'event'].includes(c.schedule.type) && s.start === undefined && s.end === undefined;
   d.schedule = {
     ...d.schedule,
-    type: (['now', 'at', 'dates', 'recurring', 'event'].includes(c.schedule.type) ? c.schedule.type : 'at') as ScheduleType,
+    type: (fits ? c.schedule.type : 'json') as ScheduleType,
+    json: fits ? '' : JSON.stringify(c.schedule, null, 2),
     at: typeof s.at === 'string' ? s.at : '',
     dates: Array.isArray(s.dates) ? s.dates.join('\n') : '',
     rrule: typeof s.rrule === 'string' ? s.rrule : d.schedule.rrule,
@@ -177,7 +189,7 @@ function draftOf(c: Campaign): Draft {
     policy: r.quietHours && r.quietHours !== 'off' ? r.quietHours.policy : 'delay',
     caps: r.frequencyCaps ?? 'respect',
     throttle: r.throttlePerMinute ? String(r.throttlePerMinute) : '',
-    cutoff: r.cutoff ? r.cutoff.slice(0, 16) : '',
+    cutoff: r.cutoff ?? '',
   };
   const g = c.goal as { event?: string; within?: string; revenueProperty?: string; after?: 'sent' | 'click' } | undefined;
   d.measure = {
@@ -207,12 +219,14 @@ export function Editor(props: { id?: string }) {
   const [fields, setFields] = useState<Fields>({ attributes: [], deviceFacts: [], events: [] });
   const [segments, setSegments] = useState<Array<{ id: string; name: string }>>([]);
   const [previewUser, setPreviewUser] = useState('');
-  const [preview, setPreview] = useState<{ safari?: ChannelPreview; webpush?: ChannelPreview; problems: string[] }>({ problems: [] });
+  const [preview, setPreview] = useState<{ safari?: ChannelPreview; webpush?: ChannelPreview; problems: string[]; profile?: boolean }>({ problems: [] });
   const [estimate, setEstimate] = useState<{ value?: Estimate; error?: string }>({});
   const [occurrences, setOccurrences] = useState<{ items: string[]; error?: string; timezone?: string; localTime?: boolean; triggered?: boolean }>({ items: [] });
   const [status, setStatus] = useState<{ message?: string; error?: string }>({});
   const [testUsers, setTestUsers] = useState('');
-  const lastField = useRef<'title' | 'body'>('body');
+  const [lastField, setLastField] = useState<'title' | 'body'>('body');
+  /** Launch asks once more before it acts. */
+  const [confirming, setConfirming] = useState(false);
   const update = <K extends keyof Draft>(key: K, change: Partial<Draft[K]>) => setDraft((d) => ({ ...d, [key]: { ...(d[key] as object), ...change } }));
 
   useEffect(() => {
@@ -238,11 +252,11 @@ export function Editor(props: { id?: string }) {
     const message = messageOf(draft.message);
     if (!message.title && !message.body) return setPreview({ problems: [] });
     try {
-      const answer = await api<{ channels: { safari: ChannelPreview; webpush: ChannelPreview }; problems: string[] }>('/notifications/preview', {
+      const answer = await api<{ channels: { safari: ChannelPreview; webpush: ChannelPreview }; problems: string[]; profile: boolean }>('/notifications/preview', {
         method: 'POST',
         body: { ...message, userId: previewUser || 'preview' },
       });
-      if (current()) setPreview({ ...answer.channels, problems: answer.problems });
+      if (current()) setPreview({ ...answer.channels, problems: answer.problems, profile: answer.profile });
     } catch (caught) {
       if (current()) setPreview({ problems: [(caught as Error).message] });
     }
@@ -276,8 +290,7 @@ export function Editor(props: { id?: string }) {
   }, [JSON.stringify(draft.schedule)]);
 
   const insertVariable = (name: string) => {
-    const field = lastField.current;
-    update('message', { [field]: `${draft.message[field]}{{ user.${name} }}` });
+    update('message', { [lastField]: `${draft.message[lastField]}{{ user.${name} }}` });
   };
 
   const save = async (): Promise<Campaign | undefined> => {
@@ -295,7 +308,8 @@ export function Editor(props: { id?: string }) {
     }
   };
   const testSend = async () => {
-    const saved = campaign ?? (await save());
+    // What is on the screen is what is tested: saved first while the campaign can change.
+    const saved = campaign && campaign.status !== 'draft' && campaign.status !== 'paused' ? campaign : await save();
     if (!saved) return;
     try {
       const users = list(testUsers);
@@ -306,6 +320,11 @@ export function Editor(props: { id?: string }) {
     }
   };
   const launch = async () => {
+    if (!confirming) {
+      setConfirming(true);
+      return;
+    }
+    setConfirming(false);
     const saved = await save();
     if (!saved) return;
     try {
@@ -325,6 +344,12 @@ export function Editor(props: { id?: string }) {
   const site = location.host;
   return (
     <form class="editor" onSubmit={(e) => e.preventDefault()} aria-label="Campaign">
+      <datalist id="attribute-names">
+        {fields.attributes.map((attr) => <option value={attr.name} key={attr.name}>{attr.type}</option>)}
+      </datalist>
+      <datalist id="event-names">
+        {fields.events.map((name) => <option value={name} key={name} />)}
+      </datalist>
       <div class="row spread">
         <h2>{campaign ? `Edit “${campaign.name}”` : 'New campaign'}</h2>
         {campaign && <a href={`#/campaigns/${campaign.id}`}>Report</a>}
@@ -335,10 +360,10 @@ export function Editor(props: { id?: string }) {
           <Field label="Campaign name"><input value={draft.name} onInput={(e) => setDraft({ ...draft, name: inputValue(e) })} required /></Field>
           <Field label="Labels" hint="comma separated"><input value={draft.labels} onInput={(e) => setDraft({ ...draft, labels: inputValue(e) })} /></Field>
           <Field label="Title" wide>
-            <input value={m.title} onFocus={() => (lastField.current = 'title')} onInput={(e) => update('message', { title: inputValue(e) })} required />
+            <input value={m.title} onFocus={() => setLastField('title')} onInput={(e) => update('message', { title: inputValue(e) })} required />
           </Field>
           <Field label="Body" wide>
-            <textarea value={m.body} rows={3} onFocus={() => (lastField.current = 'body')} onInput={(e) => update('message', { body: inputValue(e) })} required />
+            <textarea value={m.body} rows={3} onFocus={() => setLastField('body')} onInput={(e) => update('message', { body: inputValue(e) })} required />
           </Field>
           <Field label="URL arguments (Safari)" hint="comma separated, one per %@ of the site's URL format">
             <input value={m.urlArgs} onInput={(e) => update('message', { urlArgs: inputValue(e) })} />
@@ -369,7 +394,7 @@ export function Editor(props: { id?: string }) {
         </fieldset>
         {fields.attributes.length > 0 && (
           <div class="variables" role="group" aria-label="Insert a variable">
-            <span>Insert into the {lastField.current}:</span>
+            <span>Add to the end of the {lastField}:</span>
             {fields.attributes.map((attr) => (
               <button type="button" class="chip" key={attr.name} onClick={() => insertVariable(attr.name)}>{`{{ user.${attr.name} }}`}</button>
             ))}
@@ -381,6 +406,7 @@ export function Editor(props: { id?: string }) {
             <SafariNotification preview={preview.safari} site={site} />
             <ChromeNotification preview={preview.webpush} site={site} />
           </div>
+          {previewUser && preview.profile === false && <p class="small">No profile for “{previewUser}”: its variables are empty here (a template can give defaults, such as {'{{ user.firstName | default: "there" }}'}).</p>}
           <Problems items={preview.problems} label="Message problems" />
         </div>
       </Section>
@@ -425,6 +451,7 @@ export function Editor(props: { id?: string }) {
               <option value="dates">On several dates</option>
               <option value="recurring">Recurring</option>
               <option value="event">Triggered by an event</option>
+              <option value="json">As JSON (date reminders, a rule's start and end)</option>
             </select>
           </Field>
           {s.type === 'at' && <Field label="Date and time"><input type="datetime-local" value={s.at} onInput={(e) => update('schedule', { at: inputValue(e) })} /></Field>}
@@ -434,7 +461,12 @@ export function Editor(props: { id?: string }) {
               <input value={s.rrule} onInput={(e) => update('schedule', { rrule: inputValue(e) })} />
             </Field>
           )}
-          {s.type !== 'now' && s.type !== 'event' && (
+          {s.type === 'json' && (
+            <Field label="Schedule JSON" wide hint="as the campaign API takes it (docs/campaigns.md)">
+              <textarea rows={6} value={s.json} onInput={(e) => update('schedule', { json: inputValue(e) })} />
+            </Field>
+          )}
+          {s.type !== 'now' && s.type !== 'event' && s.type !== 'json' && (
             <>
               <Field label="Time zone"><input value={s.timezone} onInput={(e) => update('schedule', { timezone: inputValue(e) })} /></Field>
               <label class="check">
@@ -461,7 +493,7 @@ export function Editor(props: { id?: string }) {
             <p>Sent to each user as their event comes, after the delay.</p>
           ) : (
             <>
-              <h3>Next occurrences{occurrences.localTime ? ' (the wall-clock time in each user\'s zone)' : ''}</h3>
+              <h3>Next occurrences{occurrences.localTime ? ` (shown in ${occurrences.timezone}; each user gets it at that wall-clock time in their own zone)` : ''}</h3>
               <ol>
                 {occurrences.items.map((at) => (
                   <li key={at}>{inWords(at, occurrences.timezone ?? 'UTC')} ({occurrences.timezone})</li>
@@ -499,7 +531,7 @@ export function Editor(props: { id?: string }) {
               </select>
             </Field>
             <Field label="Throttle (devices a minute)"><input type="number" min={1} value={r.throttle} onInput={(e) => update('rules', { throttle: inputValue(e) })} /></Field>
-            <Field label="Cut-off"><input type="datetime-local" value={r.cutoff} onInput={(e) => update('rules', { cutoff: inputValue(e) })} /></Field>
+            <Field label="Cut-off" hint="ISO 8601 with its offset, such as 2026-12-24T18:00:00+01:00"><input value={r.cutoff} onInput={(e) => update('rules', { cutoff: inputValue(e) })} /></Field>
           </div>
         </fieldset>
       </Section>
@@ -561,8 +593,12 @@ export function Editor(props: { id?: string }) {
         <div class="row actions">
           <button type="button" onClick={() => void save()} disabled={!editable}>Save draft</button>
           <button type="button" onClick={() => void testSend()}>Send test</button>
-          <button type="button" class="primary" onClick={() => void launch()} disabled={!editable || (campaign !== undefined && campaign.status !== 'draft')}>Launch</button>
+          <button type="button" class="primary" onClick={() => void launch()} disabled={!editable || (campaign !== undefined && campaign.status !== 'draft')}>
+            {confirming ? 'Confirm launch' : 'Launch'}
+          </button>
+          {confirming && <button type="button" onClick={() => setConfirming(false)}>Not yet</button>}
         </div>
+        {confirming && <p role="alert">Launching saves the campaign and schedules it; with "Now" it goes out at once.</p>}
         <p role="status" aria-live="polite" class={status.error ? 'error' : 'ok'}>{status.error ?? status.message ?? ''}</p>
       </Section>
     </form>

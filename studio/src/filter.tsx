@@ -18,7 +18,11 @@ export interface Fields {
 }
 
 const ATTRIBUTE_OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'not_in', 'contains', 'exists', 'not_exists', 'before', 'after', 'within_last', 'more_than_ago'];
-const DEVICE_OPS = ['eq', 'ne', 'in', 'not_in', 'contains', 'exists', 'not_exists', 'within_last', 'more_than_ago'];
+/** What the filter language takes for each kind of device fact: text facts, and the two times. */
+const TEXT_FACT_OPS = ['eq', 'ne', 'in', 'not_in', 'contains', 'exists', 'not_exists'];
+const TIME_FACT_OPS = ['within_last', 'more_than_ago', 'before', 'after', 'gt', 'gte', 'lt', 'lte', 'exists', 'not_exists'];
+const TIME_FACTS = new Set(['subscribedAt', 'lastSeenAt']);
+const opsFor = (c: Condition) => (c.kind === 'attribute' ? ATTRIBUTE_OPS : TIME_FACTS.has(c.name) ? TIME_FACT_OPS : TEXT_FACT_OPS);
 const OP_WORDS: Record<string, string> = {
   eq: 'is',
   ne: 'is not',
@@ -100,12 +104,6 @@ export function FilterBuilder(props: { match: 'all' | 'any'; conditions: Conditi
           <option value="any">any of these</option>
         </select>
       </label>
-      <datalist id="attribute-names">
-        {fields.attributes.map((a) => <option value={a.name} key={a.name}>{a.type}</option>)}
-      </datalist>
-      <datalist id="event-names">
-        {fields.events.map((name) => <option value={name} key={name} />)}
-      </datalist>
       <ol class="conditions">
         {conditions.map((c, i) => (
           <li key={i} class="condition">
@@ -142,7 +140,7 @@ export function FilterBuilder(props: { match: 'all' | 'any'; conditions: Conditi
                   {c.kind === 'attribute' ? (
                     <input list="attribute-names" value={c.name} onInput={(e) => set(i, { name: inputValue(e) })} placeholder="plan" />
                   ) : (
-                    <select value={c.name} onChange={(e) => set(i, { name: inputValue(e) })}>
+                    <select value={c.name} onChange={(e) => { const name = inputValue(e); set(i, { name, op: TIME_FACTS.has(name) ? 'within_last' : 'eq' }); }}>
                       <option value="">choose…</option>
                       {fields.deviceFacts.map((f) => <option value={f} key={f}>{f}</option>)}
                     </select>
@@ -151,7 +149,7 @@ export function FilterBuilder(props: { match: 'all' | 'any'; conditions: Conditi
                 <label class="field">
                   <span>Operator</span>
                   <select value={c.op} onChange={(e) => set(i, { op: inputValue(e) })}>
-                    {(c.kind === 'attribute' ? ATTRIBUTE_OPS : DEVICE_OPS).map((op) => <option value={op} key={op}>{OP_WORDS[op]}</option>)}
+                    {opsFor(c).map((op) => <option value={op} key={op}>{OP_WORDS[op]}</option>)}
                   </select>
                 </label>
                 {!NO_VALUE.has(c.op) && (

@@ -20,8 +20,9 @@ function Chart(props: { series: Report['series'] }) {
     if (!element || props.series.length === 0) return;
     // Every hour from the first to the last (at most 60 days), hours without counts at 0: no line jumps a gap.
     const byHour = new Map(props.series.map((p) => [Date.parse(p.at), p]));
-    const first = Math.min(...byHour.keys());
-    const last = Math.min(Math.max(...byHour.keys()), first + 60 * 24 * HOUR);
+    // An hour either side, so that a send within one hour still draws a line.
+    const first = Math.min(...byHour.keys()) - HOUR;
+    const last = Math.min(Math.max(...byHour.keys()) + HOUR, first + 60 * 24 * HOUR);
     const hours: number[] = [];
     for (let at = first; at <= last; at += HOUR) hours.push(at);
     const xs = hours.map((at) => at / 1000);
@@ -97,6 +98,7 @@ export function ReportPage(props: { id: string }) {
   const [report, setReport] = useState<Report | undefined>();
   const [error, setError] = useState('');
   const [tick, setTick] = useState(0);
+  const [confirmCancel, setConfirmCancel] = useState(false);
   useEffect(() => {
     let stale = false;
     Promise.all([api<Campaign>(`/campaigns/${encodeURIComponent(props.id)}`), api<Report>(`/campaigns/${encodeURIComponent(props.id)}/report`)])
@@ -134,7 +136,15 @@ export function ReportPage(props: { id: string }) {
         {(campaign.status === 'draft' || campaign.status === 'paused') && <a class="button" href={`#/campaigns/${campaign.id}/edit`}>Edit</a>}
         {(campaign.status === 'scheduled' || campaign.status === 'running') && <button type="button" onClick={() => void act('pause')}>Pause</button>}
         {campaign.status === 'paused' && <button type="button" onClick={() => void act('resume')}>Resume</button>}
-        {campaign.status !== 'completed' && campaign.status !== 'cancelled' && <button type="button" class="danger" onClick={() => void act('cancel')}>Cancel</button>}
+        {campaign.status !== 'completed' && campaign.status !== 'cancelled' &&
+          (confirmCancel ? (
+            <>
+              <button type="button" class="danger" onClick={() => { setConfirmCancel(false); void act('cancel'); }}>Confirm: cancel the campaign</button>
+              <button type="button" onClick={() => setConfirmCancel(false)}>Keep it</button>
+            </>
+          ) : (
+            <button type="button" class="danger" onClick={() => setConfirmCancel(true)}>Cancel campaign</button>
+          ))}
         <button type="button" onClick={() => setTick((n) => n + 1)}>Refresh</button>
         <button type="button" onClick={() => void download(`/campaigns/${campaign.id}/report?format=csv`, `campaign-${campaign.id}.csv`).catch((e: Error) => setError(e.message))}>Export CSV</button>
       </div>
@@ -147,7 +157,7 @@ export function ReportPage(props: { id: string }) {
           <h3>Against the control group</h3>
           <p class="lift">
             {lift
-              ? `Conversion ${pct(report.totals.conversionRate, 2)} against ${pct(report.control.conversionRate, 2)} held out (${fmt(report.control.users)} users): a lift of ${pct(lift.absolute, 2)} points` +
+              ? `Conversion ${pct(report.totals.conversionRate, 2)} against ${pct(report.control.conversionRate, 2)} held out (${fmt(report.control.users)} user${report.control.users === 1 ? '' : 's'}): a lift of ${pct(lift.absolute, 2)} points` +
                 (lift.relative !== null ? ` (${pct(lift.relative, 1)})` : '') +
                 (lift.confidence95 ? `, 95% interval ${pct(lift.confidence95[0], 2)} to ${pct(lift.confidence95[1], 2)}` : '') +
                 (lift.pValue !== null ? `, p = ${lift.pValue.toFixed(3)} (${lift.pValue < 0.05 ? 'unlikely to be chance' : 'could be chance'})` : '')

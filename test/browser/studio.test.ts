@@ -82,7 +82,6 @@ describe('campaign studio in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     try {
       await logIn(page);
-      await page.screenshot({ path: path.join(SHOTS, 'campaigns-empty.png') });
       await page.getByRole('link', { name: 'New campaign' }).first().click();
 
       // Compose: a template, previewed for one user as Safari and Chrome would show it.
@@ -143,6 +142,8 @@ describe('campaign studio in Chromium', () => {
       await waitFor(() => ctx.apns.requests.length === 1, 'the test send');
       expect(ctx.apns.requests[0]).toMatchObject({ token: tokens.get('u1'), payload: { aps: { alert: { title: 'Hi Ada' } } } });
       await page.getByRole('button', { name: 'Launch' }).click();
+      // It asks once more.
+      await page.getByRole('button', { name: 'Confirm launch' }).click();
       await page.locator('#report-title').waitFor();
       const id = new URL(page.url()).hash.split('/')[2];
       expect((await api('get', `/campaigns/${id}`).expect(200)).body).toMatchObject({ status: 'scheduled', schedule: { type: 'at', at: '2026-12-08T09:00', timezone: 'Europe/Berlin', localTime: true }, goal: { event: 'purchased', revenueProperty: 'amount' } });
@@ -171,6 +172,32 @@ describe('campaign studio in Chromium', () => {
       expect(await page.locator('#report-title').textContent()).toBe(`Winter sale ${HOSTILE}`);
       await expectNothingRan(page);
       await page.screenshot({ path: path.join(SHOTS, 'report.png'), fullPage: true });
+
+      // A campaign with a control group and two variants (made through the API, as a script would): its report compares them.
+      const ab = (
+        await api('post', '/campaigns')
+          .send({
+            name: 'Gift guide',
+            message: { title: 'Gift ideas', body: 'For everyone on your list', urlArgs: ['gifts', 'guide'] },
+            audience: { all: true },
+            schedule: { type: 'now' },
+            rules: { quietHours: 'off' },
+            controlGroupPercent: 20,
+            variants: [{ name: 'plain', weight: 1 }, { name: 'urgent', weight: 1, message: { title: 'Last days for gifts' } }],
+            goal: { event: 'purchased', within: '1d', revenueProperty: 'amount' },
+          })
+          .expect(201)
+      ).body.id as string;
+      await api('post', `/campaigns/${ab}/launch`).send({}).expect(200);
+      await ctx.tick();
+      for (const n of (await ctx.service.context.db('notifications').where({ campaign_id: ab }).select('id')) as Array<{ id: string }>) await ctx.service.context.queue.settled(n.id);
+      await api('post', '/events').send({ events: ['u1', 'u2', 'u4'].map((userId) => ({ name: 'purchased', userId, properties: { amount: 30 } })) }).expect(202);
+      clock.advance(10_000);
+      await ctx.tick();
+      await page.goto(`${base}/studio/#/campaigns/${ab}`);
+      await page.getByRole('heading', { name: 'Variants' }).waitFor();
+      await page.getByRole('heading', { name: 'Against the control group' }).waitFor();
+      await page.screenshot({ path: path.join(SHOTS, 'report-ab.png'), fullPage: true });
 
       // The list shows it with its numbers; the user page shows what u3 got and did.
       await page.getByRole('link', { name: 'Campaigns' }).click();

@@ -13,10 +13,12 @@ describe('the first start on a fresh clone', () => {
       'server.js',
       [],
       { DATA_DIR: dataDir, DATABASE_URL: `sqlite:${path.join(dataDir, 'push.sqlite')}`, PORT: '0', HOST: '127.0.0.1', API_KEYS: '', AUTH_TOKEN_SECRET: '', LOG_LEVEL: 'info' },
-      /safari-push is ready: (http:\/\/127\.0\.0\.1:\d+) · admin console (\S+) · the admin key is in (\S+) /,
+      /safari-push is ready: (http:\/\/127\.0\.0\.1:\d+) · admin console (\S+) · campaign studio (\S+) · the admin key is in (\S+) /,
     );
-    const [, base, console, keyFile] = running.match;
+    const [, base, console, studio, keyFile] = running.match;
     expect(console).toBe(`${base}/admin`);
+    expect(studio).toBe(`${base}/studio/`);
+    expect((await fetch(studio)).status).toBe(200);
     const lines = running.output().trim().split('\n');
     const ready = lines.findIndex((line) => line.startsWith('safari-push is ready:'));
     // Every line before it is a JSON log line (so log shippers still parse them); it comes after them.
