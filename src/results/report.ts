@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Channel } from '../devices/repository';
 import { notFound } from '../errors';
+import { BUCKET_COUNTS, type BucketColumn } from './buckets';
 import { twoProportionTest, type ProportionTest } from './stats';
 
 /** The counts of a group of deliveries (a campaign, a variant, a channel). */
@@ -40,24 +41,8 @@ export interface CampaignReport {
   notes: string[];
 }
 
-interface BucketRow {
-  channel: Channel;
-  hour: number | string;
-  variant: string | null;
-  control: boolean | number;
-  winner: boolean | number;
-  sent: number | string | null;
-  failed: number | string | null;
-  removed: number | string | null;
-  skipped: number | string | null;
-  held_out: number | string | null;
-  shown: number | string | null;
-  clicked: number | string | null;
-  converted: number | string | null;
-  revenue: number | string | null;
-}
-
-const COUNTED = ['sent', 'failed', 'removed', 'skipped', 'held_out', 'shown', 'clicked', 'converted', 'revenue'] as const;
+/** One channel-hour of a part (variant, control, winner), summed over its notifications' rollup rows. */
+type BucketRow = Record<BucketColumn, number | string | null> & { channel: Channel; hour: number | string; variant: string | null; control: boolean | number; winner: boolean | number };
 
 const empty = (): Totals => ({ targeted: 0, sent: 0, failed: 0, removed: 0, skipped: 0, heldOut: 0, shown: 0, clicked: 0, converted: 0, revenue: 0, users: 0, clickRate: null, conversionRate: null });
 const rate = (part: number, whole: number) => (whole > 0 ? part / whole : null);
@@ -111,7 +96,7 @@ export async function campaignReport(db: Knex, campaignId: string, occurrenceId?
   }>;
   const buckets = (await scope(db('result_buckets as b').join('notifications as n', 'n.id', 'b.notification_id'), 'n')
     .groupBy('b.channel', 'b.hour', 'n.variant', 'n.control', 'n.winner')
-    .select('b.channel', 'b.hour', 'n.variant', 'n.control', 'n.winner', ...COUNTED.map((c) => db.raw('sum(??) as ??', [`b.${c}`, c])))) as BucketRow[];
+    .select('b.channel', 'b.hour', 'n.variant', 'n.control', 'n.winner', ...BUCKET_COUNTS.map((c) => db.raw('sum(??) as ??', [`b.${c}`, c])))) as BucketRow[];
 
   const totals = empty();
   const control = { users: 0, converted: 0, revenue: 0, conversionRate: null as number | null };

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Campaign, type Message } from './api';
 import { FilterBuilder, fromFilter, newCondition, toFilter, type Condition, type Fields } from './filter';
 import { ChromeNotification, SafariNotification, type ChannelPreview } from './preview';
-import { Field, Problems, Section, inWords, inputValue, useDebounced } from './ui';
+import { Field, Problems, Section, inWords, inputValue, replaceAt, useDebounced } from './ui';
 
 type Kind = 'all' | 'segment' | 'filter' | 'users' | 'json';
 /** json: any schedule the form has no fields for (a date reminder, a rule's start and end), as the API takes it. */
@@ -382,10 +382,10 @@ export function Editor(props: { id?: string }) {
           {m.buttons.map((b, i) => (
             <div class="row" key={i}>
               <Field label={`Button ${i + 1} title`}>
-                <input value={b.title} onInput={(e) => update('message', { buttons: m.buttons.map((x, j) => (j === i ? { ...x, title: inputValue(e) } : x)) })} />
+                <input value={b.title} onInput={(e) => update('message', { buttons: replaceAt(m.buttons, i, { title: inputValue(e) }) })} />
               </Field>
               <Field label={`Button ${i + 1} URL`}>
-                <input type="url" value={b.url} onInput={(e) => update('message', { buttons: m.buttons.map((x, j) => (j === i ? { ...x, url: inputValue(e) } : x)) })} />
+                <input type="url" value={b.url} onInput={(e) => update('message', { buttons: replaceAt(m.buttons, i, { url: inputValue(e) }) })} />
               </Field>
               <button type="button" class="link" onClick={() => update('message', { buttons: m.buttons.filter((_, j) => j !== i) })}>Remove button {i + 1}</button>
             </div>
@@ -553,10 +553,10 @@ export function Editor(props: { id?: string }) {
           <legend>A/B variants</legend>
           {me.variants.map((v, i) => (
             <div class="row" key={i}>
-              <Field label={`Variant ${i + 1} name`}><input value={v.name} onInput={(e) => update('measure', { variants: me.variants.map((x, j) => (j === i ? { ...x, name: inputValue(e) } : x)) })} /></Field>
-              <Field label="Weight"><input type="number" min={1} max={100} value={v.weight} onInput={(e) => update('measure', { variants: me.variants.map((x, j) => (j === i ? { ...x, weight: inputValue(e) } : x)) })} /></Field>
-              <Field label="Title (blank: the message's)"><input value={v.title} onInput={(e) => update('measure', { variants: me.variants.map((x, j) => (j === i ? { ...x, title: inputValue(e) } : x)) })} /></Field>
-              <Field label="Body (blank: the message's)"><input value={v.body} onInput={(e) => update('measure', { variants: me.variants.map((x, j) => (j === i ? { ...x, body: inputValue(e) } : x)) })} /></Field>
+              <Field label={`Variant ${i + 1} name`}><input value={v.name} onInput={(e) => update('measure', { variants: replaceAt(me.variants, i, { name: inputValue(e) }) })} /></Field>
+              <Field label="Weight"><input type="number" min={1} max={100} value={v.weight} onInput={(e) => update('measure', { variants: replaceAt(me.variants, i, { weight: inputValue(e) }) })} /></Field>
+              <Field label="Title (blank: the message's)"><input value={v.title} onInput={(e) => update('measure', { variants: replaceAt(me.variants, i, { title: inputValue(e) }) })} /></Field>
+              <Field label="Body (blank: the message's)"><input value={v.body} onInput={(e) => update('measure', { variants: replaceAt(me.variants, i, { body: inputValue(e) }) })} /></Field>
               <button type="button" class="link" onClick={() => update('measure', { variants: me.variants.filter((_, j) => j !== i) })}>Remove variant {i + 1}</button>
             </div>
           ))}

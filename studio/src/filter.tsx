@@ -1,4 +1,4 @@
-import { inputValue } from './ui';
+import { inputValue, replaceAt } from './ui';
 
 /** One row of the filter builder: an attribute, a device fact, or whether the user did an event. */
 export interface Condition {
@@ -93,7 +93,7 @@ export function fromFilter(filter: unknown): { match: 'all' | 'any'; conditions:
 /** The builder: rows of conditions over attributes, device facts and events, all or any. */
 export function FilterBuilder(props: { match: 'all' | 'any'; conditions: Condition[]; fields: Fields; onChange: (match: 'all' | 'any', conditions: Condition[]) => void }) {
   const { match, conditions, fields, onChange } = props;
-  const set = (index: number, change: Partial<Condition>) => onChange(match, conditions.map((c, i) => (i === index ? { ...c, ...change } : c)));
+  const set = (index: number, change: Partial<Condition>) => onChange(match, replaceAt(conditions, index, change));
   return (
     <fieldset class="filter">
       <legend>Who</legend>

@@ -29,6 +29,9 @@ export function useDebounced(effect: (current: () => boolean) => void | Promise<
 
 export const inputValue = (event: Event) => (event.target as HTMLInputElement).value;
 
+/** `list` with its item at `index` changed: how the form's rows (conditions, buttons, variants) are edited. */
+export const replaceAt = <T,>(list: T[], index: number, change: Partial<T>): T[] => list.map((item, i) => (i === index ? { ...item, ...change } : item));
+
 export function Field(props: { label: string; children: ComponentChildren; hint?: string; wide?: boolean }) {
   return (
     <label class={props.wide ? 'field wide' : 'field'}>
