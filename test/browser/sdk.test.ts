@@ -83,15 +83,21 @@ describe('browser SDK and service worker in Chromium', () => {
     await cdp.send('ServiceWorker.enable');
     await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.origin, registrationId: await registrationId, data });
   }
-  /** The notifications the worker shows, as the page's registration lists them. */
+  /**
+   * The notifications the worker shows, as the page's registration lists them, once there are any.
+   * Polled from here: page.waitForFunction takes an async predicate's promise as a truthy answer at
+   * once, so it would read the list before the worker had shown anything.
+   */
   async function shownNotifications(page: Page): Promise<unknown[]> {
-    const shown = await page.waitForFunction(async () => {
-      const list = await (await navigator.serviceWorker.ready).getNotifications();
-      return list.length > 0
-        ? list.map((n) => ({ title: n.title, body: n.body, icon: n.icon, image: (n as unknown as { image: string }).image, badge: n.badge, requireInteraction: n.requireInteraction, tag: n.tag, actions: (n as unknown as { actions: unknown[] }).actions, data: n.data }))
-        : undefined;
-    });
-    return (await shown.jsonValue()) as unknown[];
+    let shown: unknown[] = [];
+    await waitFor(async () => {
+      shown = await page.evaluate(async () => {
+        const list = await (await navigator.serviceWorker.ready).getNotifications();
+        return list.map((n) => ({ title: n.title, body: n.body, icon: n.icon, image: (n as unknown as { image: string }).image, badge: n.badge, requireInteraction: n.requireInteraction, tag: n.tag, actions: (n as unknown as { actions: unknown[] }).actions, data: n.data }));
+      });
+      return shown.length > 0;
+    }, 'a notification shown by the service worker');
+    return shown;
   }
   /**
    * A click on the shown notification (or on one of its buttons), dispatched to the worker as the
