@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import fs from 'node:fs';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
@@ -13,8 +14,11 @@ import type { AttributeValue } from '../../src/audience/values';
 import { API_KEY, PUSH_ID } from '../helpers/service';
 import { waitFor } from '../helpers/wait';
 
-/** Where the tests write a screenshot of each screen; docs/studio.md shows them. */
-const SHOTS = path.resolve(__dirname, '../../docs/studio');
+/**
+ * Where the tests write a screenshot of each screen: docs/studio/, which docs/studio.md shows, with
+ * UPDATE_SCREENSHOTS=1; otherwise a temporary folder, so that a test run leaves the tree as it was.
+ */
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? path.resolve(__dirname, '../../docs/studio') : fs.mkdtempSync(path.join(os.tmpdir(), 'studio-shots-'));
 /** Markup in every text a person or a page can store: it must show as text and never run. */
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><b>x</b>';
 const HOSTILE_SHORT = '<img src=x onerror=window.__pwned=2>';
@@ -58,6 +62,7 @@ describe('campaign studio in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await new Promise((resolve) => server?.close(resolve));
+    if (process.env.UPDATE_SCREENSHOTS !== '1') fs.rmSync(SHOTS, { recursive: true, force: true });
   });
 
   /** Nothing stored ran as script, and no stored markup became an element. */
