@@ -19,7 +19,6 @@ import { createAttribution } from './results/attribution';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createLogRepository, type LogRepository } from './logs/repository';
-import { createBullQueue } from './notifications/bullmq-queue';
 import { createInProcessQueue, type SendQueue } from './notifications/queue';
 import { createNotificationRepository, type NotificationRepository } from './notifications/repository';
 import { createAuthTokens, type AuthTokens } from './safari/auth-token';
@@ -140,8 +139,9 @@ export async function createContext(config: Config, logger: Logger, role: 'api' 
     serviceUrl: raw.website.webServiceURL,
     webPushTtlSeconds: config.webPush.ttlSeconds,
   };
+  // BullMQ and its Redis client are loaded only when QUEUE_URL asks for them.
   const queue = config.queue.url
-    ? createBullQueue(
+    ? (require('./notifications/bullmq-queue') as typeof import('./notifications/bullmq-queue')).createBullQueue(
         senderDeps,
         senderOptions,
         {

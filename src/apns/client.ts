@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import apn from '@parse/node-apn';
 import type { SigningIdentity } from '../certs/identity';
-import { ConfigError, type ApnsConfig } from '../config/load';
+import { ConfigError } from '../config/error';
+import type { ApnsConfig } from '../config/load';
 import type { ApnsResult } from './outcomes';
 import { createSemaphore } from './semaphore';
 

@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { SigningIdentity } from '../certs/identity';
-import { ConfigError, type ApnsConfig } from '../config/load';
+import { ConfigError } from '../config/error';
+import type { ApnsConfig } from '../config/load';
 import type { Logger } from '../logger';
 import { stopThread, threadEntry } from '../threads';
-import { createApnsClient, type ApnsClient, type ApnsMessage, type PreparedMessage } from './client';
+import type { ApnsClient, ApnsMessage, PreparedMessage } from './client';
 import type { ApnsResult } from './outcomes';
 import type { SendBatch, ThreadData, ThreadReport } from './thread';
 
@@ -224,6 +225,7 @@ export async function startThreadedApnsClient(config: ApnsConfig, identity: Sign
 
 /** The APNs client the configuration asks for: `APNS_THREADS=0` keeps it on the main event loop. */
 export async function startApnsClient(config: ApnsConfig, identity: SigningIdentity, logger: Logger): Promise<ApnsClient> {
-  if (config.threads === 0) return createApnsClient(config, identity);
+  // Loaded only here: with threads, node-apn lives in them and the main thread never loads it.
+  if (config.threads === 0) return (require('./client') as typeof import('./client')).createApnsClient(config, identity);
   return startThreadedApnsClient(config, identity, logger);
 }

@@ -2,6 +2,7 @@ import { durationMs } from '../campaigns/schedule';
 import { minutesOf, type QuietHours } from '../campaigns/rules';
 import { z } from 'zod';
 import { parseHostRules } from '../webpush/endpoint';
+import { ConfigError } from './error';
 import { configSchema, type ConfigInput } from './schema';
 
 /** Where the website push certificate comes from; `development` means none was configured. */
@@ -86,13 +87,7 @@ export interface Config {
   logLevel: ConfigInput['LOG_LEVEL'];
 }
 
-/** A configuration problem; the message names the variable and what to fix. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 function signingSource(env: ConfigInput): SigningSource {
   const { SIGNING_P12, SIGNING_CERT, SIGNING_KEY, WWDR_CERT } = env;
