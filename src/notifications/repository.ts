@@ -225,10 +225,11 @@ interface DeliveryRow {
   clicked_at: number | null;
   clicked_action?: number | null;
   shown_at?: number | null;
-  endpoint?: string | null;
-  p256dh?: string | null;
-  auth?: string | null;
 }
+
+/** What the sender reads of a pending delivery (see pendingDeliveries). */
+const PENDING_COLUMNS = ['id', 'device_id', 'token', 'channel', 'attempts'];
+type PendingRow = Pick<DeliveryRow, 'id' | 'device_id' | 'token' | 'channel' | 'attempts'>;
 
 /** The keys of a Web Push device, as read for its pending deliveries. */
 interface DeviceKeysRow {
@@ -283,7 +284,6 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   notificationId: row.notification_id,
   token: row.token,
   channel: row.channel,
-  ...(row.endpoint && row.p256dh && row.auth ? { subscription: { endpoint: row.endpoint, keys: { p256dh: row.p256dh, auth: row.auth } } } : {}),
   outcome: row.outcome,
   status: row.status,
   reason: row.reason,
@@ -459,17 +459,38 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
   // Web Push deliveries need the subscription's keys, read from the device when handed out (a
   // subscription that was removed meanwhile has none and ends as failed, not sent blind). A second
   // query, only for pages that hold Web Push deliveries: a join would cost every Safari row too.
-  const withSubscriptions = async (rows: DeliveryRow[]): Promise<Delivery[]> => {
+  /**
+   * Pending deliveries as the sender takes them: the columns it reads (PENDING_COLUMNS), the
+   * notification's id shared rather than read per row, and a Web Push device's keys from its device.
+   * A send reads every device this way, so what each one allocates counts.
+   */
+  const pendingDeliveries = async (notificationId: string, rows: PendingRow[]): Promise<Delivery[]> => {
     const deviceIds = rows.filter((row) => row.channel === 'webpush' && row.device_id !== null).map((row) => Number(row.device_id));
-    const subscriptions = new Map<number, Pick<DeviceKeysRow, 'endpoint' | 'p256dh' | 'auth'>>();
+    const subscriptions = new Map<number, PushSubscription>();
     for (const ids of chunks(deviceIds)) {
       const found = (await db('devices').whereIn('id', ids).select('id', 'endpoint', 'p256dh', 'auth')) as DeviceKeysRow[];
-      for (const { id, endpoint, p256dh, auth } of found) subscriptions.set(Number(id), { endpoint, p256dh, auth });
+      for (const { id, endpoint, p256dh, auth } of found) if (endpoint && p256dh && auth) subscriptions.set(Number(id), { endpoint, keys: { p256dh, auth } });
     }
     // Device ids are unique across channels, so only Web Push rows find keys here.
     return rows.map((row) => {
-      const keys = row.device_id === null ? undefined : subscriptions.get(Number(row.device_id));
-      return toDelivery(keys ? { ...row, ...keys } : row);
+      const deviceId = row.device_id === null ? null : Number(row.device_id);
+      // One shape for every row (subscription undefined for Safari): monomorphic for the sender.
+      return {
+        id: row.id,
+        deviceId,
+        notificationId,
+        token: row.token,
+        channel: row.channel,
+        subscription: deviceId === null ? undefined : subscriptions.get(deviceId),
+        outcome: 'pending',
+        status: null,
+        reason: null,
+        attempts: row.attempts,
+        updatedAt: 0,
+        clickedAt: null,
+        clickedAction: null,
+        shownAt: null,
+      };
     });
   };
 
@@ -617,12 +638,12 @@ export function createNotificationRepository(db: Knex, websitePushId: string, op
         .andWhere('device_id', '<=', range.to)
         .orderBy('device_id')
         .limit(limit)
-        .select('*');
-      return withSubscriptions(rows as DeliveryRow[]);
+        .select(PENDING_COLUMNS);
+      return pendingDeliveries(id, rows as PendingRow[]);
     },
     async pendingAfter(notificationId, afterId, limit) {
-      const rows = await db('deliveries').where({ notification_id: notificationId, outcome: 'pending' }).andWhere('id', '>', afterId).orderBy('id').limit(limit).select('*');
-      return withSubscriptions(rows as DeliveryRow[]);
+      const rows = await db('deliveries').where({ notification_id: notificationId, outcome: 'pending' }).andWhere('id', '>', afterId).orderBy('id').limit(limit).select(PENDING_COLUMNS);
+      return pendingDeliveries(notificationId, rows as PendingRow[]);
     },
     async recordOutcomes(records, now) {
       const added: FinalCounts = noCounts();
