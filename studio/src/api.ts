@@ -3,6 +3,8 @@
  * shows can be scripted with the same calls (docs/studio.md). The key lives in this tab's
  * sessionStorage (shared with the console at /admin) and goes out as `Authorization: Bearer`.
  */
+import type { CampaignReport, Totals } from '../../src/results/report-types';
+
 export const KEY = 'safari-push-admin-key';
 
 export class ApiError extends Error {
@@ -84,33 +86,6 @@ export interface Message {
   actions?: Array<{ title: string; url: string }>;
 }
 
-export interface Totals {
-  targeted: number;
-  sent: number;
-  failed: number;
-  removed: number;
-  skipped: number;
-  heldOut: number;
-  shown: number | null;
-  clicked: number;
-  converted: number;
-  revenue: number;
-  users: number | null;
-  clickRate: number | null;
-  conversionRate: number | null;
-}
-
-export interface Report {
-  name: string;
-  status: string;
-  goal: boolean;
-  totals: Totals;
-  control: { users: number; converted: number; conversionRate: number | null } | null;
-  lift: { absolute: number; relative: number | null; pValue: number | null; confidence95: [number, number] | null } | null;
-  variants: Array<{ name: string } & Totals>;
-  winner: ({ name: string } & Totals) | null;
-  byChannel: { safari: Totals; webpush: Totals };
-  series: Array<{ at: string; sent: number; shown: number; clicked: number; converted: number }>;
-  failures: Array<{ outcome: string; reason: string | null; count: number }>;
-  notes: string[];
-}
+/** A campaign's report as the server defines it (src/results/report-types.ts), with the campaign's name and status. */
+export type Report = CampaignReport & { name: string; status: string };
+export type { Totals };
