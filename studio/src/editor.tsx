@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Campaign, type Message } from './api';
 import { FilterBuilder, fromFilter, newCondition, toFilter, type Condition, type Fields } from './filter';
 import { ChromeNotification, SafariNotification, type ChannelPreview } from './preview';
-import { Field, Problems, Section, inWords, inputValue, replaceAt, useDebounced } from './ui';
+import { Choice, Field, Problems, Section, inWords, inputValue, replaceAt, useDebounced } from './ui';
 
 type Kind = 'all' | 'segment' | 'filter' | 'users' | 'json';
 /** json: any schedule the form has no fields for (a date reminder, a rule's start and end), as the API takes it. */
@@ -444,16 +444,19 @@ export function Editor(props: { id?: string }) {
 
       <Section title="When" id="when">
         <div class="grid">
-          <Field label="Schedule">
-            <select value={s.type} onChange={(e) => update('schedule', { type: inputValue(e) as ScheduleType })}>
-              <option value="now">Now</option>
-              <option value="at">At a time</option>
-              <option value="dates">On several dates</option>
-              <option value="recurring">Recurring</option>
-              <option value="event">Triggered by an event</option>
-              <option value="json">As JSON (date reminders, a rule's start and end)</option>
-            </select>
-          </Field>
+          <Choice
+            label="Schedule"
+            value={s.type}
+            options={[
+              ['now', 'Now'],
+              ['at', 'At a time'],
+              ['dates', 'On several dates'],
+              ['recurring', 'Recurring'],
+              ['event', 'Triggered by an event'],
+              ['json', "As JSON (date reminders, a rule's start and end)"],
+            ]}
+            onChange={(value) => update('schedule', { type: value })}
+          />
           {s.type === 'at' && <Field label="Date and time"><input type="datetime-local" value={s.at} onInput={(e) => update('schedule', { at: inputValue(e) })} /></Field>}
           {s.type === 'dates' && <Field label="Dates" hint="YYYY-MM-DDTHH:MM, one per line"><textarea rows={3} value={s.dates} onInput={(e) => update('schedule', { dates: inputValue(e) })} /></Field>}
           {s.type === 'recurring' && (
@@ -505,31 +508,40 @@ export function Editor(props: { id?: string }) {
         <fieldset>
           <legend>Rules</legend>
           <div class="grid">
-            <Field label="Quiet hours">
-              <select value={r.quiet} onChange={(e) => update('rules', { quiet: inputValue(e) as Draft['rules']['quiet'] })}>
-                <option value="default">The service's (QUIET_HOURS)</option>
-                <option value="off">Off</option>
-                <option value="custom">Custom</option>
-              </select>
-            </Field>
+            <Choice
+              label="Quiet hours"
+              value={r.quiet}
+              options={[
+                ['default', "The service's (QUIET_HOURS)"],
+                ['off', 'Off'],
+                ['custom', 'Custom'],
+              ]}
+              onChange={(value) => update('rules', { quiet: value })}
+            />
             {r.quiet === 'custom' && (
               <>
                 <Field label="Quiet from"><input type="time" value={r.from} onInput={(e) => update('rules', { from: inputValue(e) })} /></Field>
                 <Field label="Quiet to"><input type="time" value={r.to} onInput={(e) => update('rules', { to: inputValue(e) })} /></Field>
-                <Field label="In quiet hours">
-                  <select value={r.policy} onChange={(e) => update('rules', { policy: inputValue(e) as 'delay' | 'discard' })}>
-                    <option value="delay">send when they end</option>
-                    <option value="discard">skip</option>
-                  </select>
-                </Field>
+                <Choice
+                  label="In quiet hours"
+                  value={r.policy}
+                  options={[
+                    ['delay', 'send when they end'],
+                    ['discard', 'skip'],
+                  ]}
+                  onChange={(value) => update('rules', { policy: value })}
+                />
               </>
             )}
-            <Field label="Frequency caps">
-              <select value={r.caps} onChange={(e) => update('rules', { caps: inputValue(e) as 'respect' | 'ignore' })}>
-                <option value="respect">respect</option>
-                <option value="ignore">ignore</option>
-              </select>
-            </Field>
+            <Choice
+              label="Frequency caps"
+              value={r.caps}
+              options={[
+                ['respect', 'respect'],
+                ['ignore', 'ignore'],
+              ]}
+              onChange={(value) => update('rules', { caps: value })}
+            />
             <Field label="Throttle (devices a minute)"><input type="number" min={1} value={r.throttle} onInput={(e) => update('rules', { throttle: inputValue(e) })} /></Field>
             <Field label="Cut-off" hint="ISO 8601 with its offset, such as 2026-12-24T18:00:00+01:00"><input value={r.cutoff} onInput={(e) => update('rules', { cutoff: inputValue(e) })} /></Field>
           </div>
@@ -541,12 +553,15 @@ export function Editor(props: { id?: string }) {
           <Field label="Goal event" hint="what counts as a conversion"><input list="event-names" value={me.goalEvent} onInput={(e) => update('measure', { goalEvent: inputValue(e) })} placeholder="purchased" /></Field>
           <Field label="Within"><input value={me.goalWithin} onInput={(e) => update('measure', { goalWithin: inputValue(e) })} /></Field>
           <Field label="Revenue property"><input value={me.revenueProperty} onInput={(e) => update('measure', { revenueProperty: inputValue(e) })} placeholder="amount" /></Field>
-          <Field label="Counted after">
-            <select value={me.goalAfter} onChange={(e) => update('measure', { goalAfter: inputValue(e) as 'sent' | 'click' })}>
-              <option value="sent">the send</option>
-              <option value="click">a click</option>
-            </select>
-          </Field>
+          <Choice
+            label="Counted after"
+            value={me.goalAfter}
+            options={[
+              ['sent', 'the send'],
+              ['click', 'a click'],
+            ]}
+            onChange={(value) => update('measure', { goalAfter: value })}
+          />
           <Field label="Control group %" hint="held back, to measure the lift"><input type="number" min={0} max={50} step={0.5} value={me.control} onInput={(e) => update('measure', { control: inputValue(e) })} /></Field>
         </div>
         <fieldset>
@@ -571,12 +586,15 @@ export function Editor(props: { id?: string }) {
               </label>
               {me.winner && (
                 <>
-                  <Field label="Winner by">
-                    <select value={me.winnerMetric} onChange={(e) => update('measure', { winnerMetric: inputValue(e) as 'clicks' | 'conversions' })}>
-                      <option value="clicks">clicks</option>
-                      <option value="conversions">conversions</option>
-                    </select>
-                  </Field>
+                  <Choice
+                    label="Winner by"
+                    value={me.winnerMetric}
+                    options={[
+                      ['clicks', 'clicks'],
+                      ['conversions', 'conversions'],
+                    ]}
+                    onChange={(value) => update('measure', { winnerMetric: value })}
+                  />
                   <Field label="Decide after"><input value={me.winnerAfter} onInput={(e) => update('measure', { winnerAfter: inputValue(e) })} /></Field>
                   <Field label="Test share %"><input type="number" min={1} max={99} value={me.testPercent} onInput={(e) => update('measure', { testPercent: inputValue(e) })} /></Field>
                 </>

@@ -42,6 +42,21 @@ export function Field(props: { label: string; children: ComponentChildren; hint?
   );
 }
 
+/** A labelled choice among fixed options, each `[value, text]`; the value comes back with its type. */
+export function Choice<T extends string>(props: { label: string; value: T; options: Array<[T, string]>; onChange: (value: T) => void }) {
+  return (
+    <Field label={props.label}>
+      <select value={props.value} onChange={(e) => props.onChange(inputValue(e) as T)}>
+        {props.options.map(([value, text]) => (
+          <option value={value} key={value}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </Field>
+  );
+}
+
 export function Problems(props: { items: string[]; label?: string }) {
   if (props.items.length === 0) return null;
   return (
