@@ -1,6 +1,6 @@
 /**
  * A configuration problem; the message names the variable and what to fix. On its own so that
- * threads (APNs, Web Push encryption) can throw it without loading the configuration schema.
+ * the APNs thread can throw it without loading the configuration schema (zod, luxon, rrule).
  */
 export class ConfigError extends Error {
   constructor(message: string) {
